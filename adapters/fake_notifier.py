@@ -1,0 +1,77 @@
+"""A fake Notifier that records frames per connection and can be told who is gone or failing."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from domain.errors import ConnectionGone, DeliveryFailed
+from domain.frames import Frame
+from domain.model import ConnectionId
+from domain.results import BroadcastResult
+
+
+class FakeNotifier:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sent: dict[ConnectionId, list[dict[str, Any]]] = defaultdict(list)
+        self._gone: set[ConnectionId] = set()
+        self._failing: dict[ConnectionId, str] = {}
+
+    # -- steering ----------------------------------------------------------------
+
+    def mark_gone(self, *connection_ids: ConnectionId) -> None:
+        with self._lock:
+            self._gone.update(connection_ids)
+
+    def mark_failing(self, connection_id: ConnectionId, reason: str = "Forbidden") -> None:
+        with self._lock:
+            self._failing[connection_id] = reason
+
+    # -- inspection --------------------------------------------------------------
+
+    def frames_for(self, connection_id: ConnectionId) -> list[dict[str, Any]]:
+        """Every frame delivered to the connection, decoded, oldest first."""
+        with self._lock:
+            return list(self._sent.get(connection_id, []))
+
+    def actions_for(self, connection_id: ConnectionId) -> list[str]:
+        return [frame["action"] for frame in self.frames_for(connection_id)]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sent.clear()
+
+    # -- the port ----------------------------------------------------------------
+
+    def send(self, connection_id: ConnectionId, frame: Frame) -> None:
+        with self._lock:
+            if connection_id in self._gone:
+                raise ConnectionGone(connection_id.value)
+            if connection_id in self._failing:
+                raise DeliveryFailed(self._failing[connection_id])
+            self._sent[connection_id].append(json.loads(frame.encode()))
+
+    def broadcast(self, connection_ids: Sequence[ConnectionId], frame: Frame) -> BroadcastResult:
+        delivered, gone, failed = 0, set(), {}
+        for connection_id in connection_ids:
+            try:
+                self.send(connection_id, frame)
+                delivered += 1
+            except ConnectionGone:
+                gone.add(connection_id)
+            except DeliveryFailed as failure:
+                failed[connection_id] = failure.reason
+        return BroadcastResult(delivered=delivered, gone=frozenset(gone), failed=failed)
+
+    def find_gone(self, connection_ids: Sequence[ConnectionId]) -> frozenset[ConnectionId]:
+        with self._lock:
+            return frozenset(c for c in connection_ids if c in self._gone)
+
+    def forget(self, connection_ids: Iterable[ConnectionId]) -> None:
+        with self._lock:
+            for connection_id in connection_ids:
+                self._sent.pop(connection_id, None)

@@ -1,0 +1,115 @@
+"""In-memory ConnectionStore: the local gateway's embedded default and the tests' store."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+
+from attrs import evolve
+
+from domain.errors import ConcurrentUpdate, ConnectionNotFound
+from domain.model import Connection, ConnectionId, Membership, RoomId
+from domain.results import Stats
+from ports import Clock
+
+
+class InMemoryConnectionStore:
+    """Thread-safe; honours expiry by the given clock exactly as the DynamoDB store does."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._connections: dict[ConnectionId, Connection] = {}
+        self._rooms: dict[RoomId, dict[ConnectionId, Membership]] = {}
+
+    def add(self, connection: Connection) -> None:
+        with self._lock:
+            self._discard(connection.id)
+            self._connections[connection.id] = evolve(connection, rooms={}, version=0)
+
+    def get(self, connection_id: ConnectionId) -> Connection | None:
+        with self._lock:
+            connection = self._connections.get(connection_id)
+        if connection is None or connection.is_expired(self._clock.now_ms()):
+            return None
+        return connection
+
+    def remove(self, connection_id: ConnectionId) -> Connection | None:
+        with self._lock:
+            return self._discard(connection_id)
+
+    def remove_many(self, connections: Sequence[Connection]) -> None:
+        with self._lock:
+            for connection in connections:
+                self._discard(connection.id)
+
+    def join(
+        self,
+        connection: Connection,
+        room_id: RoomId,
+        joined_at: int,
+        evict: Sequence[RoomId] = (),
+    ) -> Connection:
+        with self._lock:
+            stored = self._connections.get(connection.id)
+            if stored is None:
+                raise ConnectionNotFound(connection.id.value)
+            if stored.version != connection.version:
+                raise ConcurrentUpdate(connection.id.value)
+            rooms = {r: t for r, t in stored.rooms.items() if r not in evict}
+            rooms[room_id] = joined_at
+            for evicted in evict:
+                self._room(evicted).pop(connection.id, None)
+            updated = stored.with_rooms(rooms)
+            self._room(room_id)[connection.id] = updated.membership(room_id)
+            self._connections[connection.id] = updated
+            self._prune_rooms(evict)
+            return updated
+
+    def leave(self, connection_id: ConnectionId, room_id: RoomId) -> bool:
+        with self._lock:
+            stored = self._connections.get(connection_id)
+            membership = self._rooms.get(room_id, {}).pop(connection_id, None)
+            self._prune_rooms([room_id])
+            if stored is not None and stored.in_room(room_id):
+                rooms = {r: t for r, t in stored.rooms.items() if r != room_id}
+                self._connections[connection_id] = stored.with_rooms(rooms)
+            return membership is not None
+
+    def members(self, room_id: RoomId) -> list[Membership]:
+        now = self._clock.now_ms()
+        with self._lock:
+            members = list(self._rooms.get(room_id, {}).values())
+        live = [m for m in members if m.expires_at * 1000 > now]
+        return sorted(live, key=lambda m: (m.joined_at, m.connection_id.value))
+
+    def connections(self) -> Iterator[Connection]:
+        with self._lock:
+            snapshot = list(self._connections.values())
+        yield from snapshot
+
+    def stats(self) -> Stats:
+        now = self._clock.now_ms()
+        with self._lock:
+            live = [c for c in self._connections.values() if not c.is_expired(now)]
+        counts: dict[str, int] = {}
+        for connection in live:
+            for room_id in connection.rooms:
+                counts[room_id.value] = counts.get(room_id.value, 0) + 1
+        return Stats(total_connections=len(live), room_counts=counts)
+
+    def _discard(self, connection_id: ConnectionId) -> Connection | None:
+        connection = self._connections.pop(connection_id, None)
+        if connection is not None:
+            for room_id in connection.rooms:
+                self._room(room_id).pop(connection_id, None)
+            self._prune_rooms(connection.rooms)
+        return connection
+
+    def _room(self, room_id: RoomId) -> dict[ConnectionId, Membership]:
+        return self._rooms.setdefault(room_id, {})
+
+    def _prune_rooms(self, room_ids: Iterator[RoomId] | Sequence[RoomId] | dict[RoomId, int]) -> None:
+        for room_id in list(room_ids):
+            if not self._rooms.get(room_id, True):
+                del self._rooms[room_id]

@@ -1,0 +1,1 @@
+"""The pure core of roomcast: connections, rooms, policies, protocol and the chat service."""

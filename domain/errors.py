@@ -1,0 +1,96 @@
+"""Domain errors; each carries the message the client sees in its error frame."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A request the domain refuses; `message` goes to the sender as an error frame."""
+
+    status_code = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidJson(DomainError):
+    def __init__(self) -> None:
+        super().__init__("Invalid JSON")
+
+
+class NotAnObject(DomainError):
+    def __init__(self) -> None:
+        super().__init__("Message must be a JSON object")
+
+
+class MissingAction(DomainError):
+    def __init__(self) -> None:
+        super().__init__("action required")
+
+
+class UnknownAction(DomainError):
+    def __init__(self, action: str) -> None:
+        super().__init__(f"Unknown action: {action}")
+
+
+class RoomIdRequired(DomainError):
+    def __init__(self) -> None:
+        super().__init__("roomId required")
+
+
+class RoomIdAndMessageRequired(DomainError):
+    def __init__(self) -> None:
+        super().__init__("roomId and message required")
+
+
+class InvalidRoomId(DomainError):
+    def __init__(self, room_id: object) -> None:
+        super().__init__(
+            "Invalid roomId: use 1-128 letters, digits or -_.: characters"
+        )
+        self.room_id = room_id
+
+
+class MessageTooLarge(DomainError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Message too large: at most {limit} bytes of UTF-8")
+        self.limit = limit
+
+
+class NotInRoom(DomainError):
+    def __init__(self) -> None:
+        super().__init__("Not in room")
+
+
+class NotConnected(DomainError):
+    """The store has no live record of the sending connection (expired or swept)."""
+
+    def __init__(self) -> None:
+        super().__init__("Not connected")
+
+
+class InternalError(DomainError):
+    status_code = 500
+
+    def __init__(self) -> None:
+        super().__init__("Internal error")
+
+
+class ConnectionNotFound(Exception):
+    """Raised by a store when an operation needs a connection that does not exist."""
+
+
+class ConcurrentUpdate(Exception):
+    """Raised by a store when a connection changed since it was read (optimistic lock)."""
+
+
+class ConnectionGone(Exception):
+    """Raised by a notifier when the target connection no longer exists (HTTP 410)."""
+
+
+class DeliveryFailed(Exception):
+    """Raised by a notifier when a frame could not be delivered for another reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,69 @@
+"""Outbound frames, exactly as the wire protocol defines them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from attrs import frozen
+
+from domain.model import RoomId, UserId
+
+
+@frozen
+class Frame:
+    """One JSON text frame for a client; encoded once however many receive it."""
+
+    fields: Mapping[str, Any]
+
+    @property
+    def action(self) -> str:
+        return str(self.fields["action"])
+
+    def encode(self) -> bytes:
+        return json.dumps(self.fields, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def joined_room(room_id: RoomId, members: Iterable[UserId]) -> Frame:
+    return Frame(
+        {"action": "joinedRoom", "roomId": room_id.value, "members": [m.value for m in members]}
+    )
+
+
+def user_joined(room_id: RoomId, user_id: UserId, timestamp: int) -> Frame:
+    return _presence("userJoined", room_id, user_id, timestamp)
+
+
+def user_left(room_id: RoomId, user_id: UserId, timestamp: int) -> Frame:
+    return _presence("userLeft", room_id, user_id, timestamp)
+
+
+def _presence(action: str, room_id: RoomId, user_id: UserId, timestamp: int) -> Frame:
+    return Frame(
+        {"action": action, "roomId": room_id.value, "userId": user_id.value, "timestamp": timestamp}
+    )
+
+
+def left_room(room_id: RoomId) -> Frame:
+    return Frame({"action": "leftRoom", "roomId": room_id.value})
+
+
+def message(room_id: RoomId, text: str, sender: UserId, timestamp: int) -> Frame:
+    return Frame(
+        {
+            "action": "message",
+            "roomId": room_id.value,
+            "message": text,
+            "sender": sender.value,
+            "timestamp": timestamp,
+        }
+    )
+
+
+def pong(timestamp: int) -> Frame:
+    return Frame({"action": "pong", "timestamp": timestamp})
+
+
+def error(text: str, timestamp: int) -> Frame:
+    return Frame({"action": "error", "message": text, "timestamp": timestamp})

@@ -1,0 +1,88 @@
+"""Value types and entities: connections, rooms and memberships."""
+
+from __future__ import annotations
+
+import re
+
+from attrs import evolve, field, frozen
+
+from domain.errors import InvalidRoomId
+
+ROOM_ID_PATTERN = re.compile(r"[A-Za-z0-9\-_.:]{1,128}")
+
+
+@frozen(order=True)
+class ConnectionId:
+    value: str
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@frozen(order=True)
+class UserId:
+    value: str
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ANONYMOUS = UserId("anonymous")
+
+
+def _check_room_id(_instance: object, _attribute: object, value: str) -> None:
+    if not isinstance(value, str) or ROOM_ID_PATTERN.fullmatch(value) is None:
+        raise InvalidRoomId(value)
+
+
+@frozen(order=True)
+class RoomId:
+    value: str = field(validator=_check_room_id)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@frozen
+class Membership:
+    """One connection's presence in one room."""
+
+    connection_id: ConnectionId
+    room_id: RoomId
+    user_id: UserId
+    joined_at: int
+    expires_at: int
+
+
+@frozen
+class Connection:
+    """A WebSocket connection as the store knows it.
+
+    `connected_at` and room join times are epoch milliseconds; `expires_at` is epoch
+    seconds (the DynamoDB TTL unit). `rooms` maps each joined room to its join time.
+    `version` is an optimistic-concurrency token the store bumps on every room change.
+    """
+
+    id: ConnectionId
+    user_id: UserId
+    connected_at: int
+    expires_at: int
+    source_ip: str | None = None
+    user_agent: str | None = None
+    rooms: dict[RoomId, int] = field(factory=dict, hash=False)
+    version: int = 0
+
+    def is_expired(self, now_ms: int) -> bool:
+        return self.expires_at * 1000 <= now_ms
+
+    def in_room(self, room_id: RoomId) -> bool:
+        return room_id in self.rooms
+
+    def rooms_oldest_first(self) -> list[RoomId]:
+        return sorted(self.rooms, key=lambda room: (self.rooms[room], room.value))
+
+    def membership(self, room_id: RoomId) -> Membership:
+        return Membership(self.id, room_id, self.user_id, self.rooms[room_id], self.expires_at)
+
+    def with_rooms(self, rooms: dict[RoomId, int]) -> Connection:
+        return evolve(self, rooms=rooms, version=self.version + 1)

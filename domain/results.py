@@ -1,0 +1,41 @@
+"""What use cases and ports hand back: replies, broadcast outcomes, reports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from attrs import field, frozen
+
+from domain.model import ConnectionId
+
+
+@frozen
+class Reply:
+    """The Lambda integration response for one inbound frame or lifecycle event."""
+
+    status_code: int
+    body: str
+
+
+@frozen
+class BroadcastResult:
+    """Which recipients were gone (HTTP 410) and which failed for another reason."""
+
+    delivered: int = 0
+    gone: frozenset[ConnectionId] = frozenset()
+    failed: Mapping[ConnectionId, str] = field(factory=dict, hash=False)
+
+
+@frozen
+class SweepReport:
+    checked: int
+    removed: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"checked": self.checked, "removed": self.removed}
+
+
+@frozen
+class Stats:
+    total_connections: int
+    room_counts: Mapping[str, int] = field(factory=dict, hash=False)

@@ -1,0 +1,212 @@
+"""The chat service: every use case, driving only the ports."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+
+from domain import commands, errors, frames
+from domain.commands import Command
+from domain.frames import Frame
+from domain.model import ANONYMOUS, Connection, ConnectionId, RoomId, UserId
+from domain.policies import Limits, decide_join, expires_at, find_member
+from domain.results import BroadcastResult, Reply, Stats, SweepReport
+from ports import Clock, ConnectionStore, Notifier
+
+log = logging.getLogger(__name__)
+
+JOIN_ATTEMPTS = 5
+SWEEP_CHUNK = 100
+
+
+class ChatService:
+    def __init__(
+        self,
+        store: ConnectionStore,
+        notifier: Notifier,
+        clock: Clock,
+        limits: Limits | None = None,
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.clock = clock
+        self.limits = limits or Limits()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def connect(
+        self,
+        connection_id: ConnectionId,
+        user_id: UserId = ANONYMOUS,
+        source_ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> Connection:
+        """Record a new connection. Never posts: the socket is not open until $connect returns."""
+        now = self.clock.now_ms()
+        connection = Connection(
+            id=connection_id,
+            user_id=user_id,
+            connected_at=now,
+            expires_at=expires_at(now, self.limits),
+            source_ip=source_ip,
+            user_agent=user_agent,
+        )
+        self.store.add(connection)
+        return connection
+
+    def disconnect(self, connection_id: ConnectionId) -> None:
+        removed = self.store.remove(connection_id)
+        if removed is not None:
+            self._announce_departures([removed])
+
+    # -- inbound frames ----------------------------------------------------------
+
+    def handle(self, connection_id: ConnectionId, body: str | bytes | None) -> Reply:
+        """Parse and execute one client frame; errors go back to the sender as frames."""
+        try:
+            command = commands.parse(body, self.limits.max_message_bytes)
+            return self.execute(connection_id, command)
+        except errors.DomainError as refused:
+            return self._refuse(connection_id, refused)
+        except Exception:
+            log.exception("unexpected failure handling a frame from %s", connection_id)
+            return self._refuse(connection_id, errors.InternalError())
+
+    def execute(self, connection_id: ConnectionId, command: Command) -> Reply:
+        match command:
+            case commands.JoinRoom(room_id):
+                self.join(connection_id, room_id)
+                return Reply(200, "Joined room")
+            case commands.LeaveRoom(room_id):
+                self.leave(connection_id, room_id)
+                return Reply(200, "Left room")
+            case commands.SendMessage(room_id, text):
+                self.send(connection_id, room_id, text)
+                return Reply(200, "Message sent")
+            case commands.Ping():
+                self.ping(connection_id)
+                return Reply(200, "Pong")
+        raise AssertionError(f"unhandled command {command!r}")
+
+    # -- use cases ---------------------------------------------------------------
+
+    def join(self, connection_id: ConnectionId, room_id: RoomId) -> None:
+        connection, evicted, newly_joined = self._join_atomically(connection_id, room_id)
+        now = self.clock.now_ms()
+        for room in evicted:
+            self._announce(room, frames.user_left(room, connection.user_id, now))
+            self._deliver(connection_id, frames.left_room(room))
+        members = self.store.members(room_id)
+        self._deliver(connection_id, frames.joined_room(room_id, [m.user_id for m in members]))
+        if newly_joined:
+            others = [m.connection_id for m in members if m.connection_id != connection_id]
+            self._broadcast(others, frames.user_joined(room_id, connection.user_id, now))
+
+    def leave(self, connection_id: ConnectionId, room_id: RoomId) -> None:
+        members = self.store.members(room_id)
+        leaver = find_member(members, connection_id)
+        if not self.store.leave(connection_id, room_id):
+            raise errors.NotInRoom()
+        self._deliver(connection_id, frames.left_room(room_id))
+        remaining = [m.connection_id for m in members if m.connection_id != connection_id]
+        self._broadcast(remaining, frames.user_left(room_id, leaver.user_id, self.clock.now_ms()))
+
+    def send(self, connection_id: ConnectionId, room_id: RoomId, text: str) -> None:
+        members = self.store.members(room_id)
+        sender = find_member(members, connection_id)
+        frame = frames.message(room_id, text, sender.user_id, self.clock.now_ms())
+        self._broadcast([m.connection_id for m in members], frame)
+
+    def ping(self, connection_id: ConnectionId) -> None:
+        self._deliver(connection_id, frames.pong(self.clock.now_ms()))
+
+    def sweep_stale(self) -> SweepReport:
+        """Remove expired connections and those API Gateway no longer knows, chunk by chunk."""
+        checked = removed = 0
+        for chunk in _chunks(self.store.connections(), SWEEP_CHUNK):
+            checked += len(chunk)
+            now = self.clock.now_ms()
+            expired = [c for c in chunk if c.is_expired(now)]
+            live = [c for c in chunk if not c.is_expired(now)]
+            gone = self.notifier.find_gone([c.id for c in live])
+            stale = expired + [c for c in live if c.id in gone]
+            if stale:
+                self.store.remove_many(stale)
+                self._announce_departures(stale)
+                removed += len(stale)
+        return SweepReport(checked=checked, removed=removed)
+
+    def stats(self) -> Stats:
+        return self.store.stats()
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _join_atomically(
+        self, connection_id: ConnectionId, room_id: RoomId
+    ) -> tuple[Connection, tuple[RoomId, ...], bool]:
+        for _ in range(JOIN_ATTEMPTS):
+            connection = self.store.get(connection_id)
+            if connection is None:
+                raise errors.NotConnected()
+            decision = decide_join(connection, room_id, self.limits)
+            if decision.already_member:
+                return connection, (), False
+            try:
+                joined = self.store.join(
+                    connection, room_id, self.clock.now_ms(), decision.evict
+                )
+            except errors.ConcurrentUpdate:
+                continue
+            except errors.ConnectionNotFound:
+                raise errors.NotConnected() from None
+            return joined, decision.evict, True
+        raise errors.ConcurrentUpdate(f"{connection_id} kept changing while joining {room_id}")
+
+    def _refuse(self, connection_id: ConnectionId, refused: errors.DomainError) -> Reply:
+        self._deliver(connection_id, frames.error(refused.message, self.clock.now_ms()))
+        return Reply(refused.status_code, refused.message)
+
+    def _deliver(self, connection_id: ConnectionId, frame: Frame) -> None:
+        try:
+            self.notifier.send(connection_id, frame)
+        except errors.ConnectionGone:
+            self._drop_gone([connection_id])
+        except errors.DeliveryFailed as failure:
+            log.warning("could not deliver %s to %s: %s", frame.action, connection_id, failure)
+
+    def _broadcast(self, connection_ids: Sequence[ConnectionId], frame: Frame) -> BroadcastResult:
+        if not connection_ids:
+            return BroadcastResult()
+        result = self.notifier.broadcast(connection_ids, frame)
+        for connection_id, reason in result.failed.items():
+            log.warning("could not deliver %s to %s: %s", frame.action, connection_id, reason)
+        if result.gone:
+            self._drop_gone(sorted(result.gone))
+        return result
+
+    def _announce(self, room_id: RoomId, frame: Frame) -> None:
+        self._broadcast([m.connection_id for m in self.store.members(room_id)], frame)
+
+    def _drop_gone(self, connection_ids: Iterable[ConnectionId]) -> None:
+        removed = [c for c in map(self.store.remove, connection_ids) if c is not None]
+        self._announce_departures(removed)
+
+    def _announce_departures(self, departed: Sequence[Connection]) -> None:
+        """Tell each room its departed members have left: one member read per room."""
+        by_room: dict[RoomId, list[UserId]] = defaultdict(list)
+        for connection in departed:
+            for room_id in connection.rooms_oldest_first():
+                by_room[room_id].append(connection.user_id)
+        now = self.clock.now_ms()
+        for room_id, users in sorted(by_room.items()):
+            recipients = [m.connection_id for m in self.store.members(room_id)]
+            for user_id in users:
+                self._broadcast(recipients, frames.user_left(room_id, user_id, now))
+
+
+def _chunks(items: Iterable[Connection], size: int) -> Iterator[list[Connection]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk

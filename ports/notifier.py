@@ -1,0 +1,24 @@
+"""Notifier: pushes frames to connected clients (PostToConnection in production)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from domain.frames import Frame
+from domain.model import ConnectionId
+from domain.results import BroadcastResult
+
+
+class Notifier(Protocol):
+    def send(self, connection_id: ConnectionId, frame: Frame) -> None:
+        """Deliver one frame; raise ConnectionGone (410) or DeliveryFailed."""
+        ...
+
+    def broadcast(self, connection_ids: Sequence[ConnectionId], frame: Frame) -> BroadcastResult:
+        """Deliver one frame to many connections; never raises for a recipient's failure."""
+        ...
+
+    def find_gone(self, connection_ids: Sequence[ConnectionId]) -> frozenset[ConnectionId]:
+        """Probe connections (GetConnection) and return those that no longer exist."""
+        ...

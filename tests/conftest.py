@@ -1,0 +1,32 @@
+"""Fixtures shared by every test layer: a controllable clock and the in-memory wiring."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.clocks import FixedClock
+from adapters.fake_notifier import FakeNotifier
+from adapters.memory_store import InMemoryConnectionStore
+from domain.service import ChatService
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def memory_store(clock: FixedClock) -> InMemoryConnectionStore:
+    return InMemoryConnectionStore(clock)
+
+
+@pytest.fixture
+def fake_notifier() -> FakeNotifier:
+    return FakeNotifier()
+
+
+@pytest.fixture
+def service(
+    memory_store: InMemoryConnectionStore, fake_notifier: FakeNotifier, clock: FixedClock
+) -> ChatService:
+    return ChatService(memory_store, fake_notifier, clock)

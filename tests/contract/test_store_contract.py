@@ -1,0 +1,203 @@
+"""ConnectionStore contract: every store adapter must pass every test here."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from adapters.clocks import FixedClock
+from domain.errors import ConcurrentUpdate, ConnectionNotFound
+from domain.model import Connection, ConnectionId, RoomId, UserId
+
+ROOM = RoomId("lobby")
+OTHER = RoomId("games")
+
+
+def make_connection(clock: FixedClock, name: str, ttl: int = 7200) -> Connection:
+    now = clock.now_ms()
+    return Connection(
+        id=ConnectionId(f"conn-{name}"),
+        user_id=UserId(name),
+        connected_at=now,
+        expires_at=now // 1000 + ttl,
+        source_ip="127.0.0.1",
+        user_agent="pytest",
+    )
+
+
+def joined(store, clock, connection, room=ROOM, evict=()):  # type: ignore[no-untyped-def]
+    current = store.get(connection.id)
+    return store.join(current, room, clock.now_ms(), evict)
+
+
+class TestConnections:
+    def test_an_added_connection_reads_back_whole(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        assert store.get(connection.id) == connection
+
+    def test_a_missing_connection_reads_as_none(self, store):
+        assert store.get(ConnectionId("nobody")) is None
+
+    def test_an_expired_connection_reads_as_none(self, store, clock):
+        connection = make_connection(clock, "alice", ttl=60)
+        store.add(connection)
+        clock.advance(seconds=61)
+        assert store.get(connection.id) is None
+
+    def test_remove_returns_the_connection_with_its_rooms(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        joined(store, clock, connection)
+        removed = store.remove(connection.id)
+        assert removed is not None and removed.in_room(ROOM)
+        assert store.get(connection.id) is None
+        assert store.members(ROOM) == []
+
+    def test_removing_a_missing_connection_returns_none(self, store):
+        assert store.remove(ConnectionId("nobody")) is None
+
+    def test_connections_lists_every_stored_one_including_expired(self, store, clock):
+        alive, stale = make_connection(clock, "alive"), make_connection(clock, "stale", ttl=1)
+        store.add(alive)
+        store.add(stale)
+        clock.advance(seconds=5)
+        assert {c.id for c in store.connections()} == {alive.id, stale.id}
+
+    def test_remove_many_deletes_connections_and_memberships(self, store, clock):
+        people = [make_connection(clock, f"user{i}") for i in range(30)]
+        for person in people:
+            store.add(person)
+            joined(store, clock, person)
+        store.remove_many([store.get(p.id) for p in people[:27]])
+        assert {m.user_id.value for m in store.members(ROOM)} == {"user27", "user28", "user29"}
+        assert store.stats().total_connections == 3
+
+
+class TestMembership:
+    def test_a_joined_connection_is_a_member_with_its_user_id(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        joined(store, clock, connection)
+        [member] = store.members(ROOM)
+        assert (member.connection_id, member.user_id) == (connection.id, UserId("alice"))
+
+    def test_join_returns_the_connection_with_the_room(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        updated = joined(store, clock, connection)
+        assert updated.in_room(ROOM)
+        assert store.get(connection.id).in_room(ROOM)
+
+    def test_join_with_eviction_leaves_the_evicted_room_atomically(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        joined(store, clock, connection, ROOM)
+        joined(store, clock, connection, OTHER, evict=[ROOM])
+        assert store.members(ROOM) == []
+        assert [m.user_id for m in store.members(OTHER)] == [UserId("alice")]
+        assert list(store.get(connection.id).rooms) == [OTHER]
+
+    def test_several_rooms_per_connection(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        joined(store, clock, connection, ROOM)
+        joined(store, clock, connection, OTHER)
+        assert set(store.get(connection.id).rooms) == {ROOM, OTHER}
+        assert len(store.members(ROOM)) == len(store.members(OTHER)) == 1
+
+    def test_join_after_the_connection_was_removed_fails_and_writes_nothing(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        stale_read = store.get(connection.id)
+        store.remove(connection.id)
+        with pytest.raises(ConnectionNotFound):
+            store.join(stale_read, ROOM, clock.now_ms())
+        assert store.members(ROOM) == []
+        assert store.get(connection.id) is None
+
+    def test_join_from_a_stale_read_is_refused(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        stale_read = store.get(connection.id)
+        joined(store, clock, connection, ROOM)
+        with pytest.raises(ConcurrentUpdate):
+            store.join(stale_read, OTHER, clock.now_ms())
+        assert store.members(OTHER) == []
+
+    def test_two_racing_joins_of_one_connection_let_exactly_one_win(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        read = store.get(connection.id)
+        outcomes: list[str] = []
+        barrier = threading.Barrier(2)
+
+        def race(room: RoomId) -> None:
+            barrier.wait()
+            try:
+                store.join(read, room, clock.now_ms())
+                outcomes.append("won")
+            except ConcurrentUpdate:
+                outcomes.append("lost")
+
+        threads = [threading.Thread(target=race, args=(r,)) for r in (ROOM, OTHER)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(outcomes) == ["lost", "won"]
+        assert len(store.get(connection.id).rooms) == 1
+        assert len(store.members(ROOM)) + len(store.members(OTHER)) == 1
+
+    def test_leave_drops_the_membership(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        joined(store, clock, connection)
+        assert store.leave(connection.id, ROOM) is True
+        assert store.members(ROOM) == []
+        assert not store.get(connection.id).in_room(ROOM)
+
+    def test_leaving_a_room_not_joined_reports_false(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        assert store.leave(connection.id, ROOM) is False
+
+    def test_leave_bumps_the_version_so_a_stale_join_is_refused(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        joined(store, clock, connection)
+        before_leave = store.get(connection.id)
+        store.leave(connection.id, ROOM)
+        with pytest.raises(ConcurrentUpdate):
+            store.join(before_leave, OTHER, clock.now_ms(), [ROOM])
+
+    def test_expired_members_are_not_listed(self, store, clock):
+        short = make_connection(clock, "short", ttl=60)
+        long = make_connection(clock, "long")
+        for connection in (short, long):
+            store.add(connection)
+            joined(store, clock, connection)
+        clock.advance(seconds=61)
+        assert [m.user_id for m in store.members(ROOM)] == [UserId("long")]
+
+    def test_stats_count_live_connections_and_members_per_room(self, store, clock):
+        for name, room in (("a", ROOM), ("b", ROOM), ("c", OTHER)):
+            connection = make_connection(clock, name)
+            store.add(connection)
+            joined(store, clock, connection, room)
+        store.add(make_connection(clock, "idle"))
+        stats = store.stats()
+        assert stats.total_connections == 4
+        assert dict(stats.room_counts) == {"lobby": 2, "games": 1}
+
+
+class TestLargeRooms:
+    def test_a_room_of_2500_members_is_listed_whole(self, store, clock):
+        for i in range(2500):
+            connection = make_connection(clock, f"user{i:04d}")
+            store.add(connection)
+            store.join(connection, ROOM, clock.now_ms())
+        members = store.members(ROOM)
+        assert len(members) == 2500
+        assert len({m.connection_id for m in members}) == 2500
