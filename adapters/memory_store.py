@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from attrs import evolve
 
@@ -109,7 +109,7 @@ class InMemoryConnectionStore:
     def _room(self, room_id: RoomId) -> dict[ConnectionId, Membership]:
         return self._rooms.setdefault(room_id, {})
 
-    def _prune_rooms(self, room_ids: Iterator[RoomId] | Sequence[RoomId] | dict[RoomId, int]) -> None:
+    def _prune_rooms(self, room_ids: Iterable[RoomId]) -> None:
         for room_id in list(room_ids):
             if not self._rooms.get(room_id, True):
                 del self._rooms[room_id]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from attrs import frozen
@@ -81,7 +82,7 @@ def _send_message(data: dict[str, Any], max_message_bytes: int) -> SendMessage:
     return SendMessage(room_id, text)
 
 
-def _room_id(value: object, missing: type[errors.DomainError]) -> RoomId:
+def _room_id(value: object, missing: Callable[[], errors.DomainError]) -> RoomId:
     if not isinstance(value, str) or not value:
         raise missing()
     return RoomId(value)

@@ -6,6 +6,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from domain import commands, errors, frames
 from domain.commands import Command
@@ -13,7 +14,9 @@ from domain.frames import Frame
 from domain.model import ANONYMOUS, Connection, ConnectionId, RoomId, UserId
 from domain.policies import Limits, decide_join, expires_at, find_member
 from domain.results import BroadcastResult, Reply, Stats, SweepReport
-from ports import Clock, ConnectionStore, Notifier
+
+if TYPE_CHECKING:  # the service is typed by the ports but never imports them at run time
+    from ports import Clock, ConnectionStore, Notifier
 
 log = logging.getLogger(__name__)
 

@@ -42,13 +42,15 @@ for _tag in _SHORT_FORMS:
 
 def load_template(path: str | Path = DEFAULT_TEMPLATE) -> dict[str, Any]:
     with open(path, encoding="utf-8") as handle:
-        document = yaml.load(handle, Loader=_TemplateLoader)  # noqa: S506 - SafeLoader subclass
+        document = yaml.load(handle, Loader=_TemplateLoader)
     if not isinstance(document, dict) or "Resources" not in document:
         raise ValueError(f"{path} is not a CloudFormation template (no Resources)")
     return document
 
 
-def table_definition(template: dict[str, Any], logical_id: str = "ConnectionsTable") -> dict[str, Any]:
+def table_definition(
+    template: dict[str, Any], logical_id: str = "ConnectionsTable"
+) -> dict[str, Any]:
     """The table's CreateTable arguments (key schema, attributes, billing), minus CFN-only parts."""
     properties = template["Resources"][logical_id]["Properties"]
     return {
@@ -64,4 +66,5 @@ def table_definition(template: dict[str, Any], logical_id: str = "ConnectionsTab
 
 
 def ttl_attribute(template: dict[str, Any], logical_id: str = "ConnectionsTable") -> str:
-    return str(template["Resources"][logical_id]["Properties"]["TimeToLiveSpecification"]["AttributeName"])
+    ttl = template["Resources"][logical_id]["Properties"]["TimeToLiveSpecification"]
+    return str(ttl["AttributeName"])

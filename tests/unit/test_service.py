@@ -1,0 +1,308 @@
+"""The chat service's use cases, driven through the in-memory store and the fake notifier."""
+
+from __future__ import annotations
+
+from adapters.clocks import FixedClock
+from adapters.fake_notifier import FakeNotifier
+from adapters.memory_store import InMemoryConnectionStore
+from domain.model import ConnectionId, RoomId, UserId
+from domain.policies import Limits
+from domain.service import ChatService
+from tests.unit.chat import Chat
+
+NOW = 1_700_000_000_000
+
+
+class TestConnect:
+    def test_stores_the_connection_with_a_two_hour_expiry(self, chat, memory_store):
+        alice = chat.connect("alice")
+        stored = memory_store.get(alice)
+        assert stored.user_id == UserId("alice")
+        assert stored.connected_at == NOW
+        assert stored.expires_at == NOW // 1000 + 2 * 60 * 60
+        assert (stored.source_ip, stored.user_agent) == ("127.0.0.1", "pytest")
+
+    def test_never_posts_to_the_connecting_client(self, chat):
+        alice = chat.connect("alice")
+        assert chat.frames(alice) == []
+
+
+class TestJoinRoom:
+    def test_the_joiner_appears_in_members(self, chat):
+        alice, bob = chat.connect("alice"), chat.connect("bob")
+        chat.join(alice, "lobby")
+        reply = chat.join(bob, "lobby")
+        assert reply.status_code == 200
+        assert chat.last(bob) == {
+            "action": "joinedRoom", "roomId": "lobby", "members": ["alice", "bob"],
+        }
+
+    def test_others_get_user_joined_and_the_joiner_does_not(self, chat):
+        alice, bob = chat.connect("alice"), chat.connect("bob")
+        chat.join(alice, "lobby")
+        chat.join(bob, "lobby")
+        assert chat.last(alice) == {
+            "action": "userJoined", "roomId": "lobby", "userId": "bob", "timestamp": NOW,
+        }
+        assert "userJoined" not in chat.actions(bob)
+
+    def test_a_second_join_at_the_limit_leaves_the_oldest_room_announced(self, chat):
+        alice, bob = chat.connect("alice"), chat.connect("bob")
+        chat.join(alice, "lobby")
+        chat.join(bob, "lobby")
+        chat.forget_frames()
+        chat.join(bob, "games")
+        assert chat.frames(alice) == [
+            {"action": "userLeft", "roomId": "lobby", "userId": "bob", "timestamp": NOW},
+        ]
+        assert chat.frames(bob) == [
+            {"action": "leftRoom", "roomId": "lobby"},
+            {"action": "joinedRoom", "roomId": "games", "members": ["bob"]},
+        ]
+
+    def test_a_raised_room_limit_keeps_several_rooms(self, memory_store, fake_notifier, clock):
+        chat = Chat(
+            ChatService(memory_store, fake_notifier, clock, Limits(max_rooms_per_connection=2)),
+            fake_notifier,
+        )
+        alice = chat.connect("alice")
+        for room in ("lobby", "games", "music"):
+            chat.join(alice, room)
+            clock.advance(ms=1)
+        assert set(memory_store.get(alice).rooms) == {RoomId("games"), RoomId("music")}
+
+    def test_joining_a_room_again_tells_nobody_else(self, chat):
+        alice, bob = chat.connect("alice"), chat.connect("bob")
+        chat.join(alice, "lobby")
+        chat.join(bob, "lobby")
+        chat.forget_frames()
+        chat.join(bob, "lobby")
+        assert chat.frames(alice) == []
+        assert chat.actions(bob) == ["joinedRoom"]
+
+    def test_an_unknown_connection_cannot_join(self, chat):
+        reply = chat.join(ConnectionId("ghost"), "lobby")
+        assert (reply.status_code, reply.body) == (400, "Not connected")
+
+    def test_an_invalid_room_id_is_refused(self, chat):
+        alice = chat.connect("alice")
+        reply = chat.join(alice, "no spaces allowed")
+        assert reply.status_code == 400
+        assert chat.last(alice)["message"].startswith("Invalid roomId")
+
+
+class TestLeaveRoom:
+    def test_remaining_members_get_user_left_and_the_leaver_left_room(self, chat):
+        alice, bob = chat.connect("alice"), chat.connect("bob")
+        chat.join(alice, "lobby")
+        chat.join(bob, "lobby")
+        chat.forget_frames()
+        reply = chat.leave(bob, "lobby")
+        assert reply.status_code == 200
+        assert chat.frames(alice) == [
+            {"action": "userLeft", "roomId": "lobby", "userId": "bob", "timestamp": NOW},
+        ]
+        assert chat.frames(bob) == [{"action": "leftRoom", "roomId": "lobby"}]
+
+    def test_leaving_honours_the_room_id_given(self, chat, memory_store, fake_notifier, clock):
+        alice = chat.connect("alice")
+        chat.join(alice, "lobby")
+        reply = chat.leave(alice, "games")
+        assert (reply.status_code, reply.body) == (400, "Not in room")
+        assert memory_store.get(alice).in_room(RoomId("lobby"))
+
+    def test_a_member_who_left_receives_no_more_messages(self, chat):
+        alice, bob = chat.connect("alice"), chat.connect("bob")
+        chat.join(alice, "lobby")
+        chat.join(bob, "lobby")
+        chat.leave(bob, "lobby")
+        chat.forget_frames()
+        chat.send(alice, "lobby", "anyone?")
+        assert chat.frames(bob) == []
+
+
+class TestSendMessage:
+    def test_every_member_including_the_sender_gets_the_message(self, chat):
+        alice, bob, carol = chat.connect("alice"), chat.connect("bob"), chat.connect("carol")
+        for person in (alice, bob, carol):
+            chat.join(person, "lobby")
+        chat.forget_frames()
+        reply = chat.send(bob, "lobby", "hello")
+        expected = {
+            "action": "message", "roomId": "lobby", "message": "hello",
+            "sender": "bob", "timestamp": NOW,
+        }
+        assert reply.status_code == 200
+        for person in (alice, bob, carol):
+            assert chat.frames(person) == [expected]
+
+    def test_the_sender_name_comes_from_the_store_not_the_frame(self, chat):
+        alice = chat.connect("alice")
+        chat.join(alice, "lobby")
+        chat.say(alice, action="sendMessage", roomId="lobby", message="hi", sender="mallory")
+        assert chat.last(alice)["sender"] == "alice"
+
+    def test_sending_to_a_room_you_are_not_in_is_refused(self, chat):
+        alice, bob = chat.connect("alice"), chat.connect("bob")
+        chat.join(alice, "lobby")
+        chat.forget_frames()
+        reply = chat.send(bob, "lobby", "let me in")
+        assert (reply.status_code, reply.body) == (400, "Not in room")
+        assert chat.frames(alice) == []
+        assert chat.frames(bob) == [{"action": "error", "message": "Not in room", "timestamp": NOW}]
+
+    def test_rooms_do_not_leak_into_each_other(self, chat):
+        alice, bob = chat.connect("alice"), chat.connect("bob")
+        chat.join(alice, "lobby")
+        chat.join(bob, "games")
+        chat.forget_frames()
+        chat.send(alice, "lobby", "only lobby")
+        assert chat.frames(bob) == []
+
+
+class TestPing:
+    def test_ping_answers_pong_with_a_timestamp(self, chat):
+        alice = chat.connect("alice")
+        reply = chat.say(alice, action="ping")
+        assert reply.status_code == 200
+        assert chat.frames(alice) == [{"action": "pong", "timestamp": NOW}]
+
+
+class TestDisconnect:
+    def test_sends_user_left_on_disconnect(self, chat, service, memory_store):
+        alice, bob = chat.connect("alice"), chat.connect("bob")
+        chat.join(alice, "lobby")
+        chat.join(bob, "lobby")
+        chat.forget_frames()
+        service.disconnect(bob)
+        assert chat.frames(alice) == [
+            {"action": "userLeft", "roomId": "lobby", "userId": "bob", "timestamp": NOW},
+        ]
+        assert memory_store.get(bob) is None
+        assert [m.user_id for m in memory_store.members(RoomId("lobby"))] == [UserId("alice")]
+
+    def test_disconnecting_an_unknown_connection_is_harmless(self, service):
+        service.disconnect(ConnectionId("ghost"))
+
+
+class TestGoneDuringFanout:
+    def test_a_gone_member_is_removed_and_its_room_told(self, chat, fake_notifier, memory_store):
+        alice, bob, carol = chat.connect("alice"), chat.connect("bob"), chat.connect("carol")
+        for person in (alice, bob, carol):
+            chat.join(person, "lobby")
+        fake_notifier.mark_gone(carol)
+        chat.forget_frames()
+        chat.send(alice, "lobby", "still there?")
+        assert memory_store.get(carol) is None
+        assert chat.actions(alice) == ["message", "userLeft"]
+        assert chat.last(bob) == {
+            "action": "userLeft", "roomId": "lobby", "userId": "carol", "timestamp": NOW,
+        }
+
+    def test_a_failing_member_stays_and_the_others_still_receive(
+        self, chat, fake_notifier, memory_store
+    ):
+        alice, bob, carol = chat.connect("alice"), chat.connect("bob"), chat.connect("carol")
+        for person in (alice, bob, carol):
+            chat.join(person, "lobby")
+        fake_notifier.mark_failing(carol, "Forbidden")
+        chat.forget_frames()
+        reply = chat.send(alice, "lobby", "hello")
+        assert reply.status_code == 200
+        assert chat.actions(alice) == chat.actions(bob) == ["message"]
+        assert memory_store.get(carol) is not None
+
+    def test_a_gone_sender_of_a_ping_is_removed(self, chat, fake_notifier, memory_store):
+        alice = chat.connect("alice")
+        fake_notifier.mark_gone(alice)
+        chat.say(alice, action="ping")
+        assert memory_store.get(alice) is None
+
+
+class TestExpiry:
+    def test_an_expired_connection_is_not_a_member(self, chat, clock, memory_store):
+        alice = chat.connect("alice")
+        chat.join(alice, "lobby")
+        clock.advance(seconds=3600)
+        bob = chat.connect("bob")
+        chat.join(bob, "lobby")
+        clock.advance(seconds=3601)
+        assert [m.user_id for m in memory_store.members(RoomId("lobby"))] == [UserId("bob")]
+
+    def test_an_expired_connection_cannot_send(self, chat, clock):
+        alice = chat.connect("alice")
+        chat.join(alice, "lobby")
+        clock.advance(seconds=2 * 60 * 60)
+        reply = chat.send(alice, "lobby", "too late")
+        assert (reply.status_code, reply.body) == (400, "Not in room")
+
+
+class TestSweepStale:
+    def test_removes_gone_and_expired_connections_and_tells_their_rooms(
+        self, chat, service, fake_notifier, clock, memory_store
+    ):
+        alice, bob = chat.connect("alice"), chat.connect("bob")
+        chat.join(alice, "lobby")
+        chat.join(bob, "lobby")
+        clock.advance(seconds=3600)
+        carol = chat.connect("carol")
+        chat.join(carol, "lobby")
+        fake_notifier.mark_gone(bob)
+        clock.advance(seconds=3600)
+        chat.forget_frames()
+        report = service.sweep_stale()
+        assert report.as_dict() == {"checked": 3, "removed": 2}
+        assert [c.id for c in memory_store.connections()] == [carol]
+        assert sorted(f["userId"] for f in chat.frames(carol)) == ["alice", "bob"]
+
+    def test_an_empty_store_sweeps_clean(self, service):
+        assert service.sweep_stale().as_dict() == {"checked": 0, "removed": 0}
+
+
+class TestStats:
+    def test_counts_connections_and_members_per_room(self, chat, service):
+        alice, bob = chat.connect("alice"), chat.connect("bob")
+        chat.connect("carol")
+        chat.join(alice, "lobby")
+        chat.join(bob, "lobby")
+        stats = service.stats()
+        assert (stats.total_connections, dict(stats.room_counts)) == (3, {"lobby": 2})
+
+
+class TestInternalErrors:
+    def test_an_unexpected_failure_answers_internal_error(self, clock):
+        class BrokenStore(InMemoryConnectionStore):
+            def members(self, room_id):
+                raise RuntimeError("disk on fire")
+
+        notifier = FakeNotifier()
+        chat = Chat(ChatService(BrokenStore(clock), notifier, clock), notifier)
+        alice = chat.connect("alice")
+        reply = chat.send(alice, "lobby", "hi")
+        assert (reply.status_code, reply.body) == (500, "Internal error")
+        assert chat.last(alice) == {
+            "action": "error", "message": "Internal error", "timestamp": NOW,
+        }
+
+
+class TestConcurrentJoins:
+    def test_a_join_retries_when_the_connection_changed_underneath(self, clock):
+        class RacingStore(InMemoryConnectionStore):
+            raced = False
+
+            def join(self, connection, room_id, joined_at, evict=()):
+                if not self.raced:
+                    self.raced = True
+                    super().join(self.get(connection.id), RoomId("sneaky"), joined_at)
+                return super().join(connection, room_id, joined_at, evict)
+
+        store, notifier = RacingStore(clock), FakeNotifier()
+        chat = Chat(ChatService(store, notifier, clock), notifier)
+        alice = chat.connect("alice")
+        assert chat.join(alice, "lobby").status_code == 200
+        assert list(store.get(alice).rooms) == [RoomId("lobby")]
+        assert chat.actions(alice) == ["leftRoom", "joinedRoom"]
+
+
+def test_fixed_clock_is_the_one_the_service_reads(clock: FixedClock) -> None:
+    assert clock.now_ms() == NOW
