@@ -102,10 +102,10 @@ class ChatService:
             self._announce(room, frames.user_left(room, connection.user_id, now))
             self._deliver(connection_id, frames.left_room(room))
         members = self.store.members(room_id)
-        self._deliver(connection_id, frames.joined_room(room_id, [m.user_id for m in members]))
         if newly_joined:
             others = [m.connection_id for m in members if m.connection_id != connection_id]
             self._broadcast(others, frames.user_joined(room_id, connection.user_id, now))
+        self._deliver(connection_id, frames.joined_room(room_id, [m.user_id for m in members]))
 
     def leave(self, connection_id: ConnectionId, room_id: RoomId) -> None:
         members = self.store.members(room_id)

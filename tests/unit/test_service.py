@@ -306,3 +306,14 @@ class TestConcurrentJoins:
 
 def test_fixed_clock_is_the_one_the_service_reads(clock: FixedClock) -> None:
     assert clock.now_ms() == NOW
+
+
+class TestJoinerGoneBeforeConfirmation:
+    def test_the_room_hears_the_join_before_the_departure(self, chat, fake_notifier, memory_store):
+        alice, bob = chat.connect("alice"), chat.connect("bob")
+        chat.join(alice, "lobby")
+        fake_notifier.mark_gone(bob)
+        chat.forget_frames()
+        chat.join(bob, "lobby")
+        assert chat.actions(alice) == ["userJoined", "userLeft"]
+        assert memory_store.get(bob) is None
