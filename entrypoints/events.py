@@ -1,0 +1,94 @@
+"""Reads API Gateway WebSocket proxy events defensively into the few values handlers need."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+from attrs import frozen
+
+from domain.model import ANONYMOUS, ConnectionId, UserId
+
+Event = Mapping[str, Any]
+
+
+class MalformedEvent(ValueError):
+    """The event is not one API Gateway sends; the handler answers 400 with this message."""
+
+
+@frozen
+class ConnectRequest:
+    connection_id: ConnectionId
+    user_id: UserId
+    source_ip: str | None
+    user_agent: str | None
+
+
+def request_context(event: object) -> Mapping[str, Any]:
+    if not isinstance(event, Mapping):
+        raise MalformedEvent("Malformed event: not a JSON object")
+    context = event.get("requestContext")
+    if not isinstance(context, Mapping):
+        raise MalformedEvent("Malformed event: requestContext missing")
+    return context
+
+
+def connection_id(event: object) -> ConnectionId:
+    value = request_context(event).get("connectionId")
+    if not isinstance(value, str) or not value:
+        raise MalformedEvent("Malformed event: requestContext.connectionId missing")
+    return ConnectionId(value)
+
+
+def connect_request(event: Event) -> ConnectRequest:
+    identity = _mapping(request_context(event).get("identity"))
+    return ConnectRequest(
+        connection_id=connection_id(event),
+        user_id=_user_id(query_parameters(event).get("userId")),
+        source_ip=_optional_str(identity.get("sourceIp")),
+        user_agent=_optional_str(identity.get("userAgent")),
+    )
+
+
+def query_parameters(event: Event) -> Mapping[str, Any]:
+    """API Gateway omits queryStringParameters (or sends null) when there is no query."""
+    return _mapping(event.get("queryStringParameters"))
+
+
+def message_body(event: Event) -> str | bytes | None:
+    """The frame as the client sent it: binary frames arrive base64-encoded."""
+    body = event.get("body")
+    if body is None:
+        return None
+    if not isinstance(body, str | bytes):
+        raise MalformedEvent("Malformed event: body must be a string")
+    if event.get("isBase64Encoded") is not True:
+        return body
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedEvent("Malformed event: body is not valid base64") from None
+
+
+def describe(event: object) -> str:
+    """A one-line summary safe to log: no query string, headers or body (they carry tokens)."""
+    try:
+        context = request_context(event)
+    except MalformedEvent:
+        return "event without requestContext"
+    route, connection = context.get("routeKey"), context.get("connectionId")
+    return f"route={route!r} connection={connection!r} request={context.get('requestId')!r}"
+
+
+def _user_id(value: object) -> UserId:
+    return UserId(value) if isinstance(value, str) and value else ANONYMOUS
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,82 @@
+"""Environment variables roomcast reads, each parsed and checked with an error that names it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from attrs import frozen
+
+from domain.commands import DEFAULT_MAX_MESSAGE_BYTES
+from domain.policies import TWO_HOURS
+
+
+class ConfigurationError(ValueError):
+    """An environment variable holds a value roomcast cannot use."""
+
+
+def _text(name: str, raw: str) -> str:
+    return raw
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a positive integer, got {raw!r}") from None
+    if value < 1:
+        raise ConfigurationError(f"{name} must be a positive integer, got {raw!r}")
+    return value
+
+
+def _one_of(*choices: str) -> Callable[[str, str], str]:
+    def parse(name: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            allowed = ", ".join(choices)
+            raise ConfigurationError(f"{name} must be one of {allowed}; got {raw!r}")
+        return value
+
+    return parse
+
+
+@frozen
+class Setting:
+    env: str
+    key: str
+    parse: Callable[[str, str], Any]
+    default: Any
+    meaning: str
+
+
+SETTINGS = (
+    Setting("CONNECTIONS_TABLE", "table_name", _text, None,
+            "DynamoDB table name (required with the dynamodb store)"),
+    Setting("WEBSOCKET_ENDPOINT", "websocket_endpoint", _text, None,
+            "Management API endpoint; unset: derived from each event's domainName/stage"),
+    Setting("ROOMCAST_STORE", "store", _one_of("dynamodb", "memory"), "dynamodb",
+            "Connection store: `dynamodb` or `memory` (one per process)"),
+    Setting("ROOMCAST_NOTIFIER", "notifier", _one_of("async", "sync"), "async",
+            "PostToConnection fan-out: `async` (aiobotocore) or `sync` (boto3)"),
+    Setting("ROOMCAST_FANOUT_CONCURRENCY", "fanout_concurrency", _positive_int, 50,
+            "Most PostToConnection calls in flight at once"),
+    Setting("ROOMCAST_MAX_ROOMS_PER_CONNECTION", "max_rooms_per_connection", _positive_int, 1,
+            "Rooms one connection may be in; joining one more leaves the oldest"),
+    Setting("ROOMCAST_MAX_MESSAGE_BYTES", "max_message_bytes", _positive_int,
+            DEFAULT_MAX_MESSAGE_BYTES, "Largest `message` text accepted, in UTF-8 bytes"),
+    Setting("ROOMCAST_CONNECTION_TTL_SECONDS", "connection_ttl_seconds", _positive_int,
+            TWO_HOURS, "TTL of stored connections (API Gateway closes them after 2 h)"),
+)
+
+
+def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Every setting by key; an unset or empty variable takes its default."""
+    values = {s.key: _read(s, environ) for s in SETTINGS}
+    if values["store"] == "dynamodb" and not values["table_name"]:
+        raise ConfigurationError("CONNECTIONS_TABLE is required when ROOMCAST_STORE=dynamodb")
+    return values
+
+
+def _read(setting: Setting, environ: Mapping[str, str]) -> Any:
+    raw = environ.get(setting.env, "").strip()
+    return setting.parse(setting.env, raw) if raw else setting.default
