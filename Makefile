@@ -21,6 +21,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy --strict domain ports
 
+bench: $(STAMP)
+	$(PY) -m benchmarks.run
+
 run: $(STAMP)
 	$(VENV)/bin/roomcast serve
 

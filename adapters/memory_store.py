@@ -61,7 +61,7 @@ class InMemoryConnectionStore:
             for evicted in evict:
                 self._room(evicted).pop(connection.id, None)
             updated = stored.with_rooms(rooms)
-            self._room(room_id)[connection.id] = updated.membership(room_id)
+            self._room(room_id)[connection.id] = updated.membership(room_id)  # join order
             self._connections[connection.id] = updated
             self._prune_rooms(evict)
             return updated
@@ -80,8 +80,7 @@ class InMemoryConnectionStore:
         now = self._clock.now_ms()
         with self._lock:
             members = list(self._rooms.get(room_id, {}).values())
-        live = [m for m in members if m.expires_at * 1000 > now]
-        return sorted(live, key=lambda m: (m.joined_at, m.connection_id.value))
+        return [m for m in members if m.expires_at * 1000 > now]
 
     def connections(self) -> Iterator[Connection]:
         with self._lock:

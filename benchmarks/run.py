@@ -1,0 +1,23 @@
+"""`make bench`: run every benchmark and print ratios against same-run baselines."""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks import bench_core
+
+
+def main() -> int:
+    print("roomcast benchmarks (ratio = subject / baseline, best of 5, same run)\n")
+    for ratio in (bench_core.parse_overhead(), bench_core.send_overhead()):
+        print(ratio.line())
+    per_connection, per_plain = bench_core.memory_per_connection()
+    print(
+        f"{'memory per connection (memory store)':<44} {per_connection / per_plain:8.2f}x  "
+        f"({per_connection:9.0f} B vs {per_plain:9.0f} B in a plain dict)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
