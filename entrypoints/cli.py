@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -12,8 +13,52 @@ def build_parser() -> argparse.ArgumentParser:
         prog="roomcast",
         description="Real-time rooms on AWS API Gateway WebSocket APIs.",
     )
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_serve(commands)
     return parser
+
+
+def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser(
+        "serve", help="run the local API Gateway WebSocket gateway and the chat page"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    serve.add_argument("--stage", default="dev")
+    serve.add_argument("--store", choices=("memory", "dynamodb"), default="memory")
+    serve.add_argument("--template", type=Path, default=None, help="default: infra/template.yaml")
+    serve.add_argument("--workers", type=int, default=32, help="handler threads (concurrency)")
+    limits = serve.add_argument_group("limits (API Gateway's by default)")
+    limits.add_argument("--idle-timeout", type=float, default=600, metavar="SECONDS")
+    limits.add_argument("--max-connection-duration", type=float, default=7200, metavar="SECONDS")
+    limits.add_argument("--integration-timeout", type=float, default=29, metavar="SECONDS")
+    limits.add_argument("--max-frame-bytes", type=int, default=32 * 1024)
+    limits.add_argument("--max-message-bytes", type=int, default=128 * 1024)
+    serve.set_defaults(run=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from entrypoints.gateway.limits import GatewayLimits
+    from entrypoints.gateway.server import ServeOptions, run
+    from entrypoints.template import DEFAULT_TEMPLATE
+
+    limits = GatewayLimits(
+        max_frame_bytes=args.max_frame_bytes,
+        max_message_bytes=args.max_message_bytes,
+        idle_timeout_seconds=args.idle_timeout,
+        max_connection_seconds=args.max_connection_duration,
+        integration_timeout_seconds=args.integration_timeout,
+    )
+    options = ServeOptions(
+        host=args.host,
+        port=args.port,
+        stage=args.stage,
+        store=args.store,
+        template=args.template or DEFAULT_TEMPLATE,
+        workers=args.workers,
+        limits=limits,
+    )
+    return run(options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return 0
+    return int(args.run(args))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,34 @@
+"""The aiohttp application: chat page, WebSocket endpoint and management API on one port."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from entrypoints.gateway import management
+from entrypoints.gateway.sessions import websocket_endpoint
+from entrypoints.gateway.state import GATEWAY, Gateway
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+def make_app(gateway: Gateway) -> web.Application:
+    # Room for one byte over the PostToConnection limit, so the 413 is API Gateway's own.
+    app = web.Application(client_max_size=gateway.limits.max_post_bytes + 1)
+    app[GATEWAY] = gateway
+    app.router.add_get("/", chat_page)
+    app.router.add_get("/config.json", page_config)
+    app.router.add_static("/static/", STATIC_DIR)
+    management.add_routes(app)
+    app.router.add_get("/{stage}", websocket_endpoint)
+    return app
+
+
+async def chat_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "index.html")
+
+
+async def page_config(request: web.Request) -> web.Response:
+    """Where the page should connect: the stage's path on the host that served it."""
+    return web.json_response({"stage": request.app[GATEWAY].stage})

@@ -1,0 +1,98 @@
+"""Settings for handlers running behind `roomcast serve`, and only there.
+
+The handlers read their configuration from the environment, as in Lambda. The local gateway
+sets what it alone knows (its own management endpoint, the chosen store) and, when nothing
+is configured, dummy AWS credentials and a region so boto3 can sign requests to the gateway
+or to a local DynamoDB. Only `entrypoints.gateway.server` calls this; no handler imports it,
+so none of it can reach a deployment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+from typing import Any
+
+CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_PROFILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+)
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "roomcast-local",
+    "AWS_SECRET_ACCESS_KEY": "roomcast-local",
+}
+LOCAL_REGION = "us-east-1"
+
+
+def configure(
+    environ: MutableMapping[str, str], *, store: str, endpoint: str, table_name: str
+) -> None:
+    environ["ROOMCAST_STORE"] = store
+    environ["WEBSOCKET_ENDPOINT"] = endpoint
+    environ.setdefault("CONNECTIONS_TABLE", table_name)
+    if not _has_aws_credentials(environ):
+        environ.update(LOCAL_CREDENTIALS)
+    if not _has_region(environ):
+        environ["AWS_DEFAULT_REGION"] = LOCAL_REGION
+
+
+def _aws_file(environ: Mapping[str, str], variable: str, default: str) -> Path:
+    return Path(environ.get(variable) or Path.home() / ".aws" / default)
+
+
+def _has_aws_credentials(environ: Mapping[str, str]) -> bool:
+    """Looks without asking boto3, whose credential chain may call the instance metadata IP."""
+    if any(environ.get(name) for name in CREDENTIAL_VARIABLES):
+        return True
+    files = (
+        _aws_file(environ, "AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+        _aws_file(environ, "AWS_CONFIG_FILE", "config"),
+    )
+    return any(_mentions(path, "aws_access_key_id|credential_process|sso_") for path in files)
+
+
+def _has_region(environ: Mapping[str, str]) -> bool:
+    if environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"):
+        return True
+    return _mentions(_aws_file(environ, "AWS_CONFIG_FILE", "config"), r"^\s*region\s*=")
+
+
+def _mentions(path: Path, pattern: str) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(pattern, text, re.MULTILINE) is not None
+
+
+def table_name(
+    template: Mapping[str, Any], stage: str, logical_id: str = "ConnectionsTable"
+) -> str:
+    """The table's name as CloudFormation would make it for this stage (Sub of parameters)."""
+    name = template["Resources"][logical_id]["Properties"].get("TableName")
+    if isinstance(name, str):
+        return name
+    text = name.get("Fn::Sub") if isinstance(name, dict) else None
+    if not isinstance(text, str):
+        return "roomcast-connections"
+    values = _parameter_values(template, stage)
+    return re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m.group(1), m.group(1)), text)
+
+
+def _parameter_values(template: Mapping[str, Any], stage: str) -> dict[str, str]:
+    """Parameter defaults, with the one that names the stage set to `stage`."""
+    values = {
+        name: str(spec.get("Default", ""))
+        for name, spec in template.get("Parameters", {}).items()
+    }
+    for resource in template["Resources"].values():
+        if resource.get("Type") == "AWS::ApiGatewayV2::Stage":
+            stage_name = resource.get("Properties", {}).get("StageName")
+            if isinstance(stage_name, dict) and "Ref" in stage_name:
+                values[str(stage_name["Ref"])] = stage
+    return values
+

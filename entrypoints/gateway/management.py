@@ -1,0 +1,78 @@
+"""The management API at /{stage}/@connections/{id}: PostToConnection, GetConnection, Delete."""
+
+from __future__ import annotations
+
+import datetime
+
+from aiohttp import web
+
+from entrypoints.gateway.connections import NORMAL, LiveConnection
+from entrypoints.gateway.state import GATEWAY, Gateway, aws_error, forbidden
+
+PATH = "/{stage}/@connections/{connection_id}"
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post(PATH, post_to_connection)
+    app.router.add_get(PATH, get_connection)
+    app.router.add_delete(PATH, delete_connection)
+
+
+def _target(request: web.Request) -> tuple[Gateway, LiveConnection | None]:
+    gateway = request.app[GATEWAY]
+    connection = gateway.connections.open_connection(request.match_info["connection_id"])
+    return gateway, connection
+
+
+def _gone() -> web.Response:
+    return aws_error(410, "GoneException", "Connection is gone")
+
+
+async def post_to_connection(request: web.Request) -> web.Response:
+    gateway, connection = _target(request)
+    if request.match_info["stage"] != gateway.stage:
+        return forbidden()
+    data = await request.read()
+    if len(data) > gateway.limits.max_post_bytes:
+        return aws_error(413, "PayloadTooLargeException", "Request entity too large")
+    if connection is None:
+        return _gone()
+    try:
+        await connection.send(data)
+    except (ConnectionError, RuntimeError):
+        return _gone()
+    return web.Response(status=200)
+
+
+async def get_connection(request: web.Request) -> web.Response:
+    gateway, connection = _target(request)
+    if request.match_info["stage"] != gateway.stage:
+        return forbidden()
+    if connection is None:
+        return _gone()
+    caller = connection.caller
+    body = {
+        "connectedAt": _iso(caller.connected_at),
+        "identity": {"sourceIp": caller.source_ip, "userAgent": caller.user_agent},
+        "lastActiveAt": _iso(connection.last_active_at),
+    }
+    return web.json_response(body)
+
+
+async def delete_connection(request: web.Request) -> web.Response:
+    """204 at once; the socket closes and $disconnect runs in the background, as in AWS."""
+    gateway, connection = _target(request)
+    if request.match_info["stage"] != gateway.stage:
+        return forbidden()
+    if connection is None:
+        return _gone()
+    connection.ended(NORMAL)
+    gateway.in_background(connection.close(NORMAL))
+    return web.Response(status=204)
+
+
+def _iso(epoch_ms: int) -> str:
+    """ISO 8601 with milliseconds, as API Gateway writes connectedAt: 2024-05-01T12:00:00.000Z."""
+    moment = datetime.datetime.fromtimestamp(epoch_ms / 1000, tz=datetime.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+

@@ -1,0 +1,129 @@
+"""Runs the gateway: binds, configures the handlers' environment, serves until Ctrl-C/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from entrypoints.gateway import environment
+from entrypoints.gateway.app import make_app
+from entrypoints.gateway.invoker import Invoker
+from entrypoints.gateway.limits import GatewayLimits
+from entrypoints.gateway.routing import load_routes
+from entrypoints.gateway.state import Gateway
+from entrypoints.template import DEFAULT_TEMPLATE, load_template
+
+log = logging.getLogger("roomcast.gateway")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    stage: str = "dev"
+    store: str = "memory"
+    template: Path = DEFAULT_TEMPLATE
+    workers: int = 32
+    limits: GatewayLimits = field(default_factory=GatewayLimits)
+
+
+@dataclass(frozen=True)
+class Urls:
+    host: str
+    port: int
+    stage: str
+
+    @property
+    def base(self) -> str:
+        shown = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        return f"{'[' + shown + ']' if ':' in shown else shown}:{self.port}"
+
+    @property
+    def websocket(self) -> str:
+        return f"ws://{self.base}/{self.stage}"
+
+    @property
+    def page(self) -> str:
+        return f"http://{self.base}/"
+
+    @property
+    def management(self) -> str:
+        return f"http://{self.base}/{self.stage}"
+
+
+def run(options: ServeOptions) -> int:
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
+    log.setLevel(logging.INFO)
+    asyncio.run(serve(options))
+    return 0
+
+
+async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> None:
+    listener = socket.create_server((options.host, options.port))
+    urls = Urls(options.host, listener.getsockname()[1], options.stage)
+    gateway = _build_gateway(options, urls)
+    runner = web.AppRunner(make_app(gateway), access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.SockSite(runner, listener).start()
+    print(banner(options, urls), flush=True)
+    stop = stop or _stop_on_signals()
+    await stop.wait()
+    print(f"Shutting down: closing {len(gateway.connections)} connection(s)", flush=True)
+    try:
+        await gateway.close_all()
+        await asyncio.get_running_loop().run_in_executor(None, _release_handler_resources)
+    finally:
+        await runner.cleanup()
+
+
+def _release_handler_resources() -> None:
+    """Close the SDK clients roomcast's handlers keep in their container (Lambda never does)."""
+    containers = sys.modules.get("entrypoints.containers")
+    reset = getattr(containers, "reset_container", None)
+    if callable(reset):
+        reset()
+
+
+def _build_gateway(options: ServeOptions, urls: Urls) -> Gateway:
+    template = load_template(options.template)
+    environment.configure(
+        os.environ,
+        store=options.store,
+        endpoint=urls.management,
+        table_name=environment.table_name(template, options.stage),
+    )
+    # Handlers named in a template resolve from the working directory, as `flask run` does.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    invoker = Invoker(options.workers, options.limits.integration_timeout_seconds)
+    return Gateway(load_routes(template), options.limits, invoker, options.stage)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+def banner(options: ServeOptions, urls: Urls) -> str:
+    return "\n".join(
+        [
+            f"roomcast gateway: stage {options.stage}, {options.store} store, {options.template}",
+            f"  WebSocket:  {urls.websocket}",
+            f"  Chat page:  {urls.page}",
+            f"  Management: {urls.management}/@connections/{{connectionId}}",
+            f"  Try:        npx wscat -c '{urls.websocket}?userId=alice'",
+            "Press Ctrl-C to stop.",
+        ]
+    )

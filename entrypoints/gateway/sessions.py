@@ -1,0 +1,141 @@
+"""One WebSocket connection's life: $connect before the upgrade, messages in order, $disconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import time
+
+from aiohttp import WSMsgType, web
+from aiohttp.http_websocket import WebSocketError
+
+from entrypoints.gateway import events
+from entrypoints.gateway.connections import ABNORMAL, GOING_AWAY, NO_STATUS, LiveConnection
+from entrypoints.gateway.frame_guard import LimitedWebSocketResponse
+from entrypoints.gateway.state import GATEWAY, Gateway, forbidden
+
+
+async def websocket_endpoint(request: web.Request) -> web.StreamResponse:
+    gateway = request.app[GATEWAY]
+    if request.match_info["stage"] != gateway.stage:
+        return forbidden()
+    socket = LimitedWebSocketResponse(gateway.limits)
+    if not socket.can_prepare(request).ok:
+        return web.Response(status=426, text="Upgrade Required")
+    if not gateway.accepting:
+        return web.Response(status=503, text="Gateway is shutting down")
+    caller = _caller(request)
+    api = gateway.api(request.host)
+    rejection = await _run_connect(gateway, api, caller, request)
+    if rejection is not None:
+        return rejection
+    await socket.prepare(request)
+    connection = LiveConnection(caller, socket)
+    gateway.connections.add(connection)
+    try:
+        await _serve(gateway, api, connection)
+    finally:
+        gateway.connections.discard(connection)
+        await _run_disconnect(gateway, api, connection)
+        connection.finished.set()
+    return socket
+
+
+def _caller(request: web.Request) -> events.Caller:
+    return events.Caller(
+        connection_id=events.new_id(),
+        connected_at=events.now_ms(),
+        source_ip=request.remote or "127.0.0.1",
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+
+
+async def _run_connect(
+    gateway: Gateway, api: events.Api, caller: events.Caller, request: web.Request
+) -> web.Response | None:
+    """The handshake waits for $connect; a non-2xx answer (or a failure) rejects it."""
+    route = gateway.routes.get("$connect")
+    if route is None:
+        return None
+    event = events.connect_event(api, caller, request.headers.items(), request.query.items())
+    outcome = await gateway.invoker.invoke(route, event)
+    if outcome.accepted:
+        return None
+    return web.Response(status=outcome.status_code, text=outcome.body)
+
+
+async def _serve(gateway: Gateway, api: events.Api, connection: LiveConnection) -> None:
+    watchdog = asyncio.create_task(_enforce_deadlines(gateway, connection))
+    try:
+        while True:
+            message = await connection.socket.receive()
+            if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                await _dispatch(gateway, api, connection, message.type, message.data)
+            else:
+                _record_end(connection, message.type, message.data, message.extra)
+                return
+    finally:
+        watchdog.cancel()
+
+
+def _record_end(connection: LiveConnection, kind: WSMsgType, data: object, extra: object) -> None:
+    if kind is WSMsgType.CLOSE:
+        code = data if isinstance(data, int) and data else NO_STATUS
+        connection.ended(code, extra if isinstance(extra, str) else "")
+    elif kind is WSMsgType.ERROR and isinstance(data, WebSocketError):
+        connection.ended(data.code, str(data))
+    else:
+        connection.ended(ABNORMAL)
+
+
+async def _dispatch(
+    gateway: Gateway, api: events.Api, connection: LiveConnection, kind: WSMsgType, data: object
+) -> None:
+    """Route one message as API Gateway does and run its integration; in order per connection."""
+    connection.touch()
+    if kind is WSMsgType.TEXT:
+        body, encoded = str(data), False
+    else:
+        body, encoded = base64.b64encode(bytes(data)).decode(), True  # type: ignore[call-overload]
+    route = gateway.routes.select(None if encoded else body)
+    if route is None:
+        await _send_gateway_error(connection, "Forbidden", events.new_id())
+        return
+    event = events.message_event(api, connection.caller, route.key, body, is_base64_encoded=encoded)
+    outcome = await gateway.invoker.invoke(route, event)
+    if outcome.error is not None:
+        await _send_gateway_error(connection, outcome.error, event["requestContext"]["requestId"])
+
+
+async def _send_gateway_error(connection: LiveConnection, message: str, request_id: str) -> None:
+    """API Gateway's own error frame, e.g. {"message": "Internal server error", ...}."""
+    frame = {"message": message, "connectionId": connection.id, "requestId": request_id}
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await connection.send(json.dumps(frame).encode())
+
+
+async def _run_disconnect(gateway: Gateway, api: events.Api, connection: LiveConnection) -> None:
+    route = gateway.routes.get("$disconnect")
+    if route is None:
+        return
+    code = connection.close_code or ABNORMAL
+    event = events.disconnect_event(api, connection.caller, code, connection.close_reason)
+    await gateway.invoker.invoke(route, event)
+
+
+async def _enforce_deadlines(gateway: Gateway, connection: LiveConnection) -> None:
+    """Close with 1001 after the idle timeout or at the maximum connection duration."""
+    limits = gateway.limits
+    hard_deadline = time.monotonic() + limits.max_connection_seconds
+    while True:
+        idle_deadline = connection.last_active_monotonic + limits.idle_timeout_seconds
+        delay = min(idle_deadline, hard_deadline) - time.monotonic()
+        if delay <= 0:
+            # Shielded: the session cancels this task once the socket reports closing,
+            # which must not cut short the close handshake.
+            await asyncio.shield(connection.close(GOING_AWAY))
+            return
+        await asyncio.sleep(delay)
+

@@ -1,0 +1,66 @@
+"""What every request handler of the gateway shares: routes, limits, invoker, open connections."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from entrypoints.gateway.connections import GOING_AWAY, ConnectionRegistry
+from entrypoints.gateway.events import Api, new_api_id
+from entrypoints.gateway.invoker import Invoker
+from entrypoints.gateway.limits import GatewayLimits
+from entrypoints.gateway.routing import RouteTable
+
+
+@dataclass
+class Gateway:
+    routes: RouteTable
+    limits: GatewayLimits
+    invoker: Invoker
+    stage: str
+    api_id: str = field(default_factory=new_api_id)
+    connections: ConnectionRegistry = field(default_factory=ConnectionRegistry)
+    accepting: bool = True
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def api(self, host: str) -> Api:
+        return Api(api_id=self.api_id, stage=self.stage, domain_name=host)
+
+    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def close_all(self, timeout: float = 30) -> None:
+        """Shutdown: refuse new connections, close the open ones, wait for their $disconnect."""
+        self.accepting = False
+        open_connections = self.connections.all()
+        await asyncio.gather(*(c.close(GOING_AWAY) for c in open_connections))
+        finished = [c.finished.wait() for c in open_connections]
+        try:
+            if finished:
+                await asyncio.wait_for(asyncio.gather(*finished), timeout)
+        finally:
+            self.invoker.shutdown()
+
+
+GATEWAY = web.AppKey("gateway", Gateway)
+
+
+def aws_error(status: int, error_type: str, message: str) -> web.Response:
+    """An error as API Gateway sends it: boto3 reads the type from x-amzn-ErrorType."""
+    return web.Response(
+        status=status,
+        text=json.dumps({"message": message}),
+        content_type="application/json",
+        headers={"x-amzn-ErrorType": error_type},
+    )
+
+
+def forbidden() -> web.Response:
+    return aws_error(403, "ForbiddenException", "Forbidden")
