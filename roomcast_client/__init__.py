@@ -1,0 +1,14 @@
+"""roomcast_client: an asyncio client for roomcast's wire protocol, with the seed's behaviours.
+
+Why a top-level package rather than `entrypoints/client.py`: `entrypoints/` holds the server's
+driving side (Lambda handlers, the local gateway, the CLI), the code that calls into the
+domain and that nothing imports. A client is the other end of the wire, an outside actor
+like the browser page: it knows only the JSON protocol and imports nothing from `domain/`,
+`ports/`, `adapters/` or `entrypoints/`. As its own package it needs only `websockets`, can
+be used by an application (or a load test) without the server's stack, and cannot blur the
+dependency rule. The e2e tests drive the gateway with it.
+"""
+
+from roomcast_client.client import NO_RECONNECT_CODES, RoomcastClient
+
+__all__ = ["NO_RECONNECT_CODES", "RoomcastClient"]
