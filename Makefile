@@ -27,5 +27,21 @@ bench: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/roomcast serve
 
+# The Lambda artifact: pinned wheels for python3.12 on arm64 (as infra/template.yaml runs
+# them) plus roomcast's own packages, minus the local gateway and its page.
+LAMBDA_DIR := build/lambda
+LAMBDA_ZIP := build/roomcast-lambda.zip
+
+package: $(STAMP)
+	rm -rf $(LAMBDA_DIR) $(LAMBDA_ZIP)
+	$(PY) -m pip install --quiet --no-deps --no-compile --only-binary=:all: \
+		--platform manylinux2014_aarch64 --implementation cp --python-version 3.12 \
+		--target $(LAMBDA_DIR) -r infra/lambda-requirements.txt
+	cp -R domain ports adapters entrypoints $(LAMBDA_DIR)/
+	rm -rf $(LAMBDA_DIR)/bin $(LAMBDA_DIR)/entrypoints/gateway $(LAMBDA_DIR)/entrypoints/static
+	find $(LAMBDA_DIR) -name __pycache__ -type d -prune -exec rm -rf {} +
+	cd $(LAMBDA_DIR) && zip -q -r -X ../roomcast-lambda.zip .
+	@du -k $(LAMBDA_ZIP) | awk '{printf "$(LAMBDA_ZIP): %.1f MB\n", $$1 / 1024}'
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
