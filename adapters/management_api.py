@@ -1,0 +1,100 @@
+"""What both PostToConnection notifiers share: client settings, error translation, retry policy."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from attrs import frozen
+from botocore.exceptions import ClientError
+
+from domain.errors import ConnectionGone, DeliveryFailed
+from domain.model import ConnectionId
+from domain.results import BroadcastResult
+
+
+def client_settings(max_pool_connections: int = 10) -> dict[str, Any]:
+    """Keyword arguments for botocore's Config (or aiobotocore's AioConfig).
+
+    botocore retries 429 itself in both retry modes (standard lists LimitExceededException
+    among its throttling codes, legacy retries any HTTP 429), with its own backoff and retry
+    quota; on top of our loop that would multiply attempts (5 x 3) and blur the bound. So
+    botocore makes exactly one attempt and RetryPolicy alone decides. Other errors (5xx,
+    sockets) are not retried: a frame delivered late is worth less than a prompt report.
+    """
+    return {
+        "retries": {"mode": "standard", "total_max_attempts": 1},
+        "connect_timeout": 3,
+        "read_timeout": 5,
+        "max_pool_connections": max_pool_connections,
+    }
+
+
+@frozen
+class RetryPolicy:
+    """Bounded exponential backoff with full jitter for 429 LimitExceededException."""
+
+    attempts: int = 5
+    base_delay: float = 0.1
+    max_delay: float = 2.0
+
+    def pauses(self) -> Iterator[float]:
+        """The pause before each attempt: none before the first, then jittered and growing."""
+        yield 0.0
+        for retry in range(self.attempts - 1):
+            yield random.uniform(0, min(self.max_delay, self.base_delay * 2**retry))
+
+
+class Throttled(Exception):
+    """One attempt answered 429; the caller may try again after a pause."""
+
+
+def translate(error: Exception, modeled: Any) -> Exception:
+    """Map an SDK error to ConnectionGone, Throttled or DeliveryFailed.
+
+    `modeled` is `client.exceptions`; its classes are ClientError subclasses, so they are
+    checked before the generic ClientError.
+    """
+    if isinstance(error, modeled.GoneException):
+        return ConnectionGone(_message(error))
+    if isinstance(error, modeled.LimitExceededException):
+        return Throttled(_message(error))
+    if isinstance(error, modeled.PayloadTooLargeException):
+        return DeliveryFailed(f"payload too large (413): {_message(error)}")
+    if isinstance(error, modeled.ForbiddenException):
+        return DeliveryFailed(f"forbidden (403): {_message(error)}")
+    if isinstance(error, ClientError):
+        return DeliveryFailed(f"{_code(error)} ({_status(error)}): {_message(error)}")
+    return DeliveryFailed(f"{type(error).__name__}: {error}")
+
+
+def rate_limited(attempts: int) -> DeliveryFailed:
+    return DeliveryFailed(f"rate limited (429) after {attempts} attempts")
+
+
+def tally(outcomes: Iterable[tuple[ConnectionId, Exception | None]]) -> BroadcastResult:
+    """Fold per-recipient outcomes (None for delivered) into a BroadcastResult."""
+    delivered = 0
+    gone: set[ConnectionId] = set()
+    failed: dict[ConnectionId, str] = {}
+    for connection_id, outcome in outcomes:
+        if outcome is None:
+            delivered += 1
+        elif isinstance(outcome, ConnectionGone):
+            gone.add(connection_id)
+        else:
+            failed[connection_id] = str(outcome)
+    return BroadcastResult(delivered=delivered, gone=frozenset(gone), failed=failed)
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def _status(error: ClientError) -> str:
+    return str(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?"))
+
+
+def _message(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Message") or _code(error))
