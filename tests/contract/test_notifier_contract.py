@@ -1,4 +1,9 @@
-"""Notifier contract: every notifier adapter must pass every test here."""
+"""Notifier contract: every notifier adapter must pass every test here.
+
+Delivery tests take `notifier_harness` (every adapter). Tests that need a connection to be
+gone or failing take `fault_injecting_harness`: every adapter whose world can produce 410
+and 403 (moto cannot, see CANNOT_INJECT_FAULTS in conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -21,33 +26,50 @@ class TestSend:
         notifier_harness.notifier.send(target, hello("héllo ✓"))
         assert notifier_harness.received(target) == [hello("héllo ✓").fields]
 
-    def test_sending_to_a_gone_connection_raises_connection_gone(self, notifier_harness):
-        target = ConnectionId("c-gone")
-        notifier_harness.mark_gone(target)
-        with pytest.raises(ConnectionGone):
-            notifier_harness.notifier.send(target, hello())
+    def test_an_api_gateway_style_id_is_addressed_exactly(self, notifier_harness):
+        target, neighbour = ConnectionId("L0SM9cOFvHcCIhw="), ConnectionId("L0SM9cOFvHcCIhw")
+        notifier_harness.notifier.send(target, hello())
+        assert notifier_harness.received(target) == [hello().fields]
+        assert notifier_harness.received(neighbour) == []
 
-    def test_sending_to_a_failing_connection_raises_delivery_failed(self, notifier_harness):
+    def test_sending_to_a_gone_connection_raises_connection_gone(self, fault_injecting_harness):
+        target = ConnectionId("c-gone")
+        fault_injecting_harness.mark_gone(target)
+        with pytest.raises(ConnectionGone):
+            fault_injecting_harness.notifier.send(target, hello())
+
+    def test_sending_to_a_failing_connection_raises_delivery_failed(self, fault_injecting_harness):
         target = ConnectionId("c-bad")
-        notifier_harness.mark_failing(target)
+        fault_injecting_harness.mark_failing(target)
         with pytest.raises(DeliveryFailed):
-            notifier_harness.notifier.send(target, hello())
+            fault_injecting_harness.notifier.send(target, hello())
 
 
 class TestBroadcast:
-    def test_a_mix_of_gone_failing_and_healthy_connections(self, notifier_harness):
+    def test_every_recipient_receives_each_frame_once_in_order(self, notifier_harness):
+        recipients = [ConnectionId(f"ok-{i}") for i in range(3)]
+        for text in ("first", "second"):
+            result = notifier_harness.notifier.broadcast(recipients, hello(text))
+            assert (result.delivered, result.gone, dict(result.failed)) == (3, frozenset(), {})
+        for connection_id in recipients:
+            assert notifier_harness.received(connection_id) == [
+                hello("first").fields,
+                hello("second").fields,
+            ]
+
+    def test_a_mix_of_gone_failing_and_healthy_connections(self, fault_injecting_harness):
         healthy = [ConnectionId(f"ok-{i}") for i in range(5)]
         gone = [ConnectionId(f"gone-{i}") for i in range(3)]
         failing = ConnectionId("bad-0")
         for connection_id in gone:
-            notifier_harness.mark_gone(connection_id)
-        notifier_harness.mark_failing(failing)
-        result = notifier_harness.notifier.broadcast([*healthy, *gone, failing], hello())
+            fault_injecting_harness.mark_gone(connection_id)
+        fault_injecting_harness.mark_failing(failing)
+        result = fault_injecting_harness.notifier.broadcast([*healthy, *gone, failing], hello())
         assert result.delivered == 5
         assert result.gone == frozenset(gone)
         assert set(result.failed) == {failing}
         for connection_id in healthy:
-            assert notifier_harness.received(connection_id) == [hello().fields]
+            assert fault_injecting_harness.received(connection_id) == [hello().fields]
 
     def test_broadcast_to_nobody_delivers_nothing(self, notifier_harness):
         result = notifier_harness.notifier.broadcast([], hello())
@@ -55,7 +77,11 @@ class TestBroadcast:
 
 
 class TestProbe:
-    def test_find_gone_names_exactly_the_gone_connections(self, notifier_harness):
+    def test_find_gone_names_exactly_the_gone_connections(self, fault_injecting_harness):
         alive, gone = ConnectionId("alive"), ConnectionId("gone")
-        notifier_harness.mark_gone(gone)
-        assert notifier_harness.notifier.find_gone([alive, gone]) == frozenset({gone})
+        fault_injecting_harness.mark_gone(gone)
+        assert fault_injecting_harness.notifier.find_gone([alive, gone]) == frozenset({gone})
+
+    def test_find_gone_among_live_connections_finds_none(self, notifier_harness):
+        alive = [ConnectionId("alive-1"), ConnectionId("alive-2")]
+        assert notifier_harness.notifier.find_gone(alive) == frozenset()

@@ -1,0 +1,151 @@
+"""ConnectionStore on one DynamoDB table (layout in adapters/dynamodb_items.py)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import boto3
+from attrs import evolve
+from botocore.config import Config
+
+from adapters import dynamodb_items as items
+from adapters import dynamodb_transactions as transactions
+from adapters.dynamodb_paging import BatchDeleter, every_item
+from domain.model import Connection, ConnectionId, Membership, RoomId
+from domain.results import Stats
+from ports import Clock
+
+
+def make_dynamodb_client(region: str | None = None) -> Any:
+    """A low-level client; boto3 itself honours AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL."""
+    config = Config(
+        # total_max_attempts counts the first request; Config's max_attempts would not.
+        retries={"mode": "standard", "total_max_attempts": 5},
+        connect_timeout=2,
+        read_timeout=5,
+    )
+    return boto3.client("dynamodb", region_name=region, config=config)
+
+
+class DynamoDBConnectionStore:
+    """Reads are strongly consistent, skip expired items and follow every page."""
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        clock: Clock,
+        page_size: int | None = None,
+        deleter: BatchDeleter | None = None,
+    ) -> None:
+        self._client = client
+        self._table_name = table_name
+        self._clock = clock
+        self._page_size = {"Limit": page_size} if page_size else {}
+        self._deleter = deleter or BatchDeleter(client, table_name)
+
+    def add(self, connection: Connection) -> None:
+        fresh = evolve(connection, rooms={}, version=0)
+        replaced = self._client.put_item(
+            TableName=self._table_name,
+            Item=items.connection_to_item(fresh),
+            ReturnValues="ALL_OLD",
+        ).get("Attributes")
+        if replaced:
+            self._delete_memberships([items.connection_from_item(replaced)])
+
+    def get(self, connection_id: ConnectionId) -> Connection | None:
+        item = self._client.get_item(
+            TableName=self._table_name,
+            Key=items.connection_key(connection_id),
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            return None
+        connection = items.connection_from_item(item)
+        return None if connection.is_expired(self._clock.now_ms()) else connection
+
+    def remove(self, connection_id: ConnectionId) -> Connection | None:
+        removed = self._client.delete_item(
+            TableName=self._table_name,
+            Key=items.connection_key(connection_id),
+            ReturnValues="ALL_OLD",
+        ).get("Attributes")
+        if not removed:
+            return None
+        connection = items.connection_from_item(removed)
+        self._delete_memberships([connection])
+        return connection
+
+    def remove_many(self, connections: Sequence[Connection]) -> None:
+        self._deleter.delete(
+            key
+            for connection in connections
+            for key in (items.connection_key(connection.id), *_membership_keys(connection))
+        )
+
+    def join(
+        self,
+        connection: Connection,
+        room_id: RoomId,
+        joined_at: int,
+        evict: Sequence[RoomId] = (),
+    ) -> Connection:
+        return transactions.join(
+            self._client, self._table_name, connection, room_id, joined_at, evict
+        )
+
+    def leave(self, connection_id: ConnectionId, room_id: RoomId) -> bool:
+        return transactions.leave(self._client, self._table_name, connection_id, room_id)
+
+    def members(self, room_id: RoomId) -> list[Membership]:
+        found = every_item(
+            self._client.query,
+            TableName=self._table_name,
+            KeyConditionExpression="pk = :pk",
+            FilterExpression=f"{items.TTL_ATTRIBUTE} > :now",
+            ExpressionAttributeValues={
+                ":pk": items.room_partition(room_id),
+                ":now": items.live_after(self._clock.now_ms()),
+            },
+            ConsistentRead=True,
+            **self._page_size,
+        )
+        members = map(items.membership_from_item, found)
+        return sorted(members, key=lambda m: (m.joined_at, m.connection_id.value))
+
+    def connections(self) -> Iterator[Connection]:
+        found = every_item(
+            self._client.scan,
+            TableName=self._table_name,
+            FilterExpression="sk = :sk",
+            ExpressionAttributeValues={":sk": {"S": items.CONNECTION_SK}},
+            **self._page_size,
+        )
+        return map(items.connection_from_item, found)
+
+    def stats(self) -> Stats:
+        total, per_room = 0, Counter[str]()
+        for item in every_item(
+            self._client.scan,
+            TableName=self._table_name,
+            ProjectionExpression="sk, roomId",
+            FilterExpression=f"{items.TTL_ATTRIBUTE} > :now",
+            ExpressionAttributeValues={":now": items.live_after(self._clock.now_ms())},
+            **self._page_size,
+        ):
+            if items.is_connection(item):
+                total += 1
+            else:
+                per_room[item["roomId"]["S"]] += 1
+        return Stats(total_connections=total, room_counts=dict(per_room))
+
+    def _delete_memberships(self, connections: Sequence[Connection]) -> None:
+        self._deleter.delete(key for c in connections for key in _membership_keys(c))
+
+
+def _membership_keys(connection: Connection) -> list[items.Item]:
+    return [items.membership_key(room, connection.id) for room in connection.rooms]
+

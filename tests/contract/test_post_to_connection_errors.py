@@ -1,0 +1,99 @@
+"""How both PostToConnection notifiers answer each Management API error, against the stub."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from adapters.post_to_connection import PostToConnectionNotifier, management_client
+from domain import frames
+from domain.errors import ConnectionGone, DeliveryFailed
+from domain.model import ConnectionId
+from tests.support.gateway_stub import GatewayStub
+from tests.support.notifier_harnesses import FAST_RETRY, async_fanout, boto3_session, start_stub
+
+FRAME = frames.pong(1_700_000_000_000)
+
+
+@pytest.fixture
+def stub(request: pytest.FixtureRequest) -> GatewayStub:
+    return start_stub(request)
+
+
+@pytest.fixture(params=["sync", "async"])
+def make_notifier(request: pytest.FixtureRequest) -> Callable[[str], Any]:
+    def make(endpoint: str) -> Any:
+        if request.param == "async":
+            return async_fanout(request, endpoint, "us-east-1")
+        client = management_client(endpoint, session=boto3_session())
+        return PostToConnectionNotifier(client, retry=FAST_RETRY)
+
+    return make
+
+
+@pytest.fixture
+def notifier(make_notifier: Callable[[str], Any], stub: GatewayStub) -> Any:
+    return make_notifier(stub.endpoint)
+
+
+class TestThrottling:
+    def test_two_429s_then_success_delivers_on_the_third_post(self, notifier, stub):
+        stub.answer("busy", 429, 429, 200)
+        result = notifier.broadcast([ConnectionId("busy")], FRAME)
+        assert result.delivered == 1
+        assert stub.posts_to("busy") == 3
+        assert stub.received("busy") == [FRAME.encode()]
+
+    def test_endless_429s_fail_after_the_bounded_attempts(self, notifier, stub):
+        stub.answer("jammed", 429)
+        result = notifier.broadcast([ConnectionId("jammed")], FRAME)
+        assert result.delivered == 0
+        assert "429" in result.failed[ConnectionId("jammed")]
+        assert stub.posts_to("jammed") == FAST_RETRY.attempts
+
+    def test_send_raises_delivery_failed_when_429s_never_stop(self, notifier, stub):
+        stub.answer("jammed", 429)
+        with pytest.raises(DeliveryFailed, match="429"):
+            notifier.send(ConnectionId("jammed"), FRAME)
+
+
+class TestErrorTranslation:
+    def test_one_broadcast_sorts_gone_healthy_forbidden_too_large_and_broken(self, notifier, stub):
+        for connection_id, status in [("gone", 410), ("denied", 403), ("big", 413), ("boom", 500)]:
+            stub.answer(connection_id, status)
+        everyone = [ConnectionId(c) for c in ["ok-1", "gone", "denied", "big", "boom", "ok-2"]]
+        result = notifier.broadcast(everyone, FRAME)
+        assert result.delivered == 2
+        assert result.gone == frozenset({ConnectionId("gone")})
+        reasons = {c.value: reason for c, reason in result.failed.items()}
+        assert set(reasons) == {"denied", "big", "boom"}
+        assert "403" in reasons["denied"]
+        assert "413" in reasons["big"]
+        assert "500" in reasons["boom"]
+
+    @pytest.mark.parametrize(("status", "error"), [(410, ConnectionGone), (413, DeliveryFailed)])
+    def test_send_raises_the_port_error(self, notifier, stub, status, error):
+        stub.answer("target", status)
+        with pytest.raises(error):
+            notifier.send(ConnectionId("target"), FRAME)
+        assert stub.posts_to("target") == 1
+
+    def test_an_unreachable_gateway_fails_each_recipient_without_raising(self, make_notifier, stub):
+        endpoint = stub.endpoint
+        stub.close()
+        notifier = make_notifier(endpoint)
+        result = notifier.broadcast([ConnectionId("a"), ConnectionId("b")], FRAME)
+        assert result.delivered == 0
+        assert set(result.failed) == {ConnectionId("a"), ConnectionId("b")}
+
+
+class TestProbing:
+    def test_a_probe_that_fails_keeps_the_connection(self, notifier, stub):
+        stub.answer("unknown", 403)
+        assert notifier.find_gone([ConnectionId("unknown")]) == frozenset()
+
+    def test_a_throttled_probe_is_retried(self, notifier, stub):
+        stub.answer("gone", 429, 410)
+        assert notifier.find_gone([ConnectionId("gone")]) == frozenset({ConnectionId("gone")})

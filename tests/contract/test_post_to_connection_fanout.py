@@ -1,0 +1,158 @@
+"""AsyncFanoutNotifier's own promises: bounded concurrency, one client, safe from many threads."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from aiobotocore.session import AioSession
+
+from adapters.async_fanout import AsyncFanoutNotifier
+from domain import frames
+from domain.frames import Frame
+from domain.model import ConnectionId
+from domain.results import BroadcastResult
+from tests.support.gateway_stub import GatewayStub
+from tests.support.notifier_harnesses import CREDENTIALS, FAST_RETRY, async_fanout, start_stub
+
+FRAME = frames.pong(1_700_000_000_000)
+
+
+class CountingSession(AioSession):
+    """A real aiobotocore session that counts the clients it creates."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.set_credentials(CREDENTIALS["aws_access_key_id"], CREDENTIALS["aws_secret_access_key"])
+        self.clients_created = 0
+
+    def create_client(self, *args: Any, **kwargs: Any) -> Any:
+        self.clients_created += 1
+        return super().create_client(*args, **kwargs)
+
+
+class EncodeCountingFrame(Frame):
+    def encode(self) -> bytes:
+        encoded_frames.append(self)
+        return super().encode()
+
+
+encoded_frames: list[Frame] = []
+
+
+@pytest.fixture
+def stub(request: pytest.FixtureRequest) -> GatewayStub:
+    return start_stub(request)
+
+
+def recipients(count: int) -> list[ConnectionId]:
+    return [ConnectionId(f"c-{i:04}") for i in range(count)]
+
+
+def fully_delivered(result: BroadcastResult, connection_ids: Sequence[ConnectionId]) -> bool:
+    return (result.delivered, result.gone, dict(result.failed)) == (len(connection_ids), set(), {})
+
+
+class TestBoundedConcurrency:
+    @pytest.mark.parametrize("concurrency", [4, 16])
+    def test_a_broadcast_keeps_at_most_concurrency_posts_in_flight(
+        self, request, stub, concurrency
+    ):
+        stub.post_delay = 0.02
+        notifier = AsyncFanoutNotifier(
+            stub.endpoint, concurrency, "us-east-1", FAST_RETRY, CountingSession()
+        )
+        request.addfinalizer(notifier.close)
+        everyone = recipients(200)
+        assert fully_delivered(notifier.broadcast(everyone, FRAME), everyone)
+        assert 1 < stub.max_in_flight <= concurrency
+        assert all(stub.posts_to(c.value) == 1 for c in everyone)
+
+    def test_a_broadcast_encodes_its_frame_once(self, request, stub):
+        notifier = async_fanout(request, stub.endpoint, "us-east-1")
+        frame = EncodeCountingFrame(FRAME.fields)
+        encoded_frames.clear()
+        notifier.broadcast(recipients(20), frame)
+        assert encoded_frames == [frame]
+
+
+class TestOneClient:
+    def test_two_broadcasts_share_one_client(self, request, stub):
+        session = CountingSession()
+        notifier = AsyncFanoutNotifier(stub.endpoint, session=session, region="us-east-1")
+        request.addfinalizer(notifier.close)
+        notifier.broadcast(recipients(3), FRAME)
+        notifier.broadcast(recipients(3), FRAME)
+        notifier.find_gone(recipients(3))
+        assert session.clients_created == 1
+
+    def test_no_client_is_created_before_the_first_call(self, stub):
+        session = CountingSession()
+        notifier = AsyncFanoutNotifier(stub.endpoint, session=session, region="us-east-1")
+        notifier.close()
+        assert session.clients_created == 0
+
+
+class TestSynchronousCallers:
+    def test_threads_broadcasting_at_once_share_the_client(self, request, stub):
+        session = CountingSession()
+        notifier = AsyncFanoutNotifier(stub.endpoint, session=session, region="us-east-1")
+        request.addfinalizer(notifier.close)
+        results: list[BroadcastResult] = []
+        threads = [
+            threading.Thread(
+                target=lambda: results.append(notifier.broadcast(recipients(25), FRAME))
+            )
+            for _ in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert [r.delivered for r in results] == [25] * 8
+        assert session.clients_created == 1
+
+    def test_a_caller_inside_its_own_event_loop_can_still_send(self, request, stub):
+        notifier = async_fanout(request, stub.endpoint, "us-east-1")
+
+        async def handler_running_in_a_loop() -> None:
+            notifier.send(ConnectionId("c-1"), FRAME)
+
+        asyncio.run(handler_running_in_a_loop())
+        assert stub.received("c-1") == [FRAME.encode()]
+
+
+class TestClose:
+    def test_close_stops_the_loop_thread_and_refuses_further_calls(self, stub):
+        notifier = AsyncFanoutNotifier(stub.endpoint, region="us-east-1", session=CountingSession())
+        notifier.send(ConnectionId("c-1"), FRAME)
+        notifier.close()
+        notifier.close()
+        assert "roomcast-fanout" not in {thread.name for thread in threading.enumerate()}
+        with pytest.raises(RuntimeError):
+            notifier.send(ConnectionId("c-1"), FRAME)
+
+    def test_close_during_a_broadcast_does_not_leave_its_caller_hanging(self, stub):
+        stub.post_delay = 0.5
+        notifier = AsyncFanoutNotifier(stub.endpoint, region="us-east-1", session=CountingSession())
+        outcomes: list[object] = []
+
+        def caller() -> None:
+            try:
+                outcomes.append(notifier.broadcast(recipients(10), FRAME))
+            except BaseException as error:
+                outcomes.append(error)
+
+        thread = threading.Thread(target=caller)
+        thread.start()
+        deadline = time.monotonic() + 5
+        while stub.in_flight == 0 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        notifier.close()
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+        assert len(outcomes) == 1, outcomes

@@ -1,0 +1,1 @@
+"""Test support: servers and harnesses shared by the test layers."""
