@@ -15,6 +15,7 @@ import pytest
 from adapters.clocks import FixedClock
 from adapters.fake_notifier import FakeNotifier
 from adapters.memory_store import InMemoryConnectionStore
+from tests.support.notifier_harnesses import FAULT_INJECTING_HARNESSES, MOTO_HARNESSES
 
 StoreFactory = Callable[[pytest.FixtureRequest, FixedClock], Any]
 
@@ -53,9 +54,20 @@ NotifierFactory = Callable[[pytest.FixtureRequest], Any]
 
 NOTIFIER_HARNESSES: dict[str, NotifierFactory] = {
     "fake": lambda request: FakeNotifierHarness(),
+    **FAULT_INJECTING_HARNESSES,
+    **MOTO_HARNESSES,
 }
+
+# moto accepts every connection id and never answers 410 or 403 (DESIGN.md), so the
+# contract's gone/failing half (fixture `fault_injecting_harness`) leaves these out.
+CANNOT_INJECT_FAULTS = frozenset(MOTO_HARNESSES)
 
 
 @pytest.fixture(params=sorted(NOTIFIER_HARNESSES))
 def notifier_harness(request: pytest.FixtureRequest) -> Any:
+    return NOTIFIER_HARNESSES[request.param](request)
+
+
+@pytest.fixture(params=sorted(set(NOTIFIER_HARNESSES) - CANNOT_INJECT_FAULTS))
+def fault_injecting_harness(request: pytest.FixtureRequest) -> Any:
     return NOTIFIER_HARNESSES[request.param](request)
