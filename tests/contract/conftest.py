@@ -15,6 +15,7 @@ import pytest
 from adapters.clocks import FixedClock
 from adapters.fake_notifier import FakeNotifier
 from adapters.memory_store import InMemoryConnectionStore
+from tests.contract.aws_fixtures import DYNAMODB_STORE_FACTORIES
 from tests.support.notifier_harnesses import FAULT_INJECTING_HARNESSES, MOTO_HARNESSES
 
 StoreFactory = Callable[[pytest.FixtureRequest, FixedClock], Any]
@@ -26,6 +27,7 @@ def _memory_store(request: pytest.FixtureRequest, clock: FixedClock) -> InMemory
 
 STORE_FACTORIES: dict[str, StoreFactory] = {
     "memory": _memory_store,
+    **DYNAMODB_STORE_FACTORIES,
 }
 
 

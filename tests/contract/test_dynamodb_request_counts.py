@@ -1,0 +1,91 @@
+"""Exactly how many DynamoDB requests each use case costs, driven through the chat service."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.clocks import FixedClock
+from adapters.dynamodb_store import DynamoDBConnectionStore
+from adapters.fake_notifier import FakeNotifier
+from domain.model import ConnectionId, RoomId, UserId
+from domain.service import ChatService
+from tests.contract.aws_fixtures import DYNAMODB_BACKENDS, dynamodb_table
+from tests.contract.dynamodb_helpers import RequestLog
+
+ALICE, BOB = ConnectionId("conn-alice"), ConnectionId("conn-bob")
+LOBBY, GAMES = RoomId("lobby"), RoomId("games")
+
+
+class World:
+    def __init__(self, request: pytest.FixtureRequest, clock: FixedClock) -> None:
+        table = dynamodb_table(request, request.param)
+        self.notifier = FakeNotifier()
+        store = DynamoDBConnectionStore(table.client, table.name, clock)
+        self.service = ChatService(store, self.notifier, clock)
+        self.log = RequestLog(table.client)
+
+    def connected(self, *connection_ids: ConnectionId) -> World:
+        for connection_id in connection_ids:
+            self.service.connect(connection_id, UserId(connection_id.value.removeprefix("conn-")))
+        self.log.clear()
+        return self
+
+    def in_lobby(self, *connection_ids: ConnectionId) -> World:
+        self.connected(*connection_ids)
+        for connection_id in connection_ids:
+            self.service.join(connection_id, LOBBY)
+        self.log.clear()
+        return self
+
+
+@pytest.fixture(params=DYNAMODB_BACKENDS)
+def world(request: pytest.FixtureRequest, clock: FixedClock) -> World:
+    return World(request, clock)
+
+
+class TestLifecycle:
+    def test_connect_is_one_put(self, world):
+        world.service.connect(ALICE)
+        assert world.log.operations == ["PutItem"]
+
+    def test_disconnect_with_one_room_is_delete_batch_write_and_query(self, world):
+        world.in_lobby(ALICE, BOB)
+        world.service.disconnect(ALICE)
+        assert world.log.operations == ["DeleteItem", "BatchWriteItem", "Query"]
+        assert world.notifier.actions_for(BOB)[-1] == "userLeft"
+
+    def test_disconnect_without_rooms_is_one_delete(self, world):
+        world.connected(ALICE)
+        world.service.disconnect(ALICE)
+        assert world.log.operations == ["DeleteItem"]
+
+
+class TestRooms:
+    def test_join_is_get_transact_write_and_query(self, world):
+        world.in_lobby(BOB).connected(ALICE)
+        world.service.join(ALICE, LOBBY)
+        assert world.log.operations == ["GetItem", "TransactWriteItems", "Query"]
+        assert world.notifier.actions_for(ALICE) == ["joinedRoom"]
+        assert world.notifier.actions_for(BOB)[-1] == "userJoined"
+
+    def test_rejoining_a_room_is_get_and_query(self, world):
+        world.in_lobby(ALICE)
+        world.service.join(ALICE, LOBBY)
+        assert world.log.operations == ["GetItem", "Query"]
+
+    def test_join_that_evicts_a_room_adds_one_query_for_the_room_left(self, world):
+        world.in_lobby(ALICE)
+        world.service.join(ALICE, GAMES)
+        assert world.log.operations == ["GetItem", "TransactWriteItems", "Query", "Query"]
+
+    def test_send_is_one_query(self, world):
+        world.in_lobby(ALICE, BOB)
+        world.service.send(ALICE, LOBBY, "hello")
+        assert world.log.operations == ["Query"]
+        assert world.notifier.actions_for(BOB)[-1] == "message"
+
+    def test_leave_is_query_and_transact_write(self, world):
+        world.in_lobby(ALICE, BOB)
+        world.service.leave(ALICE, LOBBY)
+        assert world.log.operations == ["Query", "TransactWriteItems"]
+        assert world.notifier.actions_for(BOB)[-1] == "userLeft"
