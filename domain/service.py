@@ -104,7 +104,7 @@ class ChatService:
         members = self.store.members(room_id)
         if newly_joined:
             others = [m.connection_id for m in members if m.connection_id != connection_id]
-            self._broadcast(others, frames.user_joined(room_id, connection.user_id, now))
+            self._broadcast(room_id, others, frames.user_joined(room_id, connection.user_id, now))
         self._deliver(connection_id, frames.joined_room(room_id, [m.user_id for m in members]))
 
     def leave(self, connection_id: ConnectionId, room_id: RoomId) -> None:
@@ -114,13 +114,14 @@ class ChatService:
             raise errors.NotInRoom()
         self._deliver(connection_id, frames.left_room(room_id))
         remaining = [m.connection_id for m in members if m.connection_id != connection_id]
-        self._broadcast(remaining, frames.user_left(room_id, leaver.user_id, self.clock.now_ms()))
+        now = self.clock.now_ms()
+        self._broadcast(room_id, remaining, frames.user_left(room_id, leaver.user_id, now))
 
     def send(self, connection_id: ConnectionId, room_id: RoomId, text: str) -> None:
         members = self.store.members(room_id)
         sender = find_member(members, connection_id)
         frame = frames.message(room_id, text, sender.user_id, self.clock.now_ms())
-        self._broadcast([m.connection_id for m in members], frame)
+        self._broadcast(room_id, [m.connection_id for m in members], frame)
 
     def ping(self, connection_id: ConnectionId) -> None:
         self._deliver(connection_id, frames.pong(self.clock.now_ms()))
@@ -179,21 +180,34 @@ class ChatService:
         except errors.DeliveryFailed as failure:
             log.warning("could not deliver %s to %s: %s", frame.action, connection_id, failure)
 
-    def _broadcast(self, connection_ids: Sequence[ConnectionId], frame: Frame) -> BroadcastResult:
+    def _broadcast(
+        self, room_id: RoomId, connection_ids: Sequence[ConnectionId], frame: Frame
+    ) -> BroadcastResult:
         if not connection_ids:
             return BroadcastResult()
         result = self.notifier.broadcast(connection_ids, frame)
         for connection_id, reason in result.failed.items():
             log.warning("could not deliver %s to %s: %s", frame.action, connection_id, reason)
         if result.gone:
-            self._drop_gone(sorted(result.gone))
+            self._drop_gone(sorted(result.gone), room_id)
         return result
 
     def _announce(self, room_id: RoomId, frame: Frame) -> None:
-        self._broadcast([m.connection_id for m in self.store.members(room_id)], frame)
+        self._broadcast(room_id, [m.connection_id for m in self.store.members(room_id)], frame)
 
-    def _drop_gone(self, connection_ids: Iterable[ConnectionId]) -> None:
-        removed = [c for c in map(self.store.remove, connection_ids) if c is not None]
+    def _drop_gone(
+        self, connection_ids: Iterable[ConnectionId], room_id: RoomId | None = None
+    ) -> None:
+        """Remove gone connections and tell their rooms. A membership whose connection
+        record is already gone (a removal cut short) is dropped from the room it was
+        reached through, or the room would keep posting to it until the TTL."""
+        removed = []
+        for connection_id in connection_ids:
+            connection = self.store.remove(connection_id)
+            if connection is not None:
+                removed.append(connection)
+            elif room_id is not None:
+                self.store.leave(connection_id, room_id)
         self._announce_departures(removed)
 
     def _announce_departures(self, departed: Sequence[Connection]) -> None:
@@ -206,7 +220,7 @@ class ChatService:
         for room_id, users in sorted(by_room.items()):
             recipients = [m.connection_id for m in self.store.members(room_id)]
             for user_id in users:
-                self._broadcast(recipients, frames.user_left(room_id, user_id, now))
+                self._broadcast(room_id, recipients, frames.user_left(room_id, user_id, now))
 
 
 def _chunks(items: Iterable[Connection], size: int) -> Iterator[list[Connection]]:
