@@ -15,7 +15,7 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 def new_id() -> str:
     """An id shaped like API Gateway's connection and request ids, e.g. 'L0SM9cOFvHcCIhw='."""
-    return base64.urlsafe_b64encode(secrets.token_bytes(10)).decode()
+    return base64.urlsafe_b64encode(secrets.token_bytes(11)).decode()
 
 
 def new_api_id() -> str:

@@ -1,0 +1,47 @@
+"""Handlers for e2e templates: record each event, misbehave on request, else run the real ones.
+
+The gateway imports these by the dotted names an e2e template gives (`tests.e2e.handlers.*`).
+Every event is appended as one JSON line to $ROOMCAST_E2E_EVENT_LOG, so a test can read the
+exact events the gateway built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from typing import Any
+
+from entrypoints import handlers as real
+
+_log_lock = threading.Lock()
+
+
+def connect(event: dict[str, Any], context: Any) -> Any:
+    _record(event)
+    query = event.get("queryStringParameters") or {}
+    if "reject" in query:
+        return {"statusCode": int(query["reject"]), "body": "Refused by the test handler"}
+    if "explode" in query:
+        raise RuntimeError("$connect failed on purpose")
+    return real.connect(event, context)
+
+
+def message(event: dict[str, Any], context: Any) -> Any:
+    _record(event)
+    if "explode" in (event.get("body") or ""):
+        raise RuntimeError("message handler failed on purpose")
+    return real.message(event, context)
+
+
+def disconnect(event: dict[str, Any], context: Any) -> Any:
+    _record(event)
+    return real.disconnect(event, context)
+
+
+def _record(event: dict[str, Any]) -> None:
+    path = os.environ.get("ROOMCAST_E2E_EVENT_LOG")
+    if not path:
+        return
+    with _log_lock, open(path, "a", encoding="utf-8") as log:
+        log.write(json.dumps(event) + "\n")
