@@ -7,6 +7,7 @@ from typing import Any
 
 from attrs import frozen
 
+from adapters.endpoints import management_endpoint
 from domain.commands import DEFAULT_MAX_MESSAGE_BYTES
 from domain.policies import TWO_HOURS
 
@@ -17,6 +18,16 @@ class ConfigurationError(ValueError):
 
 def _text(name: str, raw: str) -> str:
     return raw
+
+
+def _endpoint(name: str, raw: str) -> str:
+    try:
+        return management_endpoint(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name} must be an https:// or wss:// URL (http:// for a loopback gateway), "
+            f"got {raw!r}"
+        ) from None
 
 
 def _positive_int(name: str, raw: str) -> int:
@@ -52,7 +63,7 @@ class Setting:
 SETTINGS = (
     Setting("CONNECTIONS_TABLE", "table_name", _text, None,
             "DynamoDB table name (required with the dynamodb store)"),
-    Setting("WEBSOCKET_ENDPOINT", "websocket_endpoint", _text, None,
+    Setting("WEBSOCKET_ENDPOINT", "websocket_endpoint", _endpoint, None,
             "Management API endpoint; unset: derived from each event's domainName/stage"),
     Setting("ROOMCAST_STORE", "store", _one_of("dynamodb", "memory"), "dynamodb",
             "Connection store: `dynamodb` or `memory` (one per process)"),

@@ -1,0 +1,107 @@
+"""The composition root: the only module that knows which concrete adapters roomcast runs on."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from dependency_injector import containers, providers
+
+from adapters.clocks import SystemClock
+from adapters.memory_store import InMemoryConnectionStore
+from domain.policies import Limits
+from domain.service import ChatService
+from entrypoints import settings
+from entrypoints.notifier_cache import EndpointNotifier, NotifierCache
+from ports import Clock, Notifier
+
+# The AWS adapters are imported inside their factories: a $connect cold start should not
+# pay for importing aiobotocore, and building a container must create no SDK client.
+
+
+def _dynamodb_client() -> Any:
+    from adapters.dynamodb_store import make_dynamodb_client
+
+    return make_dynamodb_client()
+
+
+def _dynamodb_store(client: Any, table_name: str, clock: Clock) -> Any:
+    from adapters.dynamodb_store import DynamoDBConnectionStore
+
+    return DynamoDBConnectionStore(client, table_name, clock)
+
+
+def _sync_notifier(endpoint: str) -> Notifier:
+    from adapters.post_to_connection import PostToConnectionNotifier, management_client
+
+    return PostToConnectionNotifier(management_client(endpoint))
+
+
+def _async_notifier(endpoint: str, concurrency: int) -> Notifier:
+    from adapters.async_fanout import AsyncFanoutNotifier
+
+    return AsyncFanoutNotifier(endpoint, concurrency=concurrency)
+
+
+class Container(containers.DeclarativeContainer):
+    config = providers.Configuration(strict=True)
+
+    clock = providers.ThreadSafeSingleton(SystemClock)
+    limits = providers.ThreadSafeSingleton(
+        Limits,
+        max_rooms_per_connection=config.max_rooms_per_connection,
+        max_message_bytes=config.max_message_bytes,
+        connection_ttl_seconds=config.connection_ttl_seconds,
+    )
+
+    dynamodb_client = providers.ThreadSafeSingleton(_dynamodb_client)
+    store = providers.Selector(
+        config.store,
+        dynamodb=providers.ThreadSafeSingleton(
+            _dynamodb_store, client=dynamodb_client, table_name=config.table_name, clock=clock
+        ),
+        memory=providers.ThreadSafeSingleton(InMemoryConnectionStore, clock=clock),
+    )
+
+    notifier_factory = providers.Selector(
+        config.notifier,
+        sync=providers.Factory(_sync_notifier),
+        **{"async": providers.Factory(_async_notifier, concurrency=config.fanout_concurrency)},
+    )
+    notifiers = providers.ThreadSafeSingleton(NotifierCache, build=notifier_factory.provider)
+    notifier = providers.Factory(EndpointNotifier, cache=notifiers)
+
+    chat_service = providers.Factory(ChatService, store=store, clock=clock, limits=limits)
+
+
+def build_container(environ: Mapping[str, str] | None = None) -> Container:
+    """A container configured from the environment; a bad variable raises ConfigurationError."""
+    container = Container()
+    container.config.from_dict(settings.from_environ(os.environ if environ is None else environ))
+    return container
+
+
+_lock = threading.Lock()
+_container: Container | None = None
+
+
+def get_container() -> Container:
+    """The process-wide container, built on first use (once per Lambda execution environment)."""
+    global _container
+    with _lock:
+        if _container is None:
+            _container = build_container()
+        return _container
+
+
+def reset_container() -> None:
+    """Forget the process-wide container (closing its notifiers); the next use rebuilds it."""
+    global _container
+    with _lock:
+        old, _container = _container, None
+    if old is not None:
+        close = getattr(old.notifiers(), "close", None)
+        if callable(close):
+            close()

@@ -1,0 +1,96 @@
+"""Lambda handlers: event -> ids and body -> one ChatService call -> {"statusCode", "body"}.
+
+Nothing is built at import: the container (and every SDK client) comes to life on the first
+invocation and is kept for the execution environment.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from adapters.endpoints import endpoint_from_event, management_endpoint
+from domain.service import ChatService
+from entrypoints import events
+from entrypoints.containers import Container, get_container
+from entrypoints.events import MalformedEvent
+from entrypoints.settings import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+Response = dict[str, Any]
+
+
+def connect(event: Any, context: Any = None) -> Response:
+    try:
+        request = events.connect_request(event)
+        service = _service(event)
+    except MalformedEvent as malformed:
+        return _malformed(event, malformed)
+    try:
+        service.connect(
+            request.connection_id, request.user_id, request.source_ip, request.user_agent
+        )
+    except Exception:
+        log.exception("could not record a connection (%s)", events.describe(event))
+        return _response(500, "Failed to connect")
+    return _response(200, "Connected")
+
+
+def disconnect(event: Any, context: Any = None) -> Response:
+    """Always 200: API Gateway ignores the answer and the socket is closed either way."""
+    try:
+        _service(event).disconnect(events.connection_id(event))
+    except Exception:
+        log.exception("disconnect failed (%s)", events.describe(event))
+    return _response(200, "Disconnected")
+
+
+def message(event: Any, context: Any = None) -> Response:
+    """$default and every action route: the frame's own `action` decides what happens."""
+    try:
+        connection_id = events.connection_id(event)
+        body = events.message_body(event)
+        service = _service(event)
+    except MalformedEvent as malformed:
+        return _malformed(event, malformed)
+    reply = service.handle(connection_id, body)
+    return _response(reply.status_code, reply.body)
+
+
+def cleanup(event: Any, context: Any = None) -> dict[str, int]:
+    """The scheduled sweep; the EventBridge event itself carries nothing it needs."""
+    container = get_container()
+    endpoint = container.config.websocket_endpoint()
+    if not endpoint:
+        raise ConfigurationError("WEBSOCKET_ENDPOINT is required by the cleanup job")
+    report = _service_at(container, endpoint).sweep_stale()
+    log.info("cleanup checked %d connections, removed %d", report.checked, report.removed)
+    return report.as_dict()
+
+
+def _service(event: Any) -> ChatService:
+    container = get_container()
+    endpoint = container.config.websocket_endpoint() or _event_endpoint(event)
+    return _service_at(container, endpoint)
+
+
+def _service_at(container: Container, endpoint: str) -> ChatService:
+    return container.chat_service(notifier=container.notifier(endpoint=endpoint))
+
+
+def _event_endpoint(event: Any) -> str:
+    try:
+        return management_endpoint(endpoint_from_event(events.request_context(event)))
+    except (KeyError, TypeError, ValueError):
+        missing = "Malformed event: requestContext.domainName or stage missing"
+        raise MalformedEvent(missing) from None
+
+
+def _malformed(event: Any, malformed: MalformedEvent) -> Response:
+    log.warning("%s (%s)", malformed, events.describe(event))
+    return _response(400, str(malformed))
+
+
+def _response(status_code: int, body: str) -> Response:
+    return {"statusCode": status_code, "body": body}
