@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(commands)
+    _add_stats(commands)
     return parser
 
 
@@ -59,6 +62,36 @@ def _serve(args: argparse.Namespace) -> int:
         limits=limits,
     )
     return run(options)
+
+
+def _add_stats(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    stats = commands.add_parser(
+        "stats",
+        help="live connections and members per room, from the configured store (as JSON)",
+        description="Reads the store chosen by ROOMCAST_STORE (dynamodb by default).",
+    )
+    stats.add_argument("--table", help="DynamoDB table (default: $CONNECTIONS_TABLE)")
+    stats.set_defaults(run=_stats)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from entrypoints.containers import build_container
+    from entrypoints.settings import ConfigurationError
+
+    environ = {**os.environ, **({"CONNECTIONS_TABLE": args.table} if args.table else {})}
+    try:
+        container = build_container(environ)
+    except ConfigurationError as error:
+        print(f"roomcast stats: {error}", file=sys.stderr)
+        return 2
+    stats = container.store().stats()
+    report = {
+        "totalConnections": stats.total_connections,
+        "roomCounts": dict(sorted(stats.room_counts.items())),
+        "timestamp": container.clock().now_ms(),
+    }
+    print(json.dumps(report, indent=2))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,37 @@
+"""`roomcast stats`: the seed's getStats, read from the configured store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from entrypoints.cli import main
+from tests.integration.harness import Gateway
+
+
+class TestStatsCommand:
+    @pytest.mark.parametrize("store_kind", ["dynamodb"])
+    def test_stats_count_live_connections_and_members_per_room(
+        self, gateway: Gateway, table: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        alice, bob, _idle = gateway.connect("alice"), gateway.connect("bob"), gateway.connect()
+        gateway.join(alice, "lobby")
+        gateway.join(bob, "lobby")
+        assert main(["stats", "--table", table]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert (report["totalConnections"], report["roomCounts"]) == (3, {"lobby": 2})
+        assert isinstance(report["timestamp"], int)
+
+    def test_a_bad_setting_exits_2_naming_the_variable(
+        self, environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        environment.setenv("ROOMCAST_STORE", "foo")
+        assert main(["stats"]) == 2
+        assert "ROOMCAST_STORE" in capsys.readouterr().err
+
+    def test_the_table_is_required_for_the_dynamodb_store(
+        self, environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["stats"]) == 2
+        assert "CONNECTIONS_TABLE" in capsys.readouterr().err
