@@ -1,0 +1,195 @@
+"""infra/template.yaml: lint-clean, wired to the real handlers, and as narrow as the code allows."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from adapters.clocks import FixedClock
+from adapters.dynamodb_store import DynamoDBConnectionStore
+from adapters.fake_notifier import FakeNotifier
+from domain.model import ConnectionId, RoomId, UserId
+from domain.service import ChatService
+from entrypoints import handlers
+from entrypoints.containers import Container
+from entrypoints.settings import SETTINGS
+from entrypoints.template import load_template
+from tests.integration import events
+from tests.integration.events import REGION
+from tests.integration.harness import Gateway
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template()
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+ROUTE_KEYS = {"$connect", "$disconnect", "$default", "joinRoom", "leaveRoom", "sendMessage", "ping"}
+
+
+def of_type(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == kind}
+
+
+FUNCTIONS = of_type("AWS::Lambda::Function")
+
+
+def policy_statements() -> dict[str, dict[str, Any]]:
+    [role] = of_type("AWS::IAM::Role").values()
+    [policy] = role["Policies"]
+    return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+
+
+def function_behind(route: dict[str, Any]) -> str:
+    integration_id = route["Target"]["Fn::Sub"].removeprefix("integrations/${").rstrip("}")
+    uri = RESOURCES[integration_id]["Properties"]["IntegrationUri"]["Fn::Sub"]
+    return str(uri.split("functions/${")[1].split(".Arn}")[0])
+
+
+class TestTemplate:
+    def test_cfn_lint_passes(self) -> None:
+        cfn_lint = Path(sys.executable).with_name("cfn-lint")
+        result = subprocess.run(
+            [str(cfn_lint), "infra/template.yaml"], cwd=ROOT, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    @pytest.mark.parametrize("name", sorted(FUNCTIONS))
+    def test_every_handler_imports_and_takes_event_and_context(self, name: str) -> None:
+        module_name, _, attribute = FUNCTIONS[name]["Handler"].rpartition(".")
+        handler = getattr(importlib.import_module(module_name), attribute)
+        assert callable(handler)
+        assert list(inspect.signature(handler).parameters)[:2] == ["event", "context"]
+
+    @pytest.mark.parametrize("name", sorted(FUNCTIONS))
+    def test_every_function_runs_python_on_arm_with_the_table_and_endpoint(
+        self, name: str
+    ) -> None:
+        function = FUNCTIONS[name]
+        assert function["Runtime"] in ("python3.12", "python3.13")
+        assert function["Architectures"] == ["arm64"]
+        assert function["Code"] == "../build/roomcast-lambda.zip"
+        variables = function["Environment"]["Variables"]
+        assert {"CONNECTIONS_TABLE", "WEBSOCKET_ENDPOINT"} <= set(variables)
+        assert set(variables) <= {setting.env for setting in SETTINGS}
+
+    def test_the_message_function_outlasts_the_integration_timeout(self) -> None:
+        assert FUNCTIONS["MessageFunction"]["Timeout"] >= 30
+
+    def test_outputs_name_the_url_the_management_endpoint_and_the_table(self) -> None:
+        outputs = TEMPLATE["Outputs"]
+        assert outputs["WebSocketUrl"]["Value"]["Fn::Sub"].startswith("wss://")
+        assert outputs["ManagementEndpoint"]["Value"]["Fn::Sub"].startswith("https://")
+        assert outputs["ConnectionsTableName"]["Value"] == {"Ref": "ConnectionsTable"}
+
+
+class TestRoutes:
+    def test_the_api_routes_on_the_frames_action(self) -> None:
+        [api] = of_type("AWS::ApiGatewayV2::Api").values()
+        assert (api["ProtocolType"], api["RouteSelectionExpression"]) == (
+            "WEBSOCKET", "$request.body.action"
+        )
+        assert {r["RouteKey"] for r in of_type("AWS::ApiGatewayV2::Route").values()} == ROUTE_KEYS
+
+    def test_each_route_reaches_its_handler_through_a_permission_for_that_route_only(
+        self,
+    ) -> None:
+        expected = {"$connect": "connect", "$disconnect": "disconnect"}
+        permissions = of_type("AWS::Lambda::Permission").values()
+        for route in of_type("AWS::ApiGatewayV2::Route").values():
+            function = function_behind(route)
+            handler = FUNCTIONS[function]["Handler"]
+            assert handler == f"entrypoints.handlers.{expected.get(route['RouteKey'], 'message')}"
+            source = f"${{WebSocketApi}}/${{Environment}}/{route['RouteKey']}"
+            granting = [
+                p for p in permissions
+                if p["FunctionName"] == {"Ref": function}
+                and p["SourceArn"]["Fn::Sub"].endswith(source)
+            ]
+            assert len(granting) == 1, route["RouteKey"]
+
+    def test_the_stage_throttles_by_parameters(self) -> None:
+        [stage] = of_type("AWS::ApiGatewayV2::Stage").values()
+        assert stage["AutoDeploy"] is True
+        assert stage["DefaultRouteSettings"] == {
+            "ThrottlingBurstLimit": {"Ref": "ThrottlingBurstLimit"},
+            "ThrottlingRateLimit": {"Ref": "ThrottlingRateLimit"},
+        }
+        parameters = TEMPLATE["Parameters"]
+        assert (parameters["ThrottlingBurstLimit"]["Default"],
+                parameters["ThrottlingRateLimit"]["Default"]) == (500, 1000)
+
+    def test_the_cleanup_runs_every_five_minutes(self) -> None:
+        [rule] = of_type("AWS::Events::Rule").values()
+        assert rule["ScheduleExpression"] == "rate(5 minutes)"
+        assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["CleanupFunction", "Arn"]}
+        assert FUNCTIONS["CleanupFunction"]["Handler"] == "entrypoints.handlers.cleanup"
+        [permission] = [
+            p for p in of_type("AWS::Lambda::Permission").values()
+            if p["Principal"] == "events.amazonaws.com"
+        ]
+        assert permission["FunctionName"] == {"Ref": "CleanupFunction"}
+
+
+class TestTheTable:
+    def test_the_table_from_the_template_serves_the_dynamodb_store(self, table: str) -> None:
+        clock = FixedClock()
+        client = boto3.client("dynamodb", region_name=REGION)
+        store = DynamoDBConnectionStore(client, table, clock)
+        service = ChatService(store, FakeNotifier(), clock)
+        service.connect(ConnectionId("c-1"), UserId("alice"))
+        service.join(ConnectionId("c-1"), RoomId("lobby"))
+        [member] = store.members(RoomId("lobby"))
+        assert (member.connection_id, member.user_id) == (ConnectionId("c-1"), UserId("alice"))
+
+
+class TestLeastPrivilege:
+    @pytest.mark.parametrize("store_kind", ["dynamodb"])
+    def test_the_role_grants_exactly_the_dynamodb_actions_the_handlers_use(
+        self, deployed: Container, gateway: Gateway
+    ) -> None:
+        used = record_dynamodb_actions(deployed)
+        alice, bob = gateway.connect("alice"), gateway.connect("bob")
+        for room in ("lobby", "games"):
+            gateway.join(alice, room)
+        gateway.join(bob, "games")
+        gateway.send(bob, {"action": "sendMessage", "roomId": "games", "message": "hi"})
+        gateway.send(bob, {"action": "leaveRoom", "roomId": "games"})
+        gateway.disconnect(alice)
+        deployed.config.websocket_endpoint.from_value(events.ENDPOINT)
+        handlers.cleanup(events.scheduled_event(), None)
+        deployed.store().stats()
+        statement = policy_statements()["ConnectionsTable"]
+        assert set(statement["Action"]) == {f"dynamodb:{action}" for action in used}
+        assert statement["Resource"] == {"Fn::GetAtt": ["ConnectionsTable", "Arn"]}
+
+    def test_management_calls_are_limited_to_this_stages_connections(self) -> None:
+        statement = policy_statements()["ManageConnections"]
+        assert statement["Action"] == "execute-api:ManageConnections"
+        assert statement["Resource"]["Fn::Sub"].endswith(
+            ":${WebSocketApi}/${Environment}/*/@connections/*"
+        )
+
+
+# A transaction is authorised item by item, as the item actions it contains.
+TRANSACT_ITEM_ACTIONS = {
+    "Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def record_dynamodb_actions(container: Container) -> set[str]:
+    used: set[str] = set()
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if model.name == "TransactWriteItems":
+            used.update(TRANSACT_ITEM_ACTIONS[k] for item in params["TransactItems"] for k in item)
+        else:
+            used.add(model.name)
+
+    container.dynamodb_client().meta.events.register("provide-client-params.dynamodb", record)
+    return used
