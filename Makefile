@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: install test lint run bench package clean
 
@@ -14,8 +15,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest
+
+# The browser e2e tests drive Debian's Chromium through Playwright (never `playwright
+# install`: the network here reaches package registries only). Installed when missing.
+$(CHROMIUM):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
