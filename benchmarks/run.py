@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_core
+from benchmarks import bench_core, bench_fanout
 
 
 def main() -> int:
     print("roomcast benchmarks (ratio = subject / baseline, best of 5, same run)\n")
-    for ratio in (bench_core.parse_overhead(), bench_core.send_overhead()):
+    ratios = (
+        bench_core.parse_overhead(),
+        bench_core.send_overhead(),
+        bench_fanout.fanout_speedup(),
+    )
+    for ratio in ratios:
         print(ratio.line())
     per_connection, per_plain = bench_core.memory_per_connection()
     print(

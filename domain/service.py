@@ -169,7 +169,12 @@ class ChatService:
         raise errors.ConcurrentUpdate(f"{connection_id} kept changing while joining {room_id}")
 
     def _refuse(self, connection_id: ConnectionId, refused: errors.DomainError) -> Reply:
-        self._deliver(connection_id, frames.error(refused.message, self.clock.now_ms()))
+        """Tell the sender why; a failure while telling (say, the store failing as a gone
+        sender is dropped) is logged, and the invocation still answers."""
+        try:
+            self._deliver(connection_id, frames.error(refused.message, self.clock.now_ms()))
+        except Exception:
+            log.exception("could not send the error frame to %s", connection_id)
         return Reply(refused.status_code, refused.message)
 
     def _deliver(self, connection_id: ConnectionId, frame: Frame) -> None:

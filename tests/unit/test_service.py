@@ -317,3 +317,17 @@ class TestJoinerGoneBeforeConfirmation:
         chat.join(bob, "lobby")
         assert chat.actions(alice) == ["userJoined", "userLeft"]
         assert memory_store.get(bob) is None
+
+
+class TestErrorFrameFailures:
+    def test_a_store_failure_while_dropping_a_gone_sender_still_answers(self, clock):
+        class FailingRemoveStore(InMemoryConnectionStore):
+            def remove(self, connection_id):
+                raise RuntimeError("throttled")
+
+        notifier = FakeNotifier()
+        chat = Chat(ChatService(FailingRemoveStore(clock), notifier, clock), notifier)
+        alice = chat.connect("alice")
+        notifier.mark_gone(alice)
+        reply = chat.say(alice, action="dance")
+        assert (reply.status_code, reply.body) == (400, "Unknown action: dance")
