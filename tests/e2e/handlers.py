@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from typing import Any
 
 from entrypoints import handlers as real
@@ -29,8 +30,11 @@ def connect(event: dict[str, Any], context: Any) -> Any:
 
 def message(event: dict[str, Any], context: Any) -> Any:
     _record(event)
-    if "explode" in (event.get("body") or ""):
+    body = event.get("body") or ""
+    if "explode" in body:
         raise RuntimeError("message handler failed on purpose")
+    if "dawdle" in body:
+        time.sleep(2)
     return real.message(event, context)
 
 

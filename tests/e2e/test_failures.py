@@ -9,6 +9,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from roomcast_client import RoomcastClient
+from tests.e2e.conftest import StartGateway
 from tests.e2e.gateway_process import GatewayProcess
 from tests.e2e.support import async_test, connection_id_of, next_frame
 
@@ -77,3 +78,12 @@ class TestFailingMessageHandler:
             assert (await next_frame(heidi))["message"] == "Internal server error"
             await heidi.join_room(room)
             assert (await next_frame(heidi))["action"] == "joinedRoom"
+
+    @async_test
+    async def test_a_handler_past_the_integration_timeout_gets_the_timeout_frame(
+        self, start: StartGateway
+    ) -> None:
+        gateway = start("--integration-timeout", "0.3")
+        async with gateway.client("ivy") as ivy:
+            await ivy.send("dawdle")
+            assert (await next_frame(ivy))["message"] == "Endpoint request timed out"

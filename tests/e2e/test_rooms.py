@@ -70,6 +70,22 @@ class TestSeveralRooms:
             await expect(mallory, action="message", sender="mallory")
 
 
+    @async_test
+    async def test_messages_from_one_connection_arrive_in_the_order_sent(
+        self, gateway: GatewayProcess, room: str
+    ) -> None:
+        async with gateway.client("olga") as olga, gateway.client("pete") as pete:
+            for member in (olga, pete):
+                await member.join_room(room)
+                await expect(member, action="joinedRoom")
+            await expect(olga, action="userJoined")
+            texts = [f"#{n}" for n in range(30)]
+            for text in texts:
+                await olga.send_message(room, text)
+            for member in (olga, pete):
+                assert [(await next_frame(member))["message"] for _ in texts] == texts
+
+
 class TestDepartures:
     @async_test
     async def test_a_client_that_drops_without_a_close_frame_is_announced_as_left(

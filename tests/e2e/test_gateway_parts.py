@@ -1,0 +1,84 @@
+"""The gateway's pure parts, without sockets: route selection, template references, frame sizes."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from entrypoints.gateway.frame_guard import FrameSizeScanner, parse_header
+from entrypoints.gateway.limits import GatewayLimits
+from entrypoints.gateway.routing import TemplateError, load_routes, route_key_for
+from entrypoints.template import load_template
+
+EXPRESSION = "$request.body.action"
+
+
+def frame_header(payload_length: int, *, opcode: int = 0x1, fin: bool = True) -> bytes:
+    first = (0x80 if fin else 0) | opcode
+    if payload_length < 126:
+        return bytes([first, 0x80 | payload_length]) + b"mask"
+    if payload_length < 2**16:
+        return bytes([first, 0x80 | 126]) + struct.pack("!H", payload_length) + b"mask"
+    return bytes([first, 0x80 | 127]) + struct.pack("!Q", payload_length) + b"mask"
+
+
+def frame(payload_length: int, **options: int | bool) -> bytes:
+    return frame_header(payload_length, **options) + b"x" * payload_length  # type: ignore[arg-type]
+
+
+class TestRouteKeyFromTheBody:
+    @pytest.mark.parametrize(
+        ("body", "key"),
+        [
+            ('{"action": "joinRoom"}', "joinRoom"),
+            ('{"action": 5}', None),
+            ('{"action": null}', None),
+            ('["action"]', None),
+            ("not json", None),
+            (None, None),
+        ],
+    )
+    def test_only_a_string_action_is_a_route_key(self, body: str | None, key: str | None) -> None:
+        assert route_key_for(body, EXPRESSION) == key
+
+    def test_nested_paths_and_the_braced_form_are_understood(self) -> None:
+        assert route_key_for('{"meta": {"kind": "ping"}}', "${request.body.meta.kind}") == "ping"
+
+
+class TestRoutesFromTheTemplate:
+    def test_every_route_of_the_real_template_reaches_a_handler(self) -> None:
+        routes = load_routes(load_template())
+        assert routes.selection_expression == EXPRESSION
+        assert {"$connect", "$disconnect", "$default", "sendMessage"} <= set(routes.routes)
+        assert routes.select('{"action": "sendMessage"}').key == "sendMessage"  # type: ignore[union-attr]
+        assert routes.select('{"action": "$connect"}').key == "$default"  # type: ignore[union-attr]
+        assert all(callable(route.handler) for route in routes.routes.values())
+
+    def test_a_template_without_a_websocket_api_is_refused(self) -> None:
+        with pytest.raises(TemplateError):
+            load_routes({"Resources": {}})
+
+
+class TestFrameSizeScanner:
+    def test_a_frame_over_the_limit_trips_even_when_its_header_arrives_byte_by_byte(self) -> None:
+        scanner = FrameSizeScanner(GatewayLimits(max_frame_bytes=100))
+        header = frame_header(101)
+        problems = [scanner.scan(header[i : i + 1]) for i in range(len(header))]
+        assert problems[:-1] == [None] * (len(header) - 1)
+        assert problems[-1] == "Frame size limit exceeded"
+
+    def test_frames_within_the_limits_pass_in_any_chunking(self) -> None:
+        stream = frame(300) + frame(70_000, opcode=0x2) + frame(5, opcode=0x9) + frame(0)
+        scanner = FrameSizeScanner(GatewayLimits(max_frame_bytes=80_000))
+        assert all(scanner.scan(stream[i : i + 7]) is None for i in range(0, len(stream), 7))
+
+    def test_fragments_add_up_to_the_message_limit_and_control_frames_do_not(self) -> None:
+        scanner = FrameSizeScanner(GatewayLimits(max_frame_bytes=100, max_message_bytes=250))
+        fragments = frame(100, fin=False) + frame(5, opcode=0x9) + frame(100, opcode=0, fin=False)
+        assert scanner.scan(fragments) is None
+        assert scanner.scan(frame(51, opcode=0)) == "Message size limit exceeded"
+
+    def test_parse_header_reads_the_64_bit_length(self) -> None:
+        header = parse_header(frame_header(2**20))
+        assert header is not None and header.payload_length == 2**20 and header.size == 14
