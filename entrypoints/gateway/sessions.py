@@ -31,10 +31,10 @@ async def websocket_endpoint(request: web.Request) -> web.StreamResponse:
     rejection = await _run_connect(gateway, api, caller, request)
     if rejection is not None:
         return rejection
-    await socket.prepare(request)
     connection = LiveConnection(caller, socket)
-    gateway.connections.add(connection)
     try:
+        await socket.prepare(request)
+        gateway.connections.add(connection)
         await _serve(gateway, api, connection)
     finally:
         gateway.connections.discard(connection)
@@ -120,8 +120,11 @@ async def _run_disconnect(gateway: Gateway, api: events.Api, connection: LiveCon
     route = gateway.routes.get("$disconnect")
     if route is None:
         return
-    code = connection.close_code or ABNORMAL
-    event = events.disconnect_event(api, connection.caller, code, connection.close_reason)
+    connection.ended(ABNORMAL)  # unless an earlier cause was recorded
+    assert connection.close_code is not None
+    event = events.disconnect_event(
+        api, connection.caller, connection.close_code, connection.close_reason
+    )
     await gateway.invoker.invoke(route, event)
 
 
