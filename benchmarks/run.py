@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_core, bench_fanout
+from benchmarks import bench_cold_start, bench_core, bench_fanout
 
 
 def main() -> int:
@@ -13,6 +13,7 @@ def main() -> int:
         bench_core.parse_overhead(),
         bench_core.send_overhead(),
         bench_fanout.fanout_speedup(),
+        bench_cold_start.cold_import(),
     )
     for ratio in ratios:
         print(ratio.line())
