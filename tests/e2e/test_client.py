@@ -70,7 +70,10 @@ class TestReconnect:
         await client.connect()
         gateway.process.send_signal(signal.SIGKILL)
         assert await asyncio.wait_for(client.closes.get(), 5) == 1006
-        await asyncio.sleep(0.05 + 0.1 + 0.2 + 0.3)
+        started = asyncio.get_running_loop().time()
+        await eventually(lambda: client.reconnect_attempts == 3)
+        assert asyncio.get_running_loop().time() - started >= 0.05 + 0.1  # the third waits 0.2
+        await asyncio.sleep(0.5)
         assert client.reconnect_attempts == 3 and not client.is_open
         await client.disconnect()
 
