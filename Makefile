@@ -46,7 +46,7 @@ package: $(STAMP)
 	cp -R domain ports adapters entrypoints $(LAMBDA_DIR)/
 	rm -rf $(LAMBDA_DIR)/bin $(LAMBDA_DIR)/entrypoints/gateway $(LAMBDA_DIR)/entrypoints/static
 	find $(LAMBDA_DIR) -name __pycache__ -type d -prune -exec rm -rf {} +
-	cd $(LAMBDA_DIR) && zip -q -r -X ../roomcast-lambda.zip .
+	$(PY) -c "import shutil; shutil.make_archive('build/roomcast-lambda', 'zip', '$(LAMBDA_DIR)')"
 	@du -k $(LAMBDA_ZIP) | awk '{printf "$(LAMBDA_ZIP): %.1f MB\n", $$1 / 1024}'
 
 clean:

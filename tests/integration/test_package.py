@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import tomllib
 import zipfile
 from importlib.metadata import distribution
@@ -16,6 +17,7 @@ from entrypoints.template import load_template
 ROOT = Path(__file__).resolve().parents[2]
 PINS_FILE = ROOT / "infra" / "lambda-requirements.txt"
 ARTIFACT = ROOT / "build" / "roomcast-lambda.zip"
+ELF_AARCH64 = 183  # e_machine of an arm64 shared object; the functions run on arm64
 LAMBDA = {
     "python_version": "3.12", "python_full_version": "3.12.0", "sys_platform": "linux",
     "platform_system": "Linux", "platform_machine": "aarch64", "os_name": "posix",
@@ -61,10 +63,17 @@ class TestPins:
         assert {name: deps for name, deps in missing.items() if deps} == {}
 
 
-@pytest.mark.skipif(not ARTIFACT.exists(), reason="run `make package` to build the artifact")
+@pytest.fixture(scope="module")
+def artifact() -> Path:
+    """The zip `make package` builds (built here when missing: it fetches pinned wheels)."""
+    if not ARTIFACT.exists():
+        subprocess.run(["make", "package"], cwd=ROOT, check=True, capture_output=True)
+    return ARTIFACT
+
+
 class TestArtifact:
-    def test_it_holds_every_handler_and_no_test_or_dev_package(self) -> None:
-        names = set(zipfile.ZipFile(ARTIFACT).namelist())
+    def test_it_holds_every_handler_and_no_test_or_dev_package(self, artifact: Path) -> None:
+        names = set(zipfile.ZipFile(artifact).namelist())
         for resource in load_template()["Resources"].values():
             if resource["Type"] == "AWS::Lambda::Function":
                 module = resource["Properties"]["Handler"].rpartition(".")[0]
@@ -72,3 +81,10 @@ class TestArtifact:
         tops = {name.split("/")[0] for name in names}
         assert not tops & {"tests", "pytest", "_pytest", "moto", "cfnlint", "ruff", "mypy"}
         assert not any(name.startswith("entrypoints/gateway/") for name in names)
+
+    def test_its_compiled_packages_are_built_for_the_lambda_platform(self, artifact: Path) -> None:
+        with zipfile.ZipFile(artifact) as archive:
+            compiled = {n: archive.read(n)[:20] for n in archive.namelist() if n.endswith(".so")}
+        assert any(name.startswith("dependency_injector/") for name in compiled)
+        machines = {name: int.from_bytes(head[18:20], "little") for name, head in compiled.items()}
+        assert {name: m for name, m in machines.items() if m != ELF_AARCH64} == {}
