@@ -76,6 +76,10 @@ class InternalError(DomainError):
         super().__init__("Internal error")
 
 
+class Unauthorized(Exception):
+    """The connecting client did not prove who it is; $connect answers 401."""
+
+
 class ConnectionNotFound(Exception):
     """Raised by a store when an operation needs a connection that does not exist."""
 

@@ -16,7 +16,7 @@ from domain.policies import Limits, decide_join, expires_at, find_member
 from domain.results import BroadcastResult, Reply, Stats, SweepReport
 
 if TYPE_CHECKING:  # the service is typed by the ports but never imports them at run time
-    from ports import Clock, ConnectionStore, Notifier
+    from ports import Clock, ConnectionStore, Notifier, TokenVerifier
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +31,13 @@ class ChatService:
         notifier: Notifier,
         clock: Clock,
         limits: Limits | None = None,
+        verifier: TokenVerifier | None = None,
     ) -> None:
         self.store = store
         self.notifier = notifier
         self.clock = clock
         self.limits = limits or Limits()
+        self.verifier = verifier
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -45,12 +47,17 @@ class ChatService:
         user_id: UserId = ANONYMOUS,
         source_ip: str | None = None,
         user_agent: str | None = None,
+        token: str | None = None,
     ) -> Connection:
-        """Record a new connection. Never posts: the socket is not open until $connect returns."""
+        """Record a new connection. Never posts: the socket is not open until $connect returns.
+
+        With a verifier configured the user is whoever the token proves, never the claimed
+        `user_id`, and no token means Unauthorized; without one the claim is taken as given.
+        """
         now = self.clock.now_ms()
         connection = Connection(
             id=connection_id,
-            user_id=user_id,
+            user_id=self._identify(user_id, token),
             connected_at=now,
             expires_at=expires_at(now, self.limits),
             source_ip=source_ip,
@@ -146,6 +153,13 @@ class ChatService:
         return self.store.stats()
 
     # -- helpers -----------------------------------------------------------------
+
+    def _identify(self, claimed: UserId, token: str | None) -> UserId:
+        if self.verifier is None:
+            return claimed
+        if not token:
+            raise errors.Unauthorized("token required")
+        return self.verifier.verify(token)
 
     def _join_atomically(
         self, connection_id: ConnectionId, room_id: RoomId

@@ -15,7 +15,7 @@ from domain.policies import Limits
 from domain.service import ChatService
 from entrypoints import settings
 from entrypoints.notifier_cache import EndpointNotifier, NotifierCache
-from ports import Clock, Notifier
+from ports import Clock, Notifier, TokenVerifier
 
 # The AWS adapters are imported inside their factories: a $connect cold start should not
 # pay for importing aiobotocore, and building a container must create no SDK client.
@@ -43,6 +43,17 @@ def _async_notifier(endpoint: str, concurrency: int) -> Notifier:
     from adapters.async_fanout import AsyncFanoutNotifier
 
     return AsyncFanoutNotifier(endpoint, concurrency=concurrency)
+
+
+def _token_verifier(
+    secret: str | None, audience: str | None, issuer: str | None
+) -> TokenVerifier | None:
+    """No secret, no authentication: the seed's behaviour, userId taken as given."""
+    if not secret:
+        return None
+    from adapters.jwt_verifier import JwtVerifier
+
+    return JwtVerifier(secret, audience=audience, issuer=issuer)
 
 
 class Container(containers.DeclarativeContainer):
@@ -73,7 +84,16 @@ class Container(containers.DeclarativeContainer):
     notifiers = providers.ThreadSafeSingleton(NotifierCache, build=notifier_factory.provider)
     notifier = providers.Factory(EndpointNotifier, cache=notifiers)
 
-    chat_service = providers.Factory(ChatService, store=store, clock=clock, limits=limits)
+    verifier = providers.ThreadSafeSingleton(
+        _token_verifier,
+        secret=config.jwt_secret,
+        audience=config.jwt_audience,
+        issuer=config.jwt_issuer,
+    )
+
+    chat_service = providers.Factory(
+        ChatService, store=store, clock=clock, limits=limits, verifier=verifier
+    )
 
 
 def build_container(environ: Mapping[str, str] | None = None) -> Container:

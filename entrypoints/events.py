@@ -7,7 +7,7 @@ import binascii
 from collections.abc import Mapping
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 from domain.model import ANONYMOUS, ConnectionId, UserId
 
@@ -24,6 +24,7 @@ class ConnectRequest:
     user_id: UserId
     source_ip: str | None
     user_agent: str | None
+    token: str | None = field(default=None, repr=False)  # never in a log line
 
 
 def request_context(event: object) -> Mapping[str, Any]:
@@ -44,11 +45,13 @@ def connection_id(event: object) -> ConnectionId:
 
 def connect_request(event: Event) -> ConnectRequest:
     identity = _mapping(request_context(event).get("identity"))
+    query = query_parameters(event)
     return ConnectRequest(
         connection_id=connection_id(event),
-        user_id=_user_id(query_parameters(event).get("userId")),
+        user_id=_user_id(query.get("userId")),
         source_ip=_optional_str(identity.get("sourceIp")),
         user_agent=_optional_str(identity.get("userAgent")),
+        token=_optional_str(query.get("token")),
     )
 
 

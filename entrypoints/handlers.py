@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from adapters.endpoints import endpoint_from_event, management_endpoint
+from domain.errors import Unauthorized
 from domain.service import ChatService
 from entrypoints import events
 from entrypoints.containers import Container, get_container
@@ -29,8 +30,15 @@ def connect(event: Any, context: Any = None) -> Response:
         return _malformed(event, malformed)
     try:
         service.connect(
-            request.connection_id, request.user_id, request.source_ip, request.user_agent
+            request.connection_id,
+            request.user_id,
+            request.source_ip,
+            request.user_agent,
+            token=request.token,
         )
+    except Unauthorized as refused:
+        log.info("refused a connection: %s (%s)", refused, events.describe(event))
+        return _response(401, "Unauthorized")
     except Exception:
         log.exception("could not record a connection (%s)", events.describe(event))
         return _response(500, "Failed to connect")

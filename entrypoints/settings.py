@@ -11,12 +11,20 @@ from adapters.endpoints import management_endpoint
 from domain.commands import DEFAULT_MAX_MESSAGE_BYTES
 from domain.policies import TWO_HOURS
 
+MIN_SECRET_BYTES = 32
+
 
 class ConfigurationError(ValueError):
     """An environment variable holds a value roomcast cannot use."""
 
 
 def _text(name: str, raw: str) -> str:
+    return raw
+
+
+def _secret(name: str, raw: str) -> str:
+    if len(raw.encode()) < MIN_SECRET_BYTES:  # RFC 7518 3.2: an HS256 key of >= 256 bits
+        raise ConfigurationError(f"{name} must be at least {MIN_SECRET_BYTES} bytes long")
     return raw
 
 
@@ -77,6 +85,12 @@ SETTINGS = (
             DEFAULT_MAX_MESSAGE_BYTES, "Largest `message` text accepted, in UTF-8 bytes"),
     Setting("ROOMCAST_CONNECTION_TTL_SECONDS", "connection_ttl_seconds", _positive_int,
             TWO_HOURS, "TTL of stored connections (API Gateway closes them after 2 h)"),
+    Setting("ROOMCAST_JWT_SECRET", "jwt_secret", _secret, None,
+            "HS256 secret; set, $connect requires a `token` and the user is its `sub`"),
+    Setting("ROOMCAST_JWT_AUDIENCE", "jwt_audience", _text, None,
+            "Required `aud` claim, checked when set"),
+    Setting("ROOMCAST_JWT_ISSUER", "jwt_issuer", _text, None,
+            "Required `iss` claim, checked when set"),
 )
 
 

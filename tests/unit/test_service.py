@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from adapters.clocks import FixedClock
 from adapters.fake_notifier import FakeNotifier
+from adapters.fake_verifier import FakeTokenVerifier
 from adapters.memory_store import InMemoryConnectionStore
+from domain.errors import Unauthorized
 from domain.model import ConnectionId, RoomId, UserId
 from domain.policies import Limits
 from domain.service import ChatService
@@ -331,3 +335,32 @@ class TestErrorFrameFailures:
         notifier.mark_gone(alice)
         reply = chat.say(alice, action="dance")
         assert (reply.status_code, reply.body) == (400, "Unknown action: dance")
+
+
+class TestAuthentication:
+    @pytest.fixture
+    def verifier(self):
+        return FakeTokenVerifier({"alice-token": "alice"})
+
+    @pytest.fixture
+    def authenticated(self, memory_store, fake_notifier, clock, verifier):
+        return ChatService(memory_store, fake_notifier, clock, verifier=verifier)
+
+    def test_the_user_comes_from_the_token_never_the_claim(self, authenticated, memory_store):
+        connection = authenticated.connect(
+            ConnectionId("c1"), UserId("mallory"), token="alice-token"
+        )
+        assert connection.user_id == UserId("alice")
+        assert memory_store.get(ConnectionId("c1")).user_id == UserId("alice")
+
+    @pytest.mark.parametrize("token", [None, "", "forged"])
+    def test_a_missing_or_invalid_token_is_refused_and_nothing_stored(
+        self, authenticated, memory_store, token
+    ):
+        with pytest.raises(Unauthorized):
+            authenticated.connect(ConnectionId("c1"), UserId("alice"), token=token)
+        assert memory_store.get(ConnectionId("c1")) is None
+
+    def test_without_a_verifier_the_claim_is_taken_as_given(self, service):
+        connection = service.connect(ConnectionId("c1"), UserId("bob"), token="ignored")
+        assert connection.user_id == UserId("bob")

@@ -1,0 +1,44 @@
+"""TokenVerifier for HS256 JSON Web Tokens (PyJWT): the user is the token's `sub` claim."""
+
+from __future__ import annotations
+
+import jwt
+
+from domain.errors import Unauthorized
+from domain.model import UserId
+
+ALGORITHMS = ["HS256"]  # pinned: never let the token's header choose (alg "none" and the like)
+
+
+class JwtVerifier:
+    def __init__(
+        self,
+        secret: str,
+        audience: str | None = None,
+        issuer: str | None = None,
+        leeway_seconds: int = 30,
+    ) -> None:
+        if not secret:
+            raise ValueError("a JWT secret is required")
+        self._secret = secret
+        self._audience = audience
+        self._issuer = issuer
+        self._leeway = leeway_seconds
+
+    def verify(self, token: str) -> UserId:
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=ALGORITHMS,
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "sub"]},
+            )
+        except jwt.PyJWTError as refused:
+            raise Unauthorized(f"invalid token: {refused}") from None
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not subject:
+            raise Unauthorized("invalid token: sub must be a non-empty string")
+        return UserId(subject)

@@ -1,0 +1,88 @@
+"""TokenVerifier contract over the fake and the JWT verifier, plus what only JWTs can get wrong."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from adapters.fake_verifier import FakeTokenVerifier
+from adapters.jwt_verifier import JwtVerifier
+from domain.errors import Unauthorized
+from domain.model import UserId
+
+SECRET = "a-test-secret-that-is-at-least-32-bytes-long"
+
+
+def signed(claims: dict, secret: str = SECRET, algorithm: str = "HS256") -> str:
+    return jwt.encode({"exp": int(time.time()) + 300, **claims}, secret, algorithm=algorithm)
+
+
+class FakeIssuer:
+    def __init__(self) -> None:
+        self.verifier = FakeTokenVerifier()
+
+    def token_for(self, user: str) -> str:
+        return self.verifier.issue(f"token-of-{user}", user)
+
+
+class JwtIssuer:
+    def __init__(self) -> None:
+        self.verifier = JwtVerifier(SECRET)
+
+    def token_for(self, user: str) -> str:
+        return signed({"sub": user})
+
+
+@pytest.fixture(params=["fake", "jwt"])
+def issuer(request):
+    return {"fake": FakeIssuer, "jwt": JwtIssuer}[request.param]()
+
+
+class TestVerifierContract:
+    def test_a_token_it_issued_proves_its_user(self, issuer):
+        assert issuer.verifier.verify(issuer.token_for("alice")) == UserId("alice")
+
+    def test_a_made_up_token_is_refused(self, issuer):
+        with pytest.raises(Unauthorized):
+            issuer.verifier.verify("made-up")
+
+    def test_a_tampered_token_is_refused(self, issuer):
+        token = issuer.token_for("alice")
+        with pytest.raises(Unauthorized):
+            issuer.verifier.verify(token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))
+
+
+class TestJwtVerifier:
+    def test_an_expired_token_is_refused(self):
+        token = jwt.encode({"sub": "alice", "exp": int(time.time()) - 120}, SECRET)
+        with pytest.raises(Unauthorized, match="expired"):
+            JwtVerifier(SECRET).verify(token)
+
+    def test_a_token_without_expiry_is_refused(self):
+        with pytest.raises(Unauthorized):
+            JwtVerifier(SECRET).verify(jwt.encode({"sub": "alice"}, SECRET))
+
+    def test_a_token_without_subject_is_refused(self):
+        with pytest.raises(Unauthorized):
+            JwtVerifier(SECRET).verify(signed({}))
+
+    def test_a_token_signed_with_another_secret_is_refused(self):
+        with pytest.raises(Unauthorized):
+            JwtVerifier(SECRET).verify(signed({"sub": "alice"}, secret="x" * 40))
+
+    def test_an_unsigned_token_is_refused(self):
+        with pytest.raises(Unauthorized):
+            JwtVerifier(SECRET).verify(signed({"sub": "alice"}, secret="", algorithm="none"))
+
+    def test_audience_and_issuer_are_checked_when_configured(self):
+        verifier = JwtVerifier(SECRET, audience="roomcast", issuer="https://auth.example")
+        good = signed({"sub": "alice", "aud": "roomcast", "iss": "https://auth.example"})
+        assert verifier.verify(good) == UserId("alice")
+        with pytest.raises(Unauthorized):
+            verifier.verify(signed({"sub": "alice", "aud": "other", "iss": "https://auth.example"}))
+
+    def test_an_empty_secret_is_a_configuration_error(self):
+        with pytest.raises(ValueError):
+            JwtVerifier("")

@@ -1,0 +1,78 @@
+"""$connect with ROOMCAST_JWT_SECRET set: the token proves the user, or the handshake is refused."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import jwt
+import pytest
+
+from domain.model import ConnectionId
+from entrypoints import handlers
+from entrypoints.containers import Container, get_container
+from tests.integration import events
+
+SECRET = "integration-secret-of-at-least-32-bytes"
+
+
+def token_for(user: str, secret: str = SECRET) -> str:
+    return jwt.encode({"sub": user, "exp": int(time.time()) + 60}, secret, algorithm="HS256")
+
+
+@pytest.fixture
+def authenticated(
+    environment: pytest.MonkeyPatch, table: str, store_kind: str
+) -> Container:
+    environment.setenv("CONNECTIONS_TABLE", table)
+    environment.setenv("ROOMCAST_STORE", store_kind)
+    environment.setenv("ROOMCAST_NOTIFIER", "sync")
+    environment.setenv("ROOMCAST_JWT_SECRET", SECRET)
+    return get_container()
+
+
+def connect(query: dict[str, str] | None) -> tuple[str, dict[str, object]]:
+    connection_id = events.new_connection_id()
+    return connection_id, handlers.connect(events.connect_event(connection_id, query), None)
+
+
+class TestAuthenticatedConnect:
+    def test_the_user_is_the_tokens_subject_not_the_user_id_parameter(
+        self, authenticated: Container
+    ) -> None:
+        connection_id, response = connect({"userId": "mallory", "token": token_for("alice")})
+        assert response == {"statusCode": 200, "body": "Connected"}
+        stored = authenticated.store().get(ConnectionId(connection_id))
+        assert stored is not None and stored.user_id.value == "alice"
+
+    @pytest.mark.parametrize(
+        "query",
+        [None, {"userId": "alice"}, {"token": ""}, {"token": "not-a-jwt"},
+         {"token": token_for("alice", secret="another-secret-of-at-least-32-bytes!")}],
+        ids=["no query", "no token", "empty token", "garbage", "wrong secret"],
+    )
+    def test_a_missing_or_invalid_token_answers_401_and_stores_nothing(
+        self, authenticated: Container, query: dict[str, str] | None
+    ) -> None:
+        connection_id, response = connect(query)
+        assert response == {"statusCode": 401, "body": "Unauthorized"}
+        assert authenticated.store().get(ConnectionId(connection_id)) is None
+
+    def test_a_refused_token_is_not_logged(
+        self, authenticated: Container, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.DEBUG)
+        forged = token_for("alice", secret="another-secret-of-at-least-32-bytes!")
+        connect({"token": forged})
+        assert caplog.records
+        assert forged not in caplog.text
+
+
+class TestSecretConfiguration:
+    def test_a_short_secret_is_refused_naming_the_variable(
+        self, environment: pytest.MonkeyPatch
+    ) -> None:
+        environment.setenv("ROOMCAST_STORE", "memory")
+        environment.setenv("ROOMCAST_JWT_SECRET", "short")
+        with pytest.raises(ValueError, match="ROOMCAST_JWT_SECRET"):
+            get_container()
