@@ -6,8 +6,11 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
+
+Number = TypeVar("Number", int, float)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,21 +26,68 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser(
-        "serve", help="run the local API Gateway WebSocket gateway and the chat page"
+        "serve",
+        help="run the local API Gateway WebSocket gateway and the chat page",
+        description="Serve the template's WebSocket API on loopback, running its real handlers.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    serve.add_argument("--stage", default="dev")
-    serve.add_argument("--store", choices=("memory", "dynamodb"), default="memory")
-    serve.add_argument("--template", type=Path, default=None, help="default: infra/template.yaml")
-    serve.add_argument("--workers", type=int, default=32, help="handler threads (concurrency)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
+    serve.add_argument("--stage", default="dev", help="stage name: the URL path /{stage}")
+    serve.add_argument(
+        "--store", choices=("memory", "dynamodb"), default="memory",
+        help="connection store the handlers use (dynamodb: CONNECTIONS_TABLE or the template's)",
+    )
+    serve.add_argument(
+        "--template", type=Path, default=argparse.SUPPRESS,
+        help="CloudFormation template to serve (default: the project's infra/template.yaml)",
+    )
+    serve.add_argument(
+        "--workers", type=_positive(int), default=32, help="handler threads (concurrency)"
+    )
     limits = serve.add_argument_group("limits (API Gateway's by default)")
-    limits.add_argument("--idle-timeout", type=float, default=600, metavar="SECONDS")
-    limits.add_argument("--max-connection-duration", type=float, default=7200, metavar="SECONDS")
-    limits.add_argument("--integration-timeout", type=float, default=29, metavar="SECONDS")
-    limits.add_argument("--max-frame-bytes", type=int, default=32 * 1024)
-    limits.add_argument("--max-message-bytes", type=int, default=128 * 1024)
+    seconds, size = _positive(float), _positive(int)
+    limits.add_argument(
+        "--idle-timeout", type=seconds, default=600, metavar="SECONDS",
+        help="close with 1001 after this long without a client frame",
+    )
+    limits.add_argument(
+        "--max-connection-duration", type=seconds, default=7200, metavar="SECONDS",
+        help="close with 1001 after this long in all",
+    )
+    limits.add_argument(
+        "--integration-timeout", type=seconds, default=29, metavar="SECONDS",
+        help="a handler running longer answers 'Endpoint request timed out'",
+    )
+    limits.add_argument(
+        "--max-frame-bytes", type=size, default=32 * 1024, metavar="BYTES",
+        help="a larger frame closes the socket with 1009",
+    )
+    limits.add_argument(
+        "--max-message-bytes", type=size, default=128 * 1024, metavar="BYTES",
+        help="a larger (fragmented) message closes the socket with 1009",
+    )
     serve.set_defaults(run=_serve)
+
+
+def _port(text: str) -> int:
+    port = _positive(int, minimum=0)(text)
+    if port > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535, got {text}")
+    return port
+
+
+def _positive(kind: Callable[[str], Number], minimum: int = 1) -> Callable[[str], Number]:
+    def parse(text: str) -> Number:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
+        return value
+
+    return parse
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -57,7 +107,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         stage=args.stage,
         store=args.store,
-        template=args.template or DEFAULT_TEMPLATE,
+        template=getattr(args, "template", DEFAULT_TEMPLATE),
         workers=args.workers,
         limits=limits,
     )

@@ -73,7 +73,8 @@ def table_name(
     template: Mapping[str, Any], stage: str, logical_id: str = "ConnectionsTable"
 ) -> str:
     """The table's name as CloudFormation would make it for this stage (Sub of parameters)."""
-    name = template["Resources"][logical_id]["Properties"].get("TableName")
+    table = template.get("Resources", {}).get(logical_id, {})
+    name = table.get("Properties", {}).get("TableName")
     if isinstance(name, str):
         return name
     text = name.get("Fn::Sub") if isinstance(name, dict) else None

@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from aiohttp import web
 
 from entrypoints.gateway import environment
@@ -60,17 +61,29 @@ class Urls:
         return f"http://{self.base}/{self.stage}"
 
 
+class CannotStart(Exception):
+    """The gateway cannot start as asked (port taken, template unreadable...): said in one line."""
+
+
 def run(options: ServeOptions) -> int:
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     log.setLevel(logging.INFO)
-    asyncio.run(serve(options))
+    try:
+        asyncio.run(serve(options))
+    except CannotStart as error:
+        print(f"roomcast serve: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
 async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> None:
-    listener = socket.create_server((options.host, options.port))
+    listener = _listen(options.host, options.port)
     urls = Urls(options.host, listener.getsockname()[1], options.stage)
-    gateway = _build_gateway(options, urls)
+    try:
+        gateway = _build_gateway(options, urls)
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        listener.close()
+        raise CannotStart(f"cannot use the template {options.template}: {error}") from None
     runner = web.AppRunner(make_app(gateway), access_log=None, handle_signals=False)
     await runner.setup()
     await web.SockSite(runner, listener).start()
@@ -85,6 +98,14 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
         await runner.cleanup()
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    try:
+        return socket.create_server((host, port))
+    except (OSError, OverflowError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise CannotStart(f"cannot listen on {host}:{port}: {reason}") from None
+
+
 def _release_handler_resources() -> None:
     """Close the SDK clients roomcast's handlers keep in their container (Lambda never does)."""
     containers = sys.modules.get("entrypoints.containers")
@@ -95,6 +116,7 @@ def _release_handler_resources() -> None:
 
 def _build_gateway(options: ServeOptions, urls: Urls) -> Gateway:
     template = load_template(options.template)
+    routes = load_routes(template)
     environment.configure(
         os.environ,
         store=options.store,
@@ -105,7 +127,7 @@ def _build_gateway(options: ServeOptions, urls: Urls) -> Gateway:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     invoker = Invoker(options.workers, options.limits.integration_timeout_seconds)
-    return Gateway(load_routes(template), options.limits, invoker, options.stage)
+    return Gateway(routes, options.limits, invoker, options.stage)
 
 
 def _stop_on_signals() -> asyncio.Event:
