@@ -71,23 +71,27 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _port(text: str) -> int:
-    port = _positive(int, minimum=0)(text)
-    if port > 65535:
+    port = _number(int, text)
+    if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"a port is 0-65535, got {text}")
     return port
 
 
-def _positive(kind: Callable[[str], Number], minimum: int = 1) -> Callable[[str], Number]:
+def _positive(kind: Callable[[str], Number]) -> Callable[[str], Number]:
     def parse(text: str) -> Number:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
+        value = _number(kind, text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
         return value
 
     return parse
+
+
+def _number(kind: Callable[[str], Number], text: str) -> Number:
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
 def _serve(args: argparse.Namespace) -> int:

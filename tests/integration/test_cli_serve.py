@@ -15,9 +15,10 @@ class TestArguments:
         [
             (["--port", "99999"], "a port is 0-65535"),
             (["--port", "eighty"], "not a number"),
-            (["--workers", "0"], "--workers: must be at least 1"),
-            (["--idle-timeout", "-1"], "--idle-timeout: must be at least 1"),
-            (["--max-frame-bytes", "0"], "--max-frame-bytes: must be at least 1"),
+            (["--workers", "0"], "--workers: must be more than 0"),
+            (["--workers", "1.5"], "--workers: not a number"),
+            (["--idle-timeout", "-1"], "--idle-timeout: must be more than 0"),
+            (["--max-frame-bytes", "0"], "--max-frame-bytes: must be more than 0"),
             (["--store", "redis"], "invalid choice"),
         ],
     )
