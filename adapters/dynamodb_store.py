@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -16,6 +17,8 @@ from adapters.dynamodb_paging import BatchDeleter, every_item
 from domain.model import Connection, ConnectionId, Membership, RoomId
 from domain.results import Stats
 from ports import Clock
+
+log = logging.getLogger(__name__)
 
 
 def make_dynamodb_client(region: str | None = None) -> Any:
@@ -76,15 +79,13 @@ class DynamoDBConnectionStore:
         if not removed:
             return None
         connection = items.connection_from_item(removed)
-        self._delete_memberships([connection])
+        try:
+            self._delete_memberships([connection])
+        except Exception:
+            # The connection is gone either way, and its caller must still tell its rooms;
+            # a membership left behind is dropped by the first broadcast that finds it gone.
+            log.exception("memberships of removed %s were not all deleted", connection.id)
         return connection
-
-    def remove_many(self, connections: Sequence[Connection]) -> None:
-        self._deleter.delete(
-            key
-            for connection in connections
-            for key in (items.connection_key(connection.id), *_membership_keys(connection))
-        )
 
     def join(
         self,

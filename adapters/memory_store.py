@@ -38,11 +38,6 @@ class InMemoryConnectionStore:
         with self._lock:
             return self._discard(connection_id)
 
-    def remove_many(self, connections: Sequence[Connection]) -> None:
-        with self._lock:
-            for connection in connections:
-                self._discard(connection.id)
-
     def join(
         self,
         connection: Connection,

@@ -11,6 +11,7 @@ from domain.errors import NotInRoom
 from domain.model import Connection, ConnectionId, Membership, RoomId
 
 TWO_HOURS = 2 * 60 * 60
+HANDSHAKE_GRACE_MS = 30_000
 
 
 @frozen
@@ -43,6 +44,13 @@ def find_member(members: Sequence[Membership], connection_id: ConnectionId) -> M
         if membership.connection_id == connection_id:
             return membership
     raise NotInRoom()
+
+
+def should_probe(connection: Connection, now_ms: int) -> bool:
+    """Only settled connections are probed: until $connect returns (up to the 29 s
+    integration timeout) API Gateway answers 410 for a connection it is still opening."""
+    settled = connection.connected_at + HANDSHAKE_GRACE_MS <= now_ms
+    return settled and not connection.is_expired(now_ms)
 
 
 def expires_at(connected_at_ms: int, limits: Limits) -> int:

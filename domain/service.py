@@ -12,7 +12,7 @@ from domain import commands, errors, frames
 from domain.commands import Command
 from domain.frames import Frame
 from domain.model import ANONYMOUS, Connection, ConnectionId, RoomId, UserId
-from domain.policies import Limits, decide_join, expires_at, find_member
+from domain.policies import Limits, decide_join, expires_at, find_member, should_probe
 from domain.results import BroadcastResult, Reply, Stats, SweepReport
 
 if TYPE_CHECKING:  # the service is typed by the ports but never imports them at run time
@@ -134,19 +134,19 @@ class ChatService:
         self._deliver(connection_id, frames.pong(self.clock.now_ms()))
 
     def sweep_stale(self) -> SweepReport:
-        """Remove expired connections and those API Gateway no longer knows, chunk by chunk."""
+        """Remove expired connections and those API Gateway no longer knows, chunk by chunk.
+
+        Each is removed on its own so that only what this sweep really deleted is counted and
+        announced: a $disconnect racing the sweep has already told the rooms.
+        """
         checked = removed = 0
         for chunk in _chunks(self.store.connections(), SWEEP_CHUNK):
             checked += len(chunk)
             now = self.clock.now_ms()
-            expired = [c for c in chunk if c.is_expired(now)]
-            live = [c for c in chunk if not c.is_expired(now)]
-            gone = self.notifier.find_gone([c.id for c in live])
-            stale = expired + [c for c in live if c.id in gone]
-            if stale:
-                self.store.remove_many(stale)
-                self._announce_departures(stale)
-                removed += len(stale)
+            expired = [c.id for c in chunk if c.is_expired(now)]
+            probed = [c.id for c in chunk if should_probe(c, now)]
+            gone = self.notifier.find_gone(probed) if probed else frozenset()
+            removed += len(self._drop_gone([*expired, *sorted(gone)]))
         return SweepReport(checked=checked, removed=removed)
 
     def stats(self) -> Stats:
@@ -195,7 +195,7 @@ class ChatService:
         try:
             self.notifier.send(connection_id, frame)
         except errors.ConnectionGone:
-            self._drop_gone([connection_id])
+            self._drop_gone_after_delivery([connection_id])
         except errors.DeliveryFailed as failure:
             log.warning("could not deliver %s to %s: %s", frame.action, connection_id, failure)
 
@@ -208,18 +208,31 @@ class ChatService:
         for connection_id, reason in result.failed.items():
             log.warning("could not deliver %s to %s: %s", frame.action, connection_id, reason)
         if result.gone:
-            self._drop_gone(sorted(result.gone), room_id)
+            self._drop_gone_after_delivery(sorted(result.gone), room_id)
         return result
 
     def _announce(self, room_id: RoomId, frame: Frame) -> None:
         self._broadcast(room_id, [m.connection_id for m in self.store.members(room_id)], frame)
 
+    def _drop_gone_after_delivery(
+        self, connection_ids: Sequence[ConnectionId], room_id: RoomId | None = None
+    ) -> None:
+        """Housekeeping after a delivery that already happened: a failure here must not turn
+        the use case into an error (a client retrying on it would send twice). What is left
+        behind is found again by the next broadcast or the cleanup job."""
+        try:
+            self._drop_gone(connection_ids, room_id)
+        except Exception:
+            log.exception("could not remove gone connections %s", list(connection_ids))
+
     def _drop_gone(
         self, connection_ids: Iterable[ConnectionId], room_id: RoomId | None = None
-    ) -> None:
-        """Remove gone connections and tell their rooms. A membership whose connection
-        record is already gone (a removal cut short) is dropped from the room it was
-        reached through, or the room would keep posting to it until the TTL."""
+    ) -> list[Connection]:
+        """Remove gone connections and tell their rooms; return those this call removed.
+
+        A membership whose connection record is already gone (a removal cut short) is
+        dropped from the room it was reached through, or the room would keep posting to
+        it until the TTL."""
         removed = []
         for connection_id in connection_ids:
             connection = self.store.remove(connection_id)
@@ -228,6 +241,7 @@ class ChatService:
             elif room_id is not None:
                 self.store.leave(connection_id, room_id)
         self._announce_departures(removed)
+        return removed
 
     def _announce_departures(self, departed: Sequence[Connection]) -> None:
         """Tell each room its departed members have left: one member read per room."""

@@ -28,10 +28,6 @@ class ConnectionStore(Protocol):
         """Delete a connection and all its memberships; return what was deleted."""
         ...
 
-    def remove_many(self, connections: Sequence[Connection]) -> None:
-        """Delete these connections and the memberships they list, in batches."""
-        ...
-
     def join(
         self,
         connection: Connection,

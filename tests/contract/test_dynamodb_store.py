@@ -104,28 +104,45 @@ class TestPaging:
         assert log.count("Scan") >= 2 * 3
 
 
+def in_rooms(store: DynamoDBConnectionStore, clock: FixedClock, count: int) -> Connection:
+    """One connection that joined `count` rooms (a store of its own has no room limit)."""
+    connection = make_connection(clock, "alice")
+    store.add(connection)
+    for i in range(count):
+        connection = store.join(connection, RoomId(f"room-{i:02d}"), clock.now_ms())
+    return connection
+
+
 class TestBatchDeletes:
     def test_unprocessed_deletes_are_retried_until_the_table_is_empty(self, table, clock):
-        store = store_on(table, clock)
-        people = add_members(store, clock, 20)
+        connection = in_rooms(store_on(table, clock), clock, 40)
         throttled = ThrottledBatchWrites(table.client, throttled_calls=3)
         sleeps: list[float] = []
         deleter = BatchDeleter(throttled, table.name, sleep=sleeps.append)
-        store_on(table, clock, deleter=deleter).remove_many(people)
+        store_on(table, clock, deleter=deleter).remove(connection.id)
         assert raw_items(table.client, table.name) == []
         assert max(throttled.batch_sizes) <= 25
         assert sleeps == [0.05, 0.1, 0.2]
 
     def test_deletes_still_unprocessed_after_the_last_attempt_raise(self, table, clock):
-        store = store_on(table, clock)
-        people = add_members(store, clock, 10)
         throttled = ThrottledBatchWrites(table.client, throttled_calls=100)
         sleeps: list[float] = []
         deleter = BatchDeleter(throttled, table.name, attempts=8, sleep=sleeps.append)
+        keys = [{"pk": {"S": f"ROOM#r{i}"}, "sk": {"S": "CONN#c"}} for i in range(10)]
         with pytest.raises(BatchWriteIncomplete):
-            store_on(table, clock, deleter=deleter).remove_many(people)
+            deleter.delete(keys)
         assert len(throttled.batch_sizes) == 8
         assert sleeps == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0]
+
+    def test_a_removal_whose_membership_deletes_fail_still_returns_the_connection(
+        self, table, clock
+    ):
+        connection = in_rooms(store_on(table, clock), clock, 3)
+        throttled = ThrottledBatchWrites(table.client, throttled_calls=100)
+        deleter = BatchDeleter(throttled, table.name, attempts=2, sleep=lambda _: None)
+        removed = store_on(table, clock, deleter=deleter).remove(connection.id)
+        assert removed is not None and len(removed.rooms) == 3
+        assert store_on(table, clock).get(connection.id) is None
 
 
 class TestRefusedWrites:

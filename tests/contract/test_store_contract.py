@@ -65,14 +65,16 @@ class TestConnections:
         clock.advance(seconds=5)
         assert {c.id for c in store.connections()} == {alive.id, stale.id}
 
-    def test_remove_many_deletes_connections_and_memberships(self, store, clock):
-        people = [make_connection(clock, f"user{i}") for i in range(30)]
-        for person in people:
-            store.add(person)
-            joined(store, clock, person)
-        store.remove_many([store.get(p.id) for p in people[:27]])
-        assert {m.user_id.value for m in store.members(ROOM)} == {"user27", "user28", "user29"}
-        assert store.stats().total_connections == 3
+    def test_remove_deletes_the_memberships_of_every_room(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        rooms = [RoomId(f"room-{i}") for i in range(30)]
+        for room in rooms:
+            joined(store, clock, connection, room)
+        store.add(make_connection(clock, "bob"))
+        store.remove(connection.id)
+        assert all(store.members(room) == [] for room in rooms)
+        assert store.stats().total_connections == 1
 
 
 class TestMembership:

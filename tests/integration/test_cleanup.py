@@ -6,12 +6,13 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from dependency_injector import providers
 
 from adapters.clocks import FixedClock
 from adapters.fake_notifier import FakeNotifier
 from domain.model import ConnectionId, RoomId
 from entrypoints import handlers
-from entrypoints.containers import Container
+from entrypoints.containers import Container, get_container
 from entrypoints.settings import ConfigurationError
 from tests.integration import events
 from tests.integration.harness import Gateway, item_keys
@@ -86,12 +87,15 @@ class TestCleanupOverHttp:
         self, stub: GatewayStub, environment: pytest.MonkeyPatch, table: str
     ) -> None:
         environment.setenv("CONNECTIONS_TABLE", table)
+        clock = FixedClock()
+        get_container().clock.override(providers.Object(clock))
         gateway = Gateway(lambda c: [json.loads(body) for body in stub.received(c)])
         live, gone = gateway.connect("alice"), gateway.connect("bob")
         gateway.join(live, "lobby")
         gateway.join(gone, "lobby")
         gateway.new_frames(live)
         stub.answer(gone, 410)
+        clock.advance(seconds=60)  # past the handshake grace: younger ones are not probed
         assert handlers.cleanup(events.scheduled_event(), None) == {"checked": 2, "removed": 1}
         assert item_keys(table) == {
             (f"CONN#{live}", "CONNECTION"),

@@ -364,3 +364,58 @@ class TestAuthentication:
     def test_without_a_verifier_the_claim_is_taken_as_given(self, service):
         connection = service.connect(ConnectionId("c1"), UserId("bob"), token="ignored")
         assert connection.user_id == UserId("bob")
+
+
+class TestSweepIsExact:
+    def test_a_connection_still_in_its_handshake_is_not_probed(
+        self, chat, service, fake_notifier, clock, memory_store
+    ):
+        alice = chat.connect("alice")
+        fake_notifier.mark_gone(alice)  # API Gateway answers 410 until $connect returns
+        clock.advance(seconds=29)
+        assert service.sweep_stale().as_dict() == {"checked": 1, "removed": 0}
+        clock.advance(seconds=1)
+        assert service.sweep_stale().as_dict() == {"checked": 1, "removed": 1}
+
+    def test_a_disconnect_racing_the_sweep_is_announced_once_and_not_counted(
+        self, memory_store, clock
+    ):
+        class DisconnectWhileProbing(FakeNotifier):
+            def find_gone(self, connection_ids):
+                gone = super().find_gone(connection_ids)
+                for connection_id in gone:
+                    service.disconnect(connection_id)  # $disconnect lands mid-sweep
+                return gone
+
+        notifier = DisconnectWhileProbing()
+        service = ChatService(memory_store, notifier, clock)
+        chat = Chat(service, notifier)
+        alice, bob = chat.connect("alice"), chat.connect("bob")
+        chat.join(alice, "lobby")
+        chat.join(bob, "lobby")
+        clock.advance(seconds=60)
+        notifier.mark_gone(bob)
+        chat.forget_frames()
+        report = service.sweep_stale()
+        assert report.as_dict() == {"checked": 2, "removed": 0}
+        assert chat.actions(alice) == ["userLeft"]
+
+
+class TestHousekeepingFailures:
+    def test_a_send_that_reached_everyone_succeeds_even_if_removing_the_gone_fails(
+        self, clock
+    ):
+        class FailingRemoveStore(InMemoryConnectionStore):
+            def remove(self, connection_id):
+                raise RuntimeError("throttled")
+
+        notifier = FakeNotifier()
+        chat = Chat(ChatService(FailingRemoveStore(clock), notifier, clock), notifier)
+        alice, bob = chat.connect("alice"), chat.connect("bob")
+        chat.join(alice, "lobby")
+        chat.join(bob, "lobby")
+        notifier.mark_gone(bob)
+        chat.forget_frames()
+        reply = chat.send(alice, "lobby", "once only")
+        assert reply.status_code == 200
+        assert chat.actions(alice) == ["message"]
