@@ -34,7 +34,8 @@ class JwtVerifier:
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=self._leeway,
-                options={"require": ["exp", "sub"]},
+                # An `aud` is checked when one is configured, and ignored otherwise.
+                options={"require": ["exp", "sub"], "verify_aud": self._audience is not None},
             )
         except jwt.PyJWTError as refused:
             raise Unauthorized(f"invalid token: {refused}") from None

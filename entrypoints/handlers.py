@@ -28,6 +28,8 @@ def connect(event: Any, context: Any = None) -> Response:
         service = _service(event)
     except MalformedEvent as malformed:
         return _malformed(event, malformed)
+    except ConfigurationError:
+        return _misconfigured(event)
     try:
         service.connect(
             request.connection_id,
@@ -62,6 +64,8 @@ def message(event: Any, context: Any = None) -> Response:
         service = _service(event)
     except MalformedEvent as malformed:
         return _malformed(event, malformed)
+    except ConfigurationError:
+        return _misconfigured(event)
     reply = service.handle(connection_id, body)
     return _response(reply.status_code, reply.body)
 
@@ -98,6 +102,12 @@ def _event_endpoint(event: Any) -> str:
 def _malformed(event: Any, malformed: MalformedEvent) -> Response:
     log.warning("%s (%s)", malformed, events.describe(event))
     return _response(400, str(malformed))
+
+
+def _misconfigured(event: Any) -> Response:
+    """A bad setting fails every invocation alike: say which, once per invocation, as 500."""
+    log.exception("roomcast is misconfigured (%s)", events.describe(event))
+    return _response(500, "Server misconfigured")
 
 
 def _response(status_code: int, body: str) -> Response:

@@ -14,8 +14,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def make_app(gateway: Gateway) -> web.Application:
-    # Room for one byte over the PostToConnection limit, so the 413 is API Gateway's own.
-    app = web.Application(client_max_size=gateway.limits.max_post_bytes + 1)
+    app = web.Application()
     app[GATEWAY] = gateway
     app.router.add_get("/", chat_page)
     app.router.add_get("/config.json", page_config)

@@ -32,8 +32,8 @@ async def post_to_connection(request: web.Request) -> web.Response:
     gateway, connection = _target(request)
     if request.match_info["stage"] != gateway.stage:
         return forbidden()
-    data = await request.read()
-    if len(data) > gateway.limits.max_post_bytes:
+    data = await _body_within(request, gateway.limits.max_post_bytes)
+    if data is None:
         return aws_error(413, "PayloadTooLargeException", "Request entity too large")
     if connection is None:
         return _gone()
@@ -42,6 +42,15 @@ async def post_to_connection(request: web.Request) -> web.Response:
     except (ConnectionError, RuntimeError):
         return _gone()
     return web.Response(status=200)
+
+
+async def _body_within(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None when it is over `limit`: read at most one byte past it, whatever
+    its size, so any oversize POST gets API Gateway's 413 and not aiohttp's own."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    data = await request.content.read(limit + 1)
+    return None if len(data) > limit else data
 
 
 async def get_connection(request: web.Request) -> web.Response:

@@ -55,7 +55,7 @@ def route_key_for(body: str | None, expression: str) -> str | None:
         return None
     try:
         value: Any = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting is just another non-match
         return None
     for part in match.group(1).split("."):
         if not isinstance(value, dict):

@@ -83,6 +83,17 @@ class TestJwtVerifier:
         with pytest.raises(Unauthorized):
             verifier.verify(signed({"sub": "alice", "aud": "other", "iss": "https://auth.example"}))
 
+    def test_an_audience_in_the_token_is_ignored_when_none_is_configured(self):
+        token = signed({"sub": "alice", "aud": "some-other-app"})
+        assert JwtVerifier(SECRET).verify(token) == UserId("alice")
+
+    def test_clock_skew_up_to_the_leeway_is_forgiven_and_no_more(self):
+        now = int(time.time())
+        just_expired = jwt.encode({"sub": "alice", "exp": now - 5}, SECRET)
+        assert JwtVerifier(SECRET, leeway_seconds=30).verify(just_expired) == UserId("alice")
+        with pytest.raises(Unauthorized):
+            JwtVerifier(SECRET, leeway_seconds=0).verify(just_expired)
+
     def test_an_empty_secret_is_a_configuration_error(self):
         with pytest.raises(ValueError):
             JwtVerifier("")

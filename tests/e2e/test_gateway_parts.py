@@ -36,6 +36,7 @@ class TestRouteKeyFromTheBody:
             ('{"action": null}', None),
             ('["action"]', None),
             ("not json", None),
+            ("[" * 100_000, None),
             (None, None),
         ],
     )

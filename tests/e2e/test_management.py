@@ -75,9 +75,12 @@ class TestLiveConnection:
             with pytest.raises(client.exceptions.GoneException):
                 client.post_to_connection(ConnectionId=quinn_id, Data=b"too late")
 
-    def test_a_payload_over_128_kb_is_refused_with_413(self, gateway: GatewayProcess) -> None:
+    @pytest.mark.parametrize("size", [128 * 1024 + 1, 128 * 1024 + 2, 2 * 1024 * 1024])
+    def test_a_payload_over_128_kb_is_refused_with_413(
+        self, gateway: GatewayProcess, size: int
+    ) -> None:
         url = f"{gateway.management_url}/@connections/{UNKNOWN}"
-        status, error_type, body = raw_request(url, "POST", b"x" * (128 * 1024 + 1))
+        status, error_type, body = raw_request(url, "POST", b"x" * size)
         assert (status, error_type) == (413, "PayloadTooLargeException")
         assert "message" in body
 

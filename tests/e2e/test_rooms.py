@@ -115,6 +115,7 @@ class TestRouteSelection:
             ('{"action": 5}', "Unknown action: 5"),
             ("not json at all", "Invalid JSON"),
             ('{"roomId": "x"}', "action required"),
+            ("[" * 30_000, "Invalid JSON"),
         ],
     )
     @async_test

@@ -82,3 +82,16 @@ class TestDisconnect:
 
     def test_disconnecting_an_unknown_connection_is_harmless(self, gateway: Gateway) -> None:
         assert gateway.disconnect(events.new_connection_id())["statusCode"] == 200
+
+
+class TestMisconfiguration:
+    def test_a_bad_setting_answers_500_and_logs_which_variable(
+        self, environment: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        environment.setenv("ROOMCAST_STORE", "memory")
+        environment.setenv("ROOMCAST_JWT_SECRET", "too-short")
+        connection_id = events.new_connection_id()
+        connect = handlers.connect(events.connect_event(connection_id), None)
+        message = handlers.message(events.message_event(connection_id, '{"action":"ping"}'), None)
+        assert connect == message == {"statusCode": 500, "body": "Server misconfigured"}
+        assert "ROOMCAST_JWT_SECRET" in caplog.text

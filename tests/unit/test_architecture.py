@@ -54,6 +54,35 @@ def test_importing_the_domain_loads_no_port_adapter_or_sdk():
     assert result.stdout.strip() == "[]"
 
 
+OUTER = {
+    "adapters": {"entrypoints"},
+    "roomcast_client": {"domain", "ports", "adapters", "entrypoints"},
+}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for package in OUTER for p in sorted((ROOT / package).rglob("*.py"))],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_nothing_imports_the_entrypoints_and_the_client_stands_alone(path):
+    forbidden = OUTER[path.relative_to(ROOT).parts[0]]
+    roots = {name.split(".")[0] for name in imported_modules(path)}
+    assert not roots & forbidden, f"{path} imports {sorted(roots & forbidden)}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for package in ("domain", "ports", "adapters", "entrypoints", "roomcast_client")
+     for p in sorted((ROOT / package).rglob("*.py"))],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_no_relative_imports_hide_from_these_checks(path):
+    tree = ast.parse(path.read_text(), filename=str(path))
+    relative = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level]
+    assert relative == [], f"{path}: relative imports at lines {relative}"
+
+
 def test_the_rule_checker_sees_a_forbidden_import(tmp_path):
     offender = tmp_path / "offender.py"
     offender.write_text("import boto3\nfrom adapters.memory_store import X\n")
