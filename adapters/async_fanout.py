@@ -15,10 +15,10 @@ from aiobotocore.session import AioSession, get_session
 from adapters.background_loop import BackgroundLoop
 from adapters.endpoints import management_endpoint, region_of
 from adapters.management_api import (
+    Retryable,
     RetryPolicy,
-    Throttled,
     client_settings,
-    rate_limited,
+    exhausted,
     tally,
     translate,
 )
@@ -115,15 +115,17 @@ class AsyncFanoutNotifier:
 
     async def _call(self, operation: str, **params: Any) -> None:
         client = await self._get_client()
+        last: Retryable | None = None
         for pause in self._retry.pauses():
             await asyncio.sleep(pause)
             try:
                 async with self._slots:
                     await self._attempt(client, operation, params)
                 return
-            except Throttled:
-                log.debug("%s %s throttled (429)", operation, params["ConnectionId"])
-        raise rate_limited(self._retry.attempts)
+            except Retryable as failure:
+                log.debug("%s %s: %s", operation, params["ConnectionId"], failure)
+                last = failure
+        raise exhausted(last, self._retry.attempts)
 
     @staticmethod
     async def _attempt(client: Any, operation: str, params: dict[str, Any]) -> None:

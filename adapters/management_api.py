@@ -7,7 +7,12 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from attrs import frozen
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+)
 
 from domain.errors import ConnectionGone, DeliveryFailed
 from domain.model import ConnectionId
@@ -20,8 +25,9 @@ def client_settings(max_pool_connections: int = 10) -> dict[str, Any]:
     botocore retries 429 itself in both retry modes (standard lists LimitExceededException
     among its throttling codes, legacy retries any HTTP 429), with its own backoff and retry
     quota; on top of our loop that would multiply attempts (5 x 3) and blur the bound. So
-    botocore makes exactly one attempt and RetryPolicy alone decides. Other errors (5xx,
-    sockets) are not retried: a frame delivered late is worth less than a prompt report.
+    botocore makes exactly one attempt and RetryPolicy alone decides: it retries 429s and
+    connections that failed before the request was handled (see `translate`). 5xx and read
+    timeouts are not retried: the frame may already have been delivered.
     """
     return {
         "retries": {"mode": "standard", "total_max_attempts": 1},
@@ -46,8 +52,18 @@ class RetryPolicy:
             yield random.uniform(0, min(self.max_delay, self.base_delay * 2**retry))
 
 
-class Throttled(Exception):
-    """One attempt answered 429; the caller may try again after a pause."""
+class Retryable(Exception):
+    """One attempt failed in a way that another attempt, after a pause, may not."""
+
+
+class Throttled(Retryable):
+    """The attempt was answered 429 LimitExceededException."""
+
+
+class Unreachable(Retryable):
+    """The connection failed before the request was handled: refused, timed out while
+    connecting, or a pooled keep-alive connection the server had closed, as happens to
+    the first posts after a Lambda execution environment thaws."""
 
 
 def translate(error: Exception, modeled: Any) -> Exception:
@@ -56,6 +72,8 @@ def translate(error: Exception, modeled: Any) -> Exception:
     `modeled` is `client.exceptions`; its classes are ClientError subclasses, so they are
     checked before the generic ClientError.
     """
+    if isinstance(error, ConnectionClosedError | EndpointConnectionError | ConnectTimeoutError):
+        return Unreachable(f"{type(error).__name__}: {error}")
     if isinstance(error, modeled.GoneException):
         return ConnectionGone(_message(error))
     if isinstance(error, modeled.LimitExceededException):
@@ -69,8 +87,10 @@ def translate(error: Exception, modeled: Any) -> Exception:
     return DeliveryFailed(f"{type(error).__name__}: {error}")
 
 
-def rate_limited(attempts: int) -> DeliveryFailed:
-    return DeliveryFailed(f"rate limited (429) after {attempts} attempts")
+def exhausted(last: Retryable | None, attempts: int) -> DeliveryFailed:
+    if last is None or isinstance(last, Throttled):
+        return DeliveryFailed(f"rate limited (429) after {attempts} attempts")
+    return DeliveryFailed(f"{last} (after {attempts} attempts)")
 
 
 def tally(outcomes: Iterable[tuple[ConnectionId, Exception | None]]) -> BroadcastResult:

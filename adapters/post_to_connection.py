@@ -12,10 +12,10 @@ from botocore.config import Config
 
 from adapters.endpoints import management_endpoint, region_of
 from adapters.management_api import (
+    Retryable,
     RetryPolicy,
-    Throttled,
     client_settings,
-    rate_limited,
+    exhausted,
     tally,
     translate,
 )
@@ -81,14 +81,16 @@ class PostToConnectionNotifier:
         return False
 
     def _call(self, operation: str, **params: Any) -> None:
+        last: Retryable | None = None
         for pause in self._retry.pauses():
             time.sleep(pause)
             try:
                 self._attempt(operation, params)
                 return
-            except Throttled:
-                log.debug("%s %s throttled (429)", operation, params["ConnectionId"])
-        raise rate_limited(self._retry.attempts)
+            except Retryable as failure:
+                log.debug("%s %s: %s", operation, params["ConnectionId"], failure)
+                last = failure
+        raise exhausted(last, self._retry.attempts)
 
     def _attempt(self, operation: str, params: dict[str, Any]) -> None:
         try:

@@ -11,7 +11,7 @@ from adapters.post_to_connection import PostToConnectionNotifier, management_cli
 from domain import frames
 from domain.errors import ConnectionGone, DeliveryFailed
 from domain.model import ConnectionId
-from tests.support.gateway_stub import GatewayStub
+from tests.support.gateway_stub import HANG_UP, GatewayStub
 from tests.support.notifier_harnesses import FAST_RETRY, async_fanout, boto3_session, start_stub
 
 FRAME = frames.pong(1_700_000_000_000)
@@ -36,6 +36,21 @@ def make_notifier(request: pytest.FixtureRequest) -> Callable[[str], Any]:
 @pytest.fixture
 def notifier(make_notifier: Callable[[str], Any], stub: GatewayStub) -> Any:
     return make_notifier(stub.endpoint)
+
+
+class TestDroppedConnections:
+    def test_a_post_on_a_connection_the_server_hung_up_is_retried(self, notifier, stub):
+        stub.answer("thawed", HANG_UP, 200)
+        result = notifier.broadcast([ConnectionId("thawed")], FRAME)
+        assert result.delivered == 1
+        assert stub.posts_to("thawed") == 2
+        assert stub.received("thawed") == [FRAME.encode()]
+
+    def test_a_server_that_never_answers_fails_after_the_bounded_attempts(self, notifier, stub):
+        stub.answer("dead", HANG_UP)
+        with pytest.raises(DeliveryFailed, match="ConnectionClosedError"):
+            notifier.send(ConnectionId("dead"), FRAME)
+        assert stub.posts_to("dead") == FAST_RETRY.attempts
 
 
 class TestThrottling:

@@ -23,6 +23,9 @@ ERROR_TYPES = {
 }
 
 
+HANG_UP = 0  # a scripted "status" that closes the socket without answering
+
+
 class GatewayStub:
     """Answers POST/GET /{stage}/@connections/{id}; records bodies, requests and concurrency."""
 
@@ -129,6 +132,9 @@ def _handler_for(stub: GatewayStub) -> type[BaseHTTPRequestHandler]:
         def _answer(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             status, body = stub.respond(method, self.path, self.rfile.read(length))
+            if status == HANG_UP:
+                self.close_connection = True  # no response at all, like a dead keep-alive
+                return
             if status >= 400:
                 body = json.dumps({"message": HTTPStatus(status).phrase}).encode()
             self.send_response(status)
