@@ -39,6 +39,11 @@ def parse_header(data: bytes) -> FrameHeader | None:
     return FrameHeader(data[0] & 0x0F, bool(data[0] & 0x80), length, size)
 
 
+class Violation(NamedTuple):
+    problem: str
+    frame_start: int  # where in the scanned chunk the offending frame begins (0 if earlier)
+
+
 class FrameSizeScanner:
     """Follows frame boundaries in a byte stream; `scan` names the first limit broken."""
 
@@ -48,7 +53,7 @@ class FrameSizeScanner:
         self._payload_left = 0
         self._message_bytes = 0
 
-    def scan(self, data: bytes) -> str | None:
+    def scan(self, data: bytes) -> Violation | None:
         position = 0
         while position < len(data):
             if self._payload_left:
@@ -61,11 +66,12 @@ class FrameSizeScanner:
             if header is None:
                 self._partial_header = buffered
                 return None
+            frame_start = max(0, position - len(self._partial_header))
             position += header.size - len(self._partial_header)
             self._partial_header = b""
             self._payload_left = header.payload_length
             if header.opcode in DATA_OPCODES and (problem := self._check(header)):
-                return problem
+                return Violation(problem, frame_start)
         return None
 
     def _check(self, header: FrameHeader) -> str | None:
@@ -91,9 +97,12 @@ class FrameSizeGuard:
     def feed_data(self, data: bytes) -> tuple[bool, bytes]:
         if self._tripped:
             return False, b""
-        if problem := self._scanner.scan(data):
+        if violation := self._scanner.scan(data):
             self._tripped = True
-            self._messages.set_exception(WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, problem))
+            # Frames before the offending one are handled, as API Gateway handles them.
+            self._parser.feed_data(data[: violation.frame_start])
+            error = WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, violation.problem)
+            self._messages.set_exception(error)
             return False, b""
         result: tuple[bool, bytes] = self._parser.feed_data(data)
         return result

@@ -6,7 +6,12 @@ import struct
 
 import pytest
 
-from entrypoints.gateway.frame_guard import FrameSizeScanner, parse_header
+from entrypoints.gateway.frame_guard import (
+    FrameSizeGuard,
+    FrameSizeScanner,
+    Violation,
+    parse_header,
+)
 from entrypoints.gateway.limits import GatewayLimits
 from entrypoints.gateway.routing import TemplateError, load_routes, route_key_for
 from entrypoints.template import load_template
@@ -67,7 +72,7 @@ class TestFrameSizeScanner:
         header = frame_header(101)
         problems = [scanner.scan(header[i : i + 1]) for i in range(len(header))]
         assert problems[:-1] == [None] * (len(header) - 1)
-        assert problems[-1] == "Frame size limit exceeded"
+        assert problems[-1] == Violation("Frame size limit exceeded", 0)
 
     def test_frames_within_the_limits_pass_in_any_chunking(self) -> None:
         stream = frame(300) + frame(70_000, opcode=0x2) + frame(5, opcode=0x9) + frame(0)
@@ -78,7 +83,38 @@ class TestFrameSizeScanner:
         scanner = FrameSizeScanner(GatewayLimits(max_frame_bytes=100, max_message_bytes=250))
         fragments = frame(100, fin=False) + frame(5, opcode=0x9) + frame(100, opcode=0, fin=False)
         assert scanner.scan(fragments) is None
-        assert scanner.scan(frame(51, opcode=0)) == "Message size limit exceeded"
+        assert scanner.scan(frame(51, opcode=0)) == Violation("Message size limit exceeded", 0)
+
+    def test_the_violation_says_where_the_offending_frame_begins(self) -> None:
+        scanner = FrameSizeScanner(GatewayLimits(max_frame_bytes=100))
+        before = frame(10) + frame(3, opcode=0x9)
+        assert scanner.scan(before + frame(101)) == Violation(
+            "Frame size limit exceeded", len(before)
+        )
+
+
+class TestFrameSizeGuard:
+    def test_frames_before_an_oversize_one_in_the_same_chunk_still_reach_the_parser(
+        self,
+    ) -> None:
+        class Recorder:
+            def __init__(self) -> None:
+                self.fed: list[bytes] = []
+                self.error: BaseException | None = None
+
+            def feed_data(self, data: bytes) -> tuple[bool, bytes]:
+                self.fed.append(data)
+                return False, b""
+
+            def set_exception(self, error: BaseException) -> None:
+                self.error = error
+
+        parser, messages = Recorder(), Recorder()
+        guard = FrameSizeGuard(parser, messages, GatewayLimits(max_frame_bytes=100))
+        valid = frame(20)
+        guard.feed_data(valid + frame(101))
+        assert parser.fed == [valid]
+        assert messages.error is not None and "Frame size" in str(messages.error)
 
     def test_parse_header_reads_the_64_bit_length(self) -> None:
         header = parse_header(frame_header(2**20))
