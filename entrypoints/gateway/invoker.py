@@ -56,8 +56,8 @@ class Invoker:
         request_id = event["requestContext"]["requestId"]
         context = LambdaContext(route.function, request_id, self._timeout)
         loop = asyncio.get_running_loop()
-        call = loop.run_in_executor(self._pool, route.handler, event, context)
         try:
+            call = loop.run_in_executor(self._pool, route.handler, event, context)
             result = await asyncio.wait_for(call, self._timeout)
         except TimeoutError:
             log.error("%s (%s) timed out after %ss", route.handler_name, route.key, self._timeout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,8 @@ from entrypoints.gateway.events import Api, new_api_id
 from entrypoints.gateway.invoker import Invoker
 from entrypoints.gateway.limits import GatewayLimits
 from entrypoints.gateway.routing import RouteTable
+
+log = logging.getLogger("roomcast.gateway")
 
 
 @dataclass
@@ -45,6 +48,9 @@ class Gateway:
         try:
             if finished:
                 await asyncio.wait_for(asyncio.gather(*finished), timeout)
+        except TimeoutError:
+            waiting = sum(not c.finished.is_set() for c in open_connections)
+            log.warning("stopped waiting after %ss for %d $disconnect call(s)", timeout, waiting)
         finally:
             self.invoker.shutdown()
 

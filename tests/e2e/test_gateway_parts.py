@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
 
 import pytest
@@ -12,8 +13,9 @@ from entrypoints.gateway.frame_guard import (
     Violation,
     parse_header,
 )
+from entrypoints.gateway.invoker import Invoker
 from entrypoints.gateway.limits import GatewayLimits
-from entrypoints.gateway.routing import TemplateError, load_routes, route_key_for
+from entrypoints.gateway.routing import Route, TemplateError, load_routes, route_key_for
 from entrypoints.template import load_template
 
 EXPRESSION = "$request.body.action"
@@ -119,3 +121,13 @@ class TestFrameSizeGuard:
     def test_parse_header_reads_the_64_bit_length(self) -> None:
         header = parse_header(frame_header(2**20))
         assert header is not None and header.payload_length == 2**20 and header.size == 14
+
+
+class TestInvokerAtShutdown:
+    def test_an_invocation_after_shutdown_is_a_500_not_an_exception(self) -> None:
+        invoker = Invoker(workers=1, timeout_seconds=1)
+        invoker.shutdown()
+        route = Route("$connect", "ConnectFunction", "h", lambda event, context: {})
+        event = {"requestContext": {"requestId": "r-1"}}
+        outcome = asyncio.run(invoker.invoke(route, event))
+        assert outcome.status_code == 500
