@@ -25,7 +25,3 @@ class FixedClock:
     def advance(self, *, ms: int = 0, seconds: float = 0) -> None:
         with self._lock:
             self._now += ms + int(seconds * 1000)
-
-    def set(self, now_ms: int) -> None:
-        with self._lock:
-            self._now = now_ms

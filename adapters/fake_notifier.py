@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from domain.errors import ConnectionGone, DeliveryFailed
@@ -70,8 +70,3 @@ class FakeNotifier:
     def find_gone(self, connection_ids: Sequence[ConnectionId]) -> frozenset[ConnectionId]:
         with self._lock:
             return frozenset(c for c in connection_ids if c in self._gone)
-
-    def forget(self, connection_ids: Iterable[ConnectionId]) -> None:
-        with self._lock:
-            for connection_id in connection_ids:
-                self._sent.pop(connection_id, None)

@@ -13,7 +13,7 @@ from domain.commands import Command
 from domain.frames import Frame
 from domain.model import ANONYMOUS, Connection, ConnectionId, RoomId, UserId
 from domain.policies import Limits, decide_join, expires_at, find_member, should_probe
-from domain.results import BroadcastResult, Reply, Stats, SweepReport
+from domain.results import Reply, Stats, SweepReport
 
 if TYPE_CHECKING:  # the service is typed by the ports but never imports them at run time
     from ports import Clock, ConnectionStore, Notifier, TokenVerifier
@@ -183,12 +183,7 @@ class ChatService:
         raise errors.ConcurrentUpdate(f"{connection_id} kept changing while joining {room_id}")
 
     def _refuse(self, connection_id: ConnectionId, refused: errors.DomainError) -> Reply:
-        """Tell the sender why; a failure while telling (say, the store failing as a gone
-        sender is dropped) is logged, and the invocation still answers."""
-        try:
-            self._deliver(connection_id, frames.error(refused.message, self.clock.now_ms()))
-        except Exception:
-            log.exception("could not send the error frame to %s", connection_id)
+        self._deliver(connection_id, frames.error(refused.message, self.clock.now_ms()))
         return Reply(refused.status_code, refused.message)
 
     def _deliver(self, connection_id: ConnectionId, frame: Frame) -> None:
@@ -201,15 +196,14 @@ class ChatService:
 
     def _broadcast(
         self, room_id: RoomId, connection_ids: Sequence[ConnectionId], frame: Frame
-    ) -> BroadcastResult:
+    ) -> None:
         if not connection_ids:
-            return BroadcastResult()
+            return
         result = self.notifier.broadcast(connection_ids, frame)
         for connection_id, reason in result.failed.items():
             log.warning("could not deliver %s to %s: %s", frame.action, connection_id, reason)
         if result.gone:
             self._drop_gone_after_delivery(sorted(result.gone), room_id)
-        return result
 
     def _announce(self, room_id: RoomId, frame: Frame) -> None:
         self._broadcast(room_id, [m.connection_id for m in self.store.members(room_id)], frame)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.clocks import FixedClock
 from adapters.fake_notifier import FakeNotifier
 from adapters.fake_verifier import FakeTokenVerifier
 from adapters.memory_store import InMemoryConnectionStore
@@ -185,8 +184,13 @@ class TestDisconnect:
         assert memory_store.get(bob) is None
         assert [m.user_id for m in memory_store.members(RoomId("lobby"))] == [UserId("alice")]
 
-    def test_disconnecting_an_unknown_connection_is_harmless(self, service):
+    def test_disconnecting_an_unknown_connection_is_harmless(self, chat, service, memory_store):
+        alice = chat.connect("alice")
+        chat.join(alice, "lobby")
+        chat.forget_frames()
         service.disconnect(ConnectionId("ghost"))
+        assert chat.frames(alice) == []
+        assert [c.id for c in memory_store.connections()] == [alice]
 
 
 class TestGoneDuringFanout:
@@ -306,10 +310,6 @@ class TestConcurrentJoins:
         assert chat.join(alice, "lobby").status_code == 200
         assert list(store.get(alice).rooms) == [RoomId("lobby")]
         assert chat.actions(alice) == ["leftRoom", "joinedRoom"]
-
-
-def test_fixed_clock_is_the_one_the_service_reads(clock: FixedClock) -> None:
-    assert clock.now_ms() == NOW
 
 
 class TestJoinerGoneBeforeConfirmation:
