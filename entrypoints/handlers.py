@@ -26,10 +26,8 @@ def connect(event: Any, context: Any = None) -> Response:
     try:
         request = events.connect_request(event)
         service = _service(event)
-    except MalformedEvent as malformed:
-        return _malformed(event, malformed)
-    except ConfigurationError:
-        return _misconfigured(event)
+    except (MalformedEvent, ConfigurationError) as unusable:
+        return _unusable(event, unusable)
     try:
         service.connect(
             request.connection_id,
@@ -62,10 +60,8 @@ def message(event: Any, context: Any = None) -> Response:
         connection_id = events.connection_id(event)
         body = events.message_body(event)
         service = _service(event)
-    except MalformedEvent as malformed:
-        return _malformed(event, malformed)
-    except ConfigurationError:
-        return _misconfigured(event)
+    except (MalformedEvent, ConfigurationError) as unusable:
+        return _unusable(event, unusable)
     reply = service.handle(connection_id, body)
     return _response(reply.status_code, reply.body)
 
@@ -99,14 +95,13 @@ def _event_endpoint(event: Any) -> str:
         raise MalformedEvent(missing) from None
 
 
-def _malformed(event: Any, malformed: MalformedEvent) -> Response:
-    log.warning("%s (%s)", malformed, events.describe(event))
-    return _response(400, str(malformed))
-
-
-def _misconfigured(event: Any) -> Response:
-    """A bad setting fails every invocation alike: say which, once per invocation, as 500."""
-    log.exception("roomcast is misconfigured (%s)", events.describe(event))
+def _unusable(event: Any, problem: MalformedEvent | ConfigurationError) -> Response:
+    """A malformed event is the caller's 400; a bad setting fails every invocation alike,
+    so it is a 500 whose log line names the variable."""
+    if isinstance(problem, MalformedEvent):
+        log.warning("%s (%s)", problem, events.describe(event))
+        return _response(400, str(problem))
+    log.error("roomcast is misconfigured: %s (%s)", problem, events.describe(event))
     return _response(500, "Server misconfigured")
 
 

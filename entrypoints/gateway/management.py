@@ -24,6 +24,14 @@ def _target(request: web.Request) -> tuple[Gateway, LiveConnection | None]:
     return gateway, connection
 
 
+def _live_target(request: web.Request) -> LiveConnection | web.Response:
+    """The open connection a GET or DELETE names, or the answer API Gateway gives instead."""
+    gateway, connection = _target(request)
+    if request.match_info["stage"] != gateway.stage:
+        return forbidden()
+    return _gone() if connection is None else connection
+
+
 def _gone() -> web.Response:
     return aws_error(410, "GoneException", "Connection is gone")
 
@@ -54,11 +62,9 @@ async def _body_within(request: web.Request, limit: int) -> bytes | None:
 
 
 async def get_connection(request: web.Request) -> web.Response:
-    gateway, connection = _target(request)
-    if request.match_info["stage"] != gateway.stage:
-        return forbidden()
-    if connection is None:
-        return _gone()
+    connection = _live_target(request)
+    if isinstance(connection, web.Response):
+        return connection
     caller = connection.caller
     body = {
         "connectedAt": _iso(caller.connected_at),
@@ -70,13 +76,11 @@ async def get_connection(request: web.Request) -> web.Response:
 
 async def delete_connection(request: web.Request) -> web.Response:
     """204 at once; the socket closes and $disconnect runs in the background, as in AWS."""
-    gateway, connection = _target(request)
-    if request.match_info["stage"] != gateway.stage:
-        return forbidden()
-    if connection is None:
-        return _gone()
+    connection = _live_target(request)
+    if isinstance(connection, web.Response):
+        return connection
     connection.ended(NORMAL)
-    gateway.in_background(connection.close(NORMAL))
+    request.app[GATEWAY].in_background(connection.close(NORMAL))
     return web.Response(status=204)
 
 
