@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from entrypoints.extras import missing_dependency
+
 Number = TypeVar("Number", int, float)
 
 
@@ -95,9 +97,13 @@ def _number(kind: Callable[[str], Number], text: str) -> Number:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from entrypoints.gateway.limits import GatewayLimits
-    from entrypoints.gateway.server import ServeOptions, run
-    from entrypoints.template import DEFAULT_TEMPLATE
+    try:
+        from entrypoints.gateway.limits import GatewayLimits
+        from entrypoints.gateway.server import ServeOptions, run
+        from entrypoints.template import DEFAULT_TEMPLATE
+    except ModuleNotFoundError as missing:
+        print(missing_dependency("serve", missing), file=sys.stderr)
+        return 2
 
     limits = GatewayLimits(
         max_frame_bytes=args.max_frame_bytes,

@@ -7,7 +7,11 @@ from typing import Any
 
 import yaml
 
-DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "template.yaml"
+# A built wheel carries a copy of infra/template.yaml in this package (setup.py puts it
+# there); a source checkout, editable install included, reads infra/ itself.
+PACKAGED_TEMPLATE = Path(__file__).resolve().parent / "template.yaml"
+SOURCE_TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "template.yaml"
+DEFAULT_TEMPLATE = PACKAGED_TEMPLATE if PACKAGED_TEMPLATE.is_file() else SOURCE_TEMPLATE
 
 _SHORT_FORMS = (
     "Ref", "Sub", "GetAtt", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or",

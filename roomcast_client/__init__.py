@@ -7,7 +7,19 @@ like the browser page: it knows only the JSON protocol and imports nothing from 
 `ports/`, `adapters/` or `entrypoints/`. As its own package it needs only `websockets`, can
 be used by an application (or a load test) without the server's stack, and cannot blur the
 dependency rule. The e2e tests drive the gateway with it.
+
+Its one dependency, `websockets`, is the `client` extra (`pip install 'roomcast[client]'`)
+rather than a base dependency: the base install is what the Lambda handlers need, and the
+Lambda artifact has no use for a WebSocket client.
 """
+
+try:
+    import websockets  # noqa: F401
+except ModuleNotFoundError as missing:
+    raise ModuleNotFoundError(
+        "roomcast_client needs websockets, not installed: pip install 'roomcast[client]'",
+        name=missing.name,
+    ) from None
 
 from roomcast_client.client import NO_RECONNECT_CODES, RoomcastClient
 
