@@ -42,7 +42,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.run
 
 run: $(SERVE_STAMP)
-	$(VENV)/bin/roomcast serve
+	$(VENV)/bin/roomcast serve $(ARGS)
 
 # The Lambda artifact: pinned wheels for python3.12 on arm64 (as infra/template.yaml runs
 # them) plus roomcast's own packages, minus the local gateway and its page.
