@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ class _TemplateLoader(yaml.SafeLoader):
     """SafeLoader that understands `!Ref x` as `{"Ref": "x"}`, `!GetAtt a.b` as a list, etc."""
 
 
-def _construct(tag: str):  # type: ignore[no-untyped-def]
+def _construct(tag: str) -> Callable[[yaml.SafeLoader, yaml.Node], dict[str, Any]]:
     key = "Ref" if tag == "Ref" or tag == "Condition" else f"Fn::{tag}"
 
     def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
