@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from aiohttp import web
 
 from entrypoints.gateway import management
+from entrypoints.gateway.page_config import chat_page_config
 from entrypoints.gateway.sessions import websocket_endpoint
 from entrypoints.gateway.state import GATEWAY, Gateway
 
@@ -30,4 +32,4 @@ async def chat_page(request: web.Request) -> web.FileResponse:
 
 async def page_config(request: web.Request) -> web.Response:
     """Where the page should connect: the stage's path on the host that served it."""
-    return web.json_response({"stage": request.app[GATEWAY].stage})
+    return web.json_response(chat_page_config(request.app[GATEWAY], os.environ))

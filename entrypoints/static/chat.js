@@ -1,15 +1,35 @@
 // The chat page: pick a name, join a room, see who comes and goes, send and receive.
 
 const $ = (selector) => document.querySelector(selector);
+const utf8 = new TextEncoder();
+const LOBBY = '';
+// API Gateway's frame quota and roomcast's default message limit, until /config.json says.
+const DEFAULT_LIMITS = { maxFrameBytes: 32768, maxMessageBytes: 32768 };
 
-const state = { client: null, userId: null, roomId: null, members: [] };
+const state = {
+  config: null,
+  client: null,
+  userId: null,
+  roomId: null, // the room this connection is in and sends to
+  shown: LOBBY, // the room whose log is on screen
+  logs: new Map(), // roomId -> its <li> lines, kept while another room is shown
+  members: new Map(), // roomId -> userIds
+  pending: [], // {roomId, message} sent by this connection and not yet echoed back
+};
+
+async function pageConfig() {
+  if (!state.config) {
+    state.config = { ...DEFAULT_LIMITS, ...(await (await fetch('/config.json')).json()) };
+  }
+  return state.config;
+}
 
 async function websocketUrl() {
   const override = new URLSearchParams(location.search).get('ws');
   if (override) {
     return override;
   }
-  const config = await (await fetch('/config.json')).json();
+  const config = await pageConfig();
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   return `${scheme}://${location.host}/${config.stage}`;
 }
@@ -20,29 +40,81 @@ function setStatus(text, kind) {
   status.dataset.kind = kind;
 }
 
-function addLine(kind, text, sender) {
+function showProblem(text) {
+  const problem = $('#send-problem');
+  problem.textContent = text || '';
+  problem.hidden = !text;
+}
+
+function timeOf(timestamp) {
+  const at = new Date(timestamp ?? Date.now());
+  const time = document.createElement('time');
+  const two = (n) => String(n).padStart(2, '0');
+  time.dateTime = at.toISOString();
+  time.title = at.toLocaleString();
+  time.textContent = `${two(at.getHours())}:${two(at.getMinutes())}`;
+  return time;
+}
+
+function logOf(roomId) {
+  if (!state.logs.has(roomId)) {
+    state.logs.set(roomId, []);
+  }
+  return state.logs.get(roomId);
+}
+
+function membersOf(roomId) {
+  if (!state.members.has(roomId)) {
+    state.members.set(roomId, []);
+  }
+  return state.members.get(roomId);
+}
+
+function addLine(roomId, kind, text, { sender, timestamp } = {}) {
   const line = document.createElement('li');
   line.className = kind;
+  line.append(timeOf(timestamp));
   if (sender) {
     const who = document.createElement('strong');
     who.textContent = sender;
     line.append(who, ' ');
   }
-  line.append(text);
-  $('#log').append(line);
-  line.scrollIntoView({ block: 'end' });
+  const body = document.createElement('span');
+  body.className = 'text';
+  body.textContent = text;
+  line.append(body);
+  logOf(roomId).push(line);
+  if (roomId === state.shown) {
+    const log = $('#log');
+    log.append(line);
+    log.scrollTop = log.scrollHeight;
+  }
 }
 
+function showRoom(roomId) {
+  state.shown = roomId;
+  const log = $('#log');
+  log.replaceChildren(...logOf(roomId));
+  log.scrollTop = log.scrollHeight;
+}
+
+// Another connection may use this page's name: frames say who, never which connection.
+const twin = (userId) => `${userId} (another connection)`;
+
 function renderMembers() {
-  const list = $('#members');
-  list.replaceChildren(
-    ...state.members.map((member) => {
-      const item = document.createElement('li');
-      item.textContent = member === state.userId ? `${member} (you)` : member;
-      return item;
-    }),
-  );
-  $('#room-title').textContent = state.roomId ? `#${state.roomId}` : 'No room';
+  let seenSelf = false;
+  const items = (state.roomId ? membersOf(state.roomId) : []).map((member) => {
+    const item = document.createElement('li');
+    item.textContent = member;
+    if (member === state.userId) {
+      item.textContent = seenSelf ? twin(member) : `${member} (you)`;
+      seenSelf = true;
+    }
+    return item;
+  });
+  $('#members').replaceChildren(...items);
+  const left = state.shown ? `#${state.shown} (left)` : 'No room';
+  $('#room-title').textContent = state.roomId ? `#${state.roomId}` : left;
 }
 
 function removeOne(list, value) {
@@ -52,30 +124,50 @@ function removeOne(list, value) {
   }
 }
 
+// The server echoes a message to its sender: the oldest matching one sent from here is ours.
+function takePending(roomId, message) {
+  const index = state.pending.findIndex((p) => p.roomId === roomId && p.message === message);
+  if (index >= 0) {
+    state.pending.splice(index, 1);
+  }
+  return index >= 0;
+}
+
+const presence = (frame, verb) =>
+  frame.userId === state.userId ? `${twin(frame.userId)} ${verb}` : `${frame.userId} ${verb}`;
+
 const handlers = {
   joinedRoom(frame) {
     state.roomId = frame.roomId;
-    state.members = [...frame.members];
-    addLine('system', `You joined #${frame.roomId}`);
+    state.members.set(frame.roomId, [...frame.members]);
+    showRoom(frame.roomId);
+    addLine(frame.roomId, 'system', `You joined #${frame.roomId}`);
   },
   userJoined(frame) {
-    state.members.push(frame.userId);
-    addLine('system', `${frame.userId} joined`);
+    membersOf(frame.roomId).push(frame.userId);
+    addLine(frame.roomId, 'system', presence(frame, 'joined'), frame);
   },
   userLeft(frame) {
-    removeOne(state.members, frame.userId);
-    addLine('system', `${frame.userId} left`);
+    removeOne(membersOf(frame.roomId), frame.userId);
+    addLine(frame.roomId, 'system', presence(frame, 'left'), frame);
   },
   leftRoom(frame) {
-    addLine('system', `You left #${frame.roomId}`);
-    state.roomId = null;
-    state.members = [];
+    addLine(frame.roomId, 'system', `You left #${frame.roomId}`);
+    state.members.delete(frame.roomId);
+    if (state.roomId === frame.roomId) {
+      state.roomId = null;
+    }
   },
   message(frame) {
-    addLine(frame.sender === state.userId ? 'message mine' : 'message', frame.message, frame.sender);
+    const mine = frame.sender === state.userId && takePending(frame.roomId, frame.message);
+    const sender = !mine && frame.sender === state.userId ? twin(frame.sender) : frame.sender;
+    addLine(frame.roomId, mine ? 'message mine' : 'message', frame.message, {
+      sender,
+      timestamp: frame.timestamp,
+    });
   },
   error(frame) {
-    addLine('error', frame.message);
+    addLine(state.shown, 'error', frame.message, frame);
   },
 };
 
@@ -84,9 +176,14 @@ function onFrame(frame) {
   if (handle) {
     handle(frame);
   } else if (frame.message) {
-    addLine('error', frame.message);
+    addLine(state.shown, 'error', frame.message); // API Gateway's own frames have no action
   }
   renderMembers();
+}
+
+function connectQuery(userId) {
+  const token = new URLSearchParams(location.search).get('token');
+  return token ? { userId, token } : { userId };
 }
 
 async function connectAs(userId) {
@@ -94,56 +191,125 @@ async function connectAs(userId) {
     state.client.disconnect();
   }
   state.userId = userId;
-  state.client = new AWSWebSocketClient(await websocketUrl(), {
+  state.pending = [];
+  let opened = false;
+  const client = new AWSWebSocketClient(await websocketUrl(), {
     onOpen: () => {
+      opened = true;
       setStatus(`Connected as ${userId}`, 'open');
       if (state.roomId) {
-        state.client.joinRoom(state.roomId);
+        client.joinRoom(state.roomId);
       }
     },
-    onClose: (event) => setStatus(`Disconnected (${event.code})`, 'closed'),
+    onClose: (event) => {
+      state.pending = [];
+      if (opened) {
+        setStatus(`Disconnected (${event.code})`, 'closed');
+      }
+    },
     onReconnecting: (delay, attempt) =>
       setStatus(`Reconnecting in ${delay / 1000}s (attempt ${attempt})`, 'reconnecting'),
     onMessage: onFrame,
   });
-  await state.client.connect({ userId });
+  state.client = client;
+  await client.connect(connectQuery(userId));
+}
+
+// Browsers hide a refused handshake's HTTP status: say what refuses one here.
+async function explainRefusal(userId) {
+  const reachable = await fetch('/config.json', { cache: 'no-store' }).then(
+    () => true,
+    () => false,
+  );
+  if (!reachable) {
+    setStatus('Could not connect', 'refused');
+    addLine(state.shown, 'error', 'The server is not reachable.');
+    return;
+  }
+  setStatus('Connection refused', 'refused');
+  addLine(
+    state.shown,
+    'error',
+    `The server refused the connection as ${userId}: with authentication on, a missing or ` +
+      'invalid token is refused (HTTP 401); open this page with ?token=<JWT> in its address.',
+  );
+}
+
+function isOpen() {
+  return Boolean(state.client?.ws && state.client.ws.readyState === WebSocket.OPEN);
 }
 
 async function join(event) {
   event.preventDefault();
+  showProblem(null);
   const userId = $('#name').value.trim() || 'anonymous';
   const roomId = $('#room').value.trim();
   if (!roomId) {
     return;
   }
   try {
-    if (!state.client || state.userId !== userId || !state.client.ws ||
-        state.client.ws.readyState !== WebSocket.OPEN) {
+    if (state.userId !== userId || !isOpen()) {
       state.roomId = null;
       await connectAs(userId);
     }
     state.client.joinRoom(roomId);
   } catch (err) {
-    setStatus('Could not connect', 'closed');
+    state.client?.disconnect();
+    await explainRefusal(userId);
   }
+  renderMembers();
 }
 
 function leave() {
   if (state.client && state.roomId) {
     state.client.leaveRoom(state.roomId);
+  } else {
+    showProblem('You are not in a room.');
   }
+}
+
+function sizeProblem(roomId, message) {
+  const { maxMessageBytes, maxFrameBytes } = state.config || DEFAULT_LIMITS;
+  const messageBytes = utf8.encode(message).length;
+  if (messageBytes > maxMessageBytes) {
+    return `Too long: ${messageBytes} bytes of UTF-8; a message may have at most ${maxMessageBytes}.`;
+  }
+  const frame = JSON.stringify({ action: 'sendMessage', roomId, message });
+  const frameBytes = utf8.encode(frame).length;
+  if (frameBytes > maxFrameBytes) {
+    return `Too long: it would be a ${frameBytes}-byte frame; the server takes at most ${maxFrameBytes}.`;
+  }
+  return null;
+}
+
+function checkSize() {
+  const text = $('#message').value;
+  showProblem(state.roomId && text ? sizeProblem(state.roomId, text) : null);
 }
 
 function send(event) {
   event.preventDefault();
   const input = $('#message');
-  if (state.client && state.roomId && input.value) {
-    state.client.sendMessage(state.roomId, input.value);
-    input.value = '';
+  if (!input.value) {
+    return;
   }
+  if (!state.roomId || !isOpen()) {
+    showProblem('Join a room first: pick a name and a room, then press Join.');
+    return;
+  }
+  const problem = sizeProblem(state.roomId, input.value);
+  showProblem(problem);
+  if (problem) {
+    return;
+  }
+  state.pending.push({ roomId: state.roomId, message: input.value });
+  state.client.sendMessage(state.roomId, input.value);
+  input.value = '';
 }
 
 $('#join-form').addEventListener('submit', join);
 $('#leave').addEventListener('click', leave);
 $('#send-form').addEventListener('submit', send);
+$('#message').addEventListener('input', checkSize);
+pageConfig().catch(() => {});
 renderMembers();

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-import os
+import re
 import signal
 import socket
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browser import CHROMIUM, chromium, join, say, two_pages_chat
+from tests.e2e.browser import (
+    chromium,
+    join,
+    join_again,
+    pages_in_room,
+    require_chromium,
+    say,
+    senders,
+    texts,
+    two_pages_chat,
+)
 from tests.e2e.conftest import StartGateway
 from tests.e2e.gateway_process import GatewayProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-if not CHROMIUM.exists():
-    # `make test` installs Debian's chromium first; in CI a missing browser is a failure.
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing: run `make test`, which installs it")
-    pytest.skip(f"{CHROMIUM} is missing (`make test` installs it)", allow_module_level=True)
+require_chromium()
 
 
 class TestChatPage:
@@ -29,24 +35,26 @@ class TestChatPage:
         with chromium() as context:
             alice, bob = two_pages_chat(context, gateway.page_url, room)
             for page in (alice, bob):
-                expect(page.locator("#log li.message")).to_have_text(
+                expect(senders(page)).to_have_text(["alice", "bob"])
+                expect(texts(page)).to_have_text(
                     [
-                        "alice Hi bob, the local gateway works!",
-                        "bob Hello alice, same protocol as API Gateway.",
+                        "Hi bob, the local gateway works!",
+                        "Hello alice, same protocol as API Gateway.",
                     ]
                 )
+            expect(alice.locator("#log li.mine .text")).to_have_text([
+                "Hi bob, the local gateway works!"
+            ])
 
     def test_members_leaving_disappear_from_the_list(
         self, gateway: GatewayProcess, room: str
     ) -> None:
         with chromium() as context:
-            alice, bob = context.new_page(), context.new_page()
-            join(alice, gateway.page_url, "alice", room)
-            join(bob, gateway.page_url, "bob", room)
+            alice, bob = pages_in_room(context, gateway.page_url, room, "alice", "bob")
             expect(alice.locator("#members li")).to_have_count(2)
             bob.close()
             expect(alice.locator("#members li")).to_have_text(["alice (you)"])
-            expect(alice.locator("#log li.system").last).to_have_text("bob left")
+            expect(texts(alice, "system").last).to_have_text("bob left")
             say(alice, "anyone?")
             expect(alice.locator("#log li.message")).to_have_count(1)
 
@@ -62,11 +70,56 @@ class TestChatPage:
             expect(alice.locator("#status")).to_contain_text("Reconnecting in 1s (attempt 1)")
             start("--port", port)
             expect(alice.locator("#status")).to_have_text("Connected as alice", timeout=15_000)
-            expect(alice.locator("#log li.system")).to_have_text(
+            expect(texts(alice, "system")).to_have_text(
                 [f"You joined #{room}", f"You joined #{room}"]
             )
             say(alice, "back")
-            expect(alice.locator("#log li.message")).to_have_text(["alice back"])
+            expect(texts(alice)).to_have_text(["back"])
+
+    def test_each_room_keeps_its_own_log(self, gateway: GatewayProcess, room: str) -> None:
+        other = f"{room}-other"
+        with chromium() as context:
+            (alice,) = pages_in_room(context, gateway.page_url, room, "alice")
+            say(alice, "in the first room")
+            expect(texts(alice)).to_have_text(["in the first room"])
+            join_again(alice, "alice", other)
+            expect(texts(alice, "system")).to_have_text([f"You joined #{other}"])
+            say(alice, "in the other room")
+            expect(texts(alice)).to_have_text(["in the other room"])
+            join_again(alice, "alice", room)
+            expect(texts(alice)).to_have_text(["in the first room"])
+            expect(texts(alice, "system")).to_have_text(
+                [f"You joined #{room}", f"You left #{room}", f"You joined #{room}"]
+            )
+
+    def test_every_line_shows_the_time_it_happened(
+        self, gateway: GatewayProcess, room: str
+    ) -> None:
+        with chromium() as context:
+            (alice,) = pages_in_room(context, gateway.page_url, room, "alice")
+            say(alice, "what time is it?")
+            expect(texts(alice)).to_have_count(1)
+            times = alice.locator("#log li time")
+            expect(times).to_have_count(2)
+            for stamp in times.all():
+                expect(stamp).to_have_text(re.compile(r"^\d\d:\d\d$"))
+                shown = datetime.fromisoformat(stamp.get_attribute("datetime") or "")
+                assert abs((datetime.now(UTC) - shown).total_seconds()) < 60
+
+    def test_another_connection_with_my_name_is_told_apart(
+        self, gateway: GatewayProcess, room: str
+    ) -> None:
+        with chromium() as context:
+            mine, twin = pages_in_room(context, gateway.page_url, room, "alice", "alice")
+            expect(mine.locator("#members li")).to_have_text(
+                ["alice (you)", "alice (another connection)"]
+            )
+            expect(texts(mine, "system").last).to_have_text("alice (another connection) joined")
+            say(mine, "from this tab")
+            say(twin, "from the other tab")
+            expect(senders(mine)).to_have_text(["alice", "alice (another connection)"])
+            expect(mine.locator("#log li.mine .text")).to_have_text(["from this tab"])
+            expect(twin.locator("#log li.mine .text")).to_have_text(["from the other tab"])
 
 
 def free_loopback_port() -> int:

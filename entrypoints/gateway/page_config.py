@@ -1,0 +1,27 @@
+"""What the chat page asks the gateway: where to connect and how large a message may be."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from domain.commands import DEFAULT_MAX_MESSAGE_BYTES
+from entrypoints.gateway.state import Gateway
+from entrypoints.settings import ConfigurationError, from_environ
+
+
+def chat_page_config(gateway: Gateway, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The page checks both limits before sending: over either, the message would be lost."""
+    return {
+        "stage": gateway.stage,
+        "maxFrameBytes": gateway.limits.max_frame_bytes,
+        "maxMessageBytes": _max_message_bytes(environ),
+    }
+
+
+def _max_message_bytes(environ: Mapping[str, str]) -> int:
+    try:
+        return int(from_environ(environ)["max_message_bytes"])
+    except ConfigurationError:
+        # The handlers refuse to start on a bad setting anyway; the page can still load.
+        return DEFAULT_MAX_MESSAGE_BYTES
