@@ -24,6 +24,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tests.e2e.protocol_check import watch_pages
+
 CHROMIUM = Path("/usr/bin/chromium")
 DESKTOP = ViewportSize(width=900, height=440)
 PHONE = ViewportSize(width=390, height=700)
@@ -56,6 +58,7 @@ def chromium() -> Iterator[BrowserContext]:
         context = playwright.chromium.launch_persistent_context(
             profile, executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
         )
+        watch_pages(context)
         try:
             yield context
         finally:

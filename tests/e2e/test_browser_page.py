@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from tests.e2e.browser import (
 )
 from tests.e2e.conftest import StartGateway
 from tests.e2e.gateway_process import GatewayProcess
+from tests.e2e.protocol_check import FrameRecorder
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 require_chromium()
@@ -145,3 +147,16 @@ class TestRefusedHandshake:
             page = context.new_page()
             join(page, f"{gateway.page_url}?token={token}", "alice", room)
             expect(page.locator("#members li")).to_have_text(["alice (you)"])
+
+
+class TestFramesOnTheWire:
+    def test_the_pages_frames_are_recorded_for_the_protocol_check(
+        self, gateway: GatewayProcess, room: str, frames_follow_the_asyncapi_document: FrameRecorder
+    ) -> None:
+        with chromium() as context:
+            two_pages_chat(context, gateway.page_url, room)
+        conversations = frames_follow_the_asyncapi_document.conversations.values()
+        sent = [json.loads(raw)["action"] for talk in conversations for raw in talk.sent]
+        received = [json.loads(raw)["action"] for talk in conversations for raw in talk.received]
+        assert sorted(sent) == ["joinRoom", "joinRoom", "sendMessage", "sendMessage"]
+        assert received.count("message") == 4
