@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-# Top-level module -> the `roomcast[...]` extra that installs it (pyproject.toml).
-EXTRA_OF_MODULE = {"aiohttp": "serve", "yaml": "serve", "websockets": "client"}
+# Top-level module -> (the distribution that provides it, the `roomcast[...]` extra with it).
+PROVIDERS = {
+    "aiohttp": ("aiohttp", "serve"),
+    "yaml": ("PyYAML", "serve"),
+    "websockets": ("websockets", "client"),
+}
 
 
 def missing_dependency(command: str, error: ModuleNotFoundError) -> str:
-    """`roomcast serve: needs aiohttp: pip install 'roomcast[serve]'`, or the error itself."""
-    module = (error.name or "").partition(".")[0]
-    extra = EXTRA_OF_MODULE.get(module)
-    if extra is None:
+    """`roomcast serve: PyYAML is not installed: pip install 'roomcast[serve]'`, or the error."""
+    provider = PROVIDERS.get((error.name or "").partition(".")[0])
+    if provider is None:
         return f"roomcast {command}: {error}"
-    return f"roomcast {command}: needs {module}, not installed: pip install 'roomcast[{extra}]'"
+    distribution, extra = provider
+    return f"roomcast {command}: {distribution} is not installed: pip install 'roomcast[{extra}]'"

@@ -17,7 +17,7 @@ try:
     import websockets  # noqa: F401
 except ModuleNotFoundError as missing:
     raise ModuleNotFoundError(
-        "roomcast_client needs websockets, not installed: pip install 'roomcast[client]'",
+        "roomcast_client: websockets is not installed: pip install 'roomcast[client]'",
         name=missing.name,
     ) from None
 

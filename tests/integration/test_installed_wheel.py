@@ -99,9 +99,11 @@ class TestInstalledWheel:
 
 
 class TestMissingExtra:
-    @pytest.mark.parametrize("module", ["yaml", "aiohttp"])
+    @pytest.mark.parametrize(
+        ("module", "distribution"), [("yaml", "PyYAML"), ("aiohttp", "aiohttp")]
+    )
     def test_serve_without_the_serve_extra_names_it_in_one_line(
-        self, module: str
+        self, module: str, distribution: str
     ) -> None:
         hide = f"import sys; sys.modules[{module!r}] = None"
         serve = "from entrypoints.cli import main; sys.exit(main(['serve', '--port', '0']))"
@@ -111,7 +113,7 @@ class TestMissingExtra:
         )
         assert finished.returncode == 2
         assert finished.stderr.splitlines() == [
-            f"roomcast serve: needs {module}, not installed: pip install 'roomcast[serve]'"
+            f"roomcast serve: {distribution} is not installed: pip install 'roomcast[serve]'"
         ]
 
     def test_the_client_without_websockets_names_its_extra(self) -> None:
@@ -122,6 +124,6 @@ class TestMissingExtra:
         )
         assert finished.returncode == 1
         assert finished.stderr.splitlines()[-1] == (
-            "ModuleNotFoundError: roomcast_client needs websockets, not installed: "
+            "ModuleNotFoundError: roomcast_client: websockets is not installed: "
             "pip install 'roomcast[client]'"
         )
