@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 SERVE_STAMP := $(VENV)/.installed-serve
 CHROMIUM := /usr/bin/chromium
-TYPED_PACKAGES := domain ports adapters entrypoints roomcast_client benchmarks
+TYPED_PACKAGES := domain ports adapters entrypoints roomcast_client benchmarks setup.py
 
 .PHONY: install test lint run bench package clean
 
