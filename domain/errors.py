@@ -30,7 +30,13 @@ class MissingAction(DomainError):
 
 class UnknownAction(DomainError):
     def __init__(self, action: str) -> None:
-        super().__init__(f"Unknown action: {action}")
+        super().__init__(f"Unknown action: {printable(action)}")
+
+
+def printable(text: str) -> str:
+    """Text echoed to a client: a lone surrogate (JSON's "\\udc80") is shown as that escape,
+    since UTF-8 cannot carry it."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class RoomIdRequired(DomainError):

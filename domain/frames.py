@@ -10,6 +10,8 @@ from attrs import frozen
 
 from domain.model import RoomId, UserId
 
+UNENCODABLE = "Frame could not be encoded: it held text that is not valid Unicode"
+
 
 @frozen
 class Frame:
@@ -22,7 +24,18 @@ class Frame:
         return str(self.fields["action"])
 
     def encode(self) -> bytes:
-        return json.dumps(self.fields, ensure_ascii=False, separators=(",", ":")).encode()
+        """UTF-8 JSON; a frame holding text UTF-8 cannot carry (a lone surrogate) becomes the
+        error frame UNENCODABLE instead, so encoding never fails a use case or a broadcast."""
+        try:
+            return _json(self.fields).encode()
+        except UnicodeEncodeError:
+            fallback = {"action": "error", "message": UNENCODABLE}
+            timestamp = self.fields.get("timestamp")
+            return _json(fallback if timestamp is None else {**fallback, "timestamp": timestamp})
+
+
+def _json(fields: Mapping[str, Any]) -> str:
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
 
 def joined_room(room_id: RoomId, members: Iterable[UserId]) -> Frame:
