@@ -31,7 +31,7 @@ class Frame:
         except UnicodeEncodeError:
             fallback = {"action": "error", "message": UNENCODABLE}
             timestamp = self.fields.get("timestamp")
-            return _json(fallback if timestamp is None else {**fallback, "timestamp": timestamp})
+            return _json(fallback if timestamp is None else {**fallback, "timestamp": timestamp}).encode()
 
 
 def _json(fields: Mapping[str, Any]) -> str:

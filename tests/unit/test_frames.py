@@ -14,11 +14,14 @@ LOBBY = RoomId("lobby")
 class TestEncoding:
     def test_a_frame_is_compact_utf8_json(self):
         frame = frames.user_joined(LOBBY, UserId("zoë"), 7)
-        assert frame.encode() == '{"action":"userJoined","roomId":"lobby","userId":"zoë","timestamp":7}'.encode()
+        expected = '{"action":"userJoined","roomId":"lobby","userId":"zoë","timestamp":7}'
+        assert frame.encode() == expected.encode()
 
     def test_a_frame_utf8_cannot_carry_becomes_the_error_frame(self):
         frame = frames.user_joined(LOBBY, UserId("\udc80"), 7)
-        assert json.loads(frame.encode()) == {
+        encoded = frame.encode()
+        assert isinstance(encoded, bytes)
+        assert json.loads(encoded) == {
             "action": "error",
             "message": frames.UNENCODABLE,
             "timestamp": 7,
