@@ -29,9 +29,10 @@ class Frame:
         try:
             return _json(self.fields).encode()
         except UnicodeEncodeError:
-            fallback = {"action": "error", "message": UNENCODABLE}
-            timestamp = self.fields.get("timestamp")
-            return _json(fallback if timestamp is None else {**fallback, "timestamp": timestamp}).encode()
+            fallback: dict[str, Any] = {"action": "error", "message": UNENCODABLE}
+            if "timestamp" in self.fields:
+                fallback["timestamp"] = self.fields["timestamp"]
+            return _json(fallback).encode()
 
 
 def _json(fields: Mapping[str, Any]) -> str:
