@@ -57,6 +57,13 @@ class InvalidRoomId(DomainError):
         self.room_id = room_id
 
 
+class InvalidUserId(DomainError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Invalid userId: use 1-128 bytes of UTF-8 without control or format characters"
+        )
+
+
 class MessageTooLarge(DomainError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"Message too large: at most {limit} bytes of UTF-8")

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from attrs import evolve, field, frozen
 
-from domain.errors import InvalidRoomId
+from domain.errors import InvalidRoomId, InvalidUserId
 
 ROOM_ID_PATTERN = re.compile(r"[A-Za-z0-9\-_.:]{1,128}")
+MAX_USER_ID_BYTES = 128
+# Control (NUL, newlines, ESC...), format (bidi overrides, zero-width characters) and
+# surrogate code points: none may reach room-mates' screens or break a frame's UTF-8.
+REFUSED_USER_ID_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 
 
 @frozen(order=True)
@@ -28,6 +33,19 @@ class UserId:
 
 
 ANONYMOUS = UserId("anonymous")
+
+
+def valid_user_id(value: str) -> UserId:
+    """The one rule for a user id from any source: 1-128 bytes of UTF-8, nothing invisible."""
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidUserId() from None
+    if not 1 <= size <= MAX_USER_ID_BYTES:
+        raise InvalidUserId()
+    if any(unicodedata.category(c) in REFUSED_USER_ID_CATEGORIES for c in value):
+        raise InvalidUserId()
+    return UserId(value)
 
 
 def _check_room_id(_instance: object, _attribute: object, value: str) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from domain import commands, errors, frames
 from domain.commands import Command
 from domain.frames import Frame
-from domain.model import ANONYMOUS, Connection, ConnectionId, RoomId, UserId
+from domain.model import ANONYMOUS, Connection, ConnectionId, RoomId, UserId, valid_user_id
 from domain.policies import Limits, decide_join, expires_at, find_member, should_probe
 from domain.results import Reply, Stats, SweepReport
 
@@ -155,11 +155,16 @@ class ChatService:
     # -- helpers -----------------------------------------------------------------
 
     def _identify(self, claimed: UserId, token: str | None) -> UserId:
+        """Whoever it comes from, the id must pass `valid_user_id`: a claim that does not is
+        InvalidUserId (400), a token whose subject does not is Unauthorized (401)."""
         if self.verifier is None:
-            return claimed
+            return valid_user_id(claimed.value)
         if not token:
             raise errors.Unauthorized("token required")
-        return self.verifier.verify(token)
+        try:
+            return valid_user_id(self.verifier.verify(token).value)
+        except errors.InvalidUserId as refused:
+            raise errors.Unauthorized(f"invalid token: {refused.message}") from None
 
     def _join_atomically(
         self, connection_id: ConnectionId, room_id: RoomId

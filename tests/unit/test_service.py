@@ -7,7 +7,7 @@ import pytest
 from adapters.fake_notifier import FakeNotifier
 from adapters.fake_verifier import FakeTokenVerifier
 from adapters.memory_store import InMemoryConnectionStore
-from domain.errors import Unauthorized
+from domain.errors import InvalidUserId, Unauthorized
 from domain.model import ConnectionId, RoomId, UserId
 from domain.policies import Limits
 from domain.service import ChatService
@@ -364,6 +364,28 @@ class TestAuthentication:
     def test_without_a_verifier_the_claim_is_taken_as_given(self, service):
         connection = service.connect(ConnectionId("c1"), UserId("bob"), token="ignored")
         assert connection.user_id == UserId("bob")
+
+    def test_a_claimed_id_breaking_the_rule_is_refused_and_nothing_stored(
+        self, service, memory_store
+    ):
+        with pytest.raises(InvalidUserId):
+            service.connect(ConnectionId("c1"), UserId("alice\u202e"))
+        assert memory_store.get(ConnectionId("c1")) is None
+
+    def test_a_token_whose_subject_breaks_the_rule_is_unauthorized(
+        self, memory_store, fake_notifier, clock
+    ):
+        verifier = FakeTokenVerifier({"bad-token": "\udc80"})
+        authenticated = ChatService(memory_store, fake_notifier, clock, verifier=verifier)
+        with pytest.raises(Unauthorized):
+            authenticated.connect(ConnectionId("c1"), UserId("alice"), token="bad-token")
+        assert memory_store.get(ConnectionId("c1")) is None
+
+    def test_with_a_verifier_a_bad_claim_is_ignored_like_any_claim(self, authenticated):
+        connection = authenticated.connect(
+            ConnectionId("c1"), UserId("\x00" * 200), token="alice-token"
+        )
+        assert connection.user_id == UserId("alice")
 
 
 class TestSweepIsExact:
