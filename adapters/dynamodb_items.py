@@ -1,7 +1,9 @@
 """The single-table layout: keys, and the mapping between domain types and DynamoDB items.
 
 Connection item:  pk=CONN#<connectionId>  sk=CONNECTION
-    connectionId, userId, connectedAt, expiresAt, sourceIp?, userAgent?, rooms, version
+    connectionId, userId, connectedAt, expiresAt, sourceIp?, userAgent?, rooms, version,
+    unannounced (rooms joined but not yet announced), lastRequest (the request token of
+    the last join or leave, by which a retried transaction recognises its own commit)
 Membership item:  pk=ROOM#<roomId>        sk=CONN#<connectionId>
     connectionId, roomId, userId, joinedAt, expiresAt
 
@@ -45,6 +47,10 @@ def rooms_value(rooms: dict[RoomId, int]) -> Item:
     return {"M": {room.value: _n(joined_at) for room, joined_at in rooms.items()}}
 
 
+def unannounced_value(rooms: frozenset[RoomId]) -> Item:
+    return {"M": {room.value: {"BOOL": True} for room in sorted(rooms)}}
+
+
 def connection_to_item(connection: Connection) -> Item:
     item = {
         **connection_key(connection.id),
@@ -54,6 +60,7 @@ def connection_to_item(connection: Connection) -> Item:
         TTL_ATTRIBUTE: _n(connection.expires_at),
         "rooms": rooms_value(connection.rooms),
         "version": _n(connection.version),
+        "unannounced": unannounced_value(connection.unannounced),
     }
     if connection.source_ip is not None:
         item["sourceIp"] = _s(connection.source_ip)
@@ -72,6 +79,7 @@ def connection_from_item(item: Item) -> Connection:
         user_agent=item["userAgent"]["S"] if "userAgent" in item else None,
         rooms={RoomId(room): int(t["N"]) for room, t in item["rooms"]["M"].items()},
         version=int(item["version"]["N"]),
+        unannounced=frozenset(map(RoomId, item.get("unannounced", {}).get("M", {}))),
     )
 
 

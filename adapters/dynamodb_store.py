@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from typing import Any
 
 import boto3
@@ -50,7 +51,7 @@ class DynamoDBConnectionStore:
         self._deleter = deleter or BatchDeleter(client, table_name)
 
     def add(self, connection: Connection) -> None:
-        fresh = evolve(connection, rooms={}, version=0)
+        fresh = evolve(connection, rooms={}, unannounced=frozenset(), version=0)
         replaced = self._client.put_item(
             TableName=self._table_name,
             Item=items.connection_to_item(fresh),
@@ -100,6 +101,18 @@ class DynamoDBConnectionStore:
 
     def leave(self, connection_id: ConnectionId, room_id: RoomId) -> bool:
         return transactions.leave(self._client, self._table_name, connection_id, room_id)
+
+    def mark_announced(self, connection_id: ConnectionId, room_id: RoomId) -> None:
+        # Failing the condition means already announced (a retried request) or gone.
+        with suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(
+                TableName=self._table_name,
+                Key=items.connection_key(connection_id),
+                UpdateExpression="REMOVE unannounced.#room SET version = version + :one",
+                ConditionExpression="attribute_exists(unannounced.#room)",
+                ExpressionAttributeNames={"#room": room_id.value},
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
 
     def members(self, room_id: RoomId) -> list[Membership]:
         found = every_item(

@@ -25,7 +25,9 @@ class InMemoryConnectionStore:
     def add(self, connection: Connection) -> None:
         with self._lock:
             self._discard(connection.id)
-            self._connections[connection.id] = evolve(connection, rooms={}, version=0)
+            self._connections[connection.id] = evolve(
+                connection, rooms={}, unannounced=frozenset(), version=0
+            )
 
     def get(self, connection_id: ConnectionId) -> Connection | None:
         with self._lock:
@@ -51,11 +53,9 @@ class InMemoryConnectionStore:
                 raise ConnectionNotFound(connection.id.value)
             if stored.version != connection.version:
                 raise ConcurrentUpdate(connection.id.value)
-            rooms = {r: t for r, t in stored.rooms.items() if r not in evict}
-            rooms[room_id] = joined_at
             for evicted in evict:
                 self._room(evicted).pop(connection.id, None)
-            updated = stored.with_rooms(rooms)
+            updated = stored.joining(room_id, joined_at, evict)
             self._room(room_id)[connection.id] = updated.membership(room_id)  # join order
             self._connections[connection.id] = updated
             self._prune_rooms(evict)
@@ -67,9 +67,14 @@ class InMemoryConnectionStore:
             membership = self._rooms.get(room_id, {}).pop(connection_id, None)
             self._prune_rooms([room_id])
             if stored is not None and stored.in_room(room_id):
-                rooms = {r: t for r, t in stored.rooms.items() if r != room_id}
-                self._connections[connection_id] = stored.with_rooms(rooms)
+                self._connections[connection_id] = stored.leaving(room_id)
             return membership is not None
+
+    def mark_announced(self, connection_id: ConnectionId, room_id: RoomId) -> None:
+        with self._lock:
+            stored = self._connections.get(connection_id)
+            if stored is not None and room_id in stored.unannounced:
+                self._connections[connection_id] = stored.announced(room_id)
 
     def members(self, room_id: RoomId) -> list[Membership]:
         now = self._clock.now_ms()

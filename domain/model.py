@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from attrs import evolve, field, frozen
 
@@ -79,6 +80,9 @@ class Connection:
     `connected_at` and room join times are epoch milliseconds; `expires_at` is epoch
     seconds (the DynamoDB TTL unit). `rooms` maps each joined room to its join time.
     `version` is an optimistic-concurrency token the store bumps on every room change.
+    `unannounced` holds the rooms joined whose members have not yet been told `userJoined`:
+    it is written with the join, so a join whose commit outlived a failure is announced by
+    the client's retry, and cleared once the room has heard it.
     """
 
     id: ConnectionId
@@ -89,6 +93,7 @@ class Connection:
     user_agent: str | None = None
     rooms: dict[RoomId, int] = field(factory=dict, hash=False)
     version: int = 0
+    unannounced: frozenset[RoomId] = frozenset()
 
     def is_expired(self, now_ms: int) -> bool:
         return self.expires_at * 1000 <= now_ms
@@ -102,5 +107,23 @@ class Connection:
     def membership(self, room_id: RoomId) -> Membership:
         return Membership(self.id, room_id, self.user_id, self.rooms[room_id], self.expires_at)
 
-    def with_rooms(self, rooms: dict[RoomId, int]) -> Connection:
-        return evolve(self, rooms=rooms, version=self.version + 1)
+    def is_unannounced_in(self, room_id: RoomId) -> bool:
+        return room_id in self.unannounced and self.in_room(room_id)
+
+    def joining(self, room_id: RoomId, joined_at: int, evict: Iterable[RoomId] = ()) -> Connection:
+        """The connection after joining `room_id` (to be announced) and leaving `evict`."""
+        dropped = {*evict, room_id}
+        rooms = {room: at for room, at in self.rooms.items() if room not in dropped}
+        rooms[room_id] = joined_at
+        return self._changed(rooms, self.unannounced | {room_id})
+
+    def leaving(self, room_id: RoomId) -> Connection:
+        rooms = {room: at for room, at in self.rooms.items() if room != room_id}
+        return self._changed(rooms, self.unannounced)
+
+    def announced(self, room_id: RoomId) -> Connection:
+        return self._changed(self.rooms, self.unannounced - {room_id})
+
+    def _changed(self, rooms: dict[RoomId, int], unannounced: frozenset[RoomId]) -> Connection:
+        pending = frozenset(room for room in unannounced if room in rooms)
+        return evolve(self, rooms=rooms, unannounced=pending, version=self.version + 1)

@@ -103,21 +103,24 @@ class ChatService:
     # -- use cases ---------------------------------------------------------------
 
     def join(self, connection_id: ConnectionId, room_id: RoomId) -> None:
-        connection, evicted, newly_joined = self._join_atomically(connection_id, room_id)
+        """A join is announced once it has committed, even if that was in an earlier request
+        that failed afterwards: the room stays unannounced until the room has heard it."""
+        connection, evicted = self._join_atomically(connection_id, room_id)
         now = self.clock.now_ms()
         for room in evicted:
             self._announce(room, frames.user_left(room, connection.user_id, now))
             self._deliver(connection_id, frames.left_room(room))
         members = self.store.members(room_id)
-        if newly_joined:
+        if connection.is_unannounced_in(room_id):
             others = [m.connection_id for m in members if m.connection_id != connection_id]
             self._broadcast(room_id, others, frames.user_joined(room_id, connection.user_id, now))
+            self._settle(connection_id, room_id)
         self._deliver(connection_id, frames.joined_room(room_id, [m.user_id for m in members]))
 
     def leave(self, connection_id: ConnectionId, room_id: RoomId) -> None:
         members = self.store.members(room_id)
         leaver = find_member(members, connection_id)
-        if not self.store.leave(connection_id, room_id):
+        if not self._left(connection_id, room_id):
             raise errors.NotInRoom()
         self._deliver(connection_id, frames.left_room(room_id))
         remaining = [m.connection_id for m in members if m.connection_id != connection_id]
@@ -168,24 +171,54 @@ class ChatService:
 
     def _join_atomically(
         self, connection_id: ConnectionId, room_id: RoomId
-    ) -> tuple[Connection, tuple[RoomId, ...], bool]:
+    ) -> tuple[Connection, tuple[RoomId, ...]]:
         for _ in range(JOIN_ATTEMPTS):
             connection = self.store.get(connection_id)
             if connection is None:
                 raise errors.NotConnected()
             decision = decide_join(connection, room_id, self.limits)
             if decision.already_member:
-                return connection, (), False
+                return connection, ()
             try:
-                joined = self.store.join(
-                    connection, room_id, self.clock.now_ms(), decision.evict
-                )
+                joined = self.store.join(connection, room_id, self.clock.now_ms(), decision.evict)
             except errors.ConcurrentUpdate:
                 continue
             except errors.ConnectionNotFound:
                 raise errors.NotConnected() from None
-            return joined, decision.evict, True
+            except Exception as failure:
+                joined = self._landed_join(connection_id, room_id, failure)
+            return joined, tuple(r for r in decision.evict if not joined.in_room(r))
         raise errors.ConcurrentUpdate(f"{connection_id} kept changing while joining {room_id}")
+
+    def _landed_join(
+        self, connection_id: ConnectionId, room_id: RoomId, failure: Exception
+    ) -> Connection:
+        """A join that failed may have committed before its answer was lost: look before
+        refusing, or the room would never hear of it."""
+        connection = self.store.get(connection_id)
+        if connection is None or not connection.is_unannounced_in(room_id):
+            raise failure
+        log.warning("a join of %s to %s committed though its write failed", connection_id, room_id)
+        return connection
+
+    def _left(self, connection_id: ConnectionId, room_id: RoomId) -> bool:
+        try:
+            return self.store.leave(connection_id, room_id)
+        except Exception:
+            connection = self.store.get(connection_id)  # the same question as _landed_join's
+            if connection is None or connection.in_room(room_id):
+                raise
+            log.warning("a leave of %s from %s committed though its write failed",
+                        connection_id, room_id)
+            return True
+
+    def _settle(self, connection_id: ConnectionId, room_id: RoomId) -> None:
+        """The room has heard the join; failing to record it only risks announcing it again
+        on a rejoin, so it must not fail the join."""
+        try:
+            self.store.mark_announced(connection_id, room_id)
+        except Exception:
+            log.exception("could not record that %s was announced in %s", connection_id, room_id)
 
     def _refuse(self, connection_id: ConnectionId, refused: errors.DomainError) -> Reply:
         self._deliver(connection_id, frames.error(refused.message, self.clock.now_ms()))

@@ -61,10 +61,10 @@ class TestLifecycle:
 
 
 class TestRooms:
-    def test_join_is_get_transact_write_and_query(self, world):
+    def test_join_is_get_transact_write_query_and_the_announced_mark(self, world):
         world.in_lobby(BOB).connected(ALICE)
         world.service.join(ALICE, LOBBY)
-        assert world.log.operations == ["GetItem", "TransactWriteItems", "Query"]
+        assert world.log.operations == ["GetItem", "TransactWriteItems", "Query", "UpdateItem"]
         assert world.notifier.actions_for(ALICE) == ["joinedRoom"]
         assert world.notifier.actions_for(BOB)[-1] == "userJoined"
 
@@ -76,7 +76,9 @@ class TestRooms:
     def test_join_that_evicts_a_room_adds_one_query_for_the_room_left(self, world):
         world.in_lobby(ALICE)
         world.service.join(ALICE, GAMES)
-        assert world.log.operations == ["GetItem", "TransactWriteItems", "Query", "Query"]
+        assert world.log.operations == [
+            "GetItem", "TransactWriteItems", "Query", "Query", "UpdateItem"
+        ]
 
     def test_send_is_one_query(self, world):
         world.in_lobby(ALICE, BOB)
