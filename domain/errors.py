@@ -70,6 +70,12 @@ class MessageTooLarge(DomainError):
         self.limit = limit
 
 
+class RoomFull(DomainError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Room is full: at most {limit} members")
+        self.limit = limit
+
+
 class NotInRoom(DomainError):
     def __init__(self) -> None:
         super().__init__("Not in room")

@@ -39,9 +39,16 @@ def _json(fields: Mapping[str, Any]) -> str:
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
 
-def joined_room(room_id: RoomId, members: Iterable[UserId]) -> Frame:
+def joined_room(room_id: RoomId, members: Iterable[UserId], member_count: int) -> Frame:
+    """`members` may be a part of the room (see policies.listed_members); `memberCount` is
+    how many connections are in it."""
     return Frame(
-        {"action": "joinedRoom", "roomId": room_id.value, "members": [m.value for m in members]}
+        {
+            "action": "joinedRoom",
+            "roomId": room_id.value,
+            "memberCount": member_count,
+            "members": [m.value for m in members],
+        }
     )
 
 

@@ -12,7 +12,15 @@ from domain import commands, errors, frames
 from domain.commands import Command
 from domain.frames import Frame
 from domain.model import ANONYMOUS, Connection, ConnectionId, RoomId, UserId, valid_user_id
-from domain.policies import Limits, decide_join, expires_at, find_member, should_probe
+from domain.policies import (
+    Limits,
+    check_room_capacity,
+    decide_join,
+    expires_at,
+    find_member,
+    listed_members,
+    should_probe,
+)
 from domain.results import Reply, Stats, SweepReport
 
 if TYPE_CHECKING:  # the service is typed by the ports but never imports them at run time
@@ -115,7 +123,8 @@ class ChatService:
             others = [m.connection_id for m in members if m.connection_id != connection_id]
             self._broadcast(room_id, others, frames.user_joined(room_id, connection.user_id, now))
             self._settle(connection_id, room_id)
-        self._deliver(connection_id, frames.joined_room(room_id, [m.user_id for m in members]))
+        listed = listed_members(members, connection_id, self.limits)
+        self._deliver(connection_id, frames.joined_room(room_id, listed, len(members)))
 
     def leave(self, connection_id: ConnectionId, room_id: RoomId) -> None:
         members = self.store.members(room_id)
@@ -179,6 +188,7 @@ class ChatService:
             decision = decide_join(connection, room_id, self.limits)
             if decision.already_member:
                 return connection, ()
+            self._check_room_capacity(room_id)
             try:
                 joined = self.store.join(connection, room_id, self.clock.now_ms(), decision.evict)
             except errors.ConcurrentUpdate:
@@ -189,6 +199,12 @@ class ChatService:
                 joined = self._landed_join(connection_id, room_id, failure)
             return joined, tuple(r for r in decision.evict if not joined.in_room(r))
         raise errors.ConcurrentUpdate(f"{connection_id} kept changing while joining {room_id}")
+
+    def _check_room_capacity(self, room_id: RoomId) -> None:
+        """One member read more, only when a limit is set. Joins racing for the last places
+        may each pass it: the limit can be exceeded by the number of such joins."""
+        if self.limits.max_members_per_room is not None:
+            check_room_capacity(len(self.store.members(room_id)), self.limits)
 
     def _landed_join(
         self, connection_id: ConnectionId, room_id: RoomId, failure: Exception

@@ -37,7 +37,8 @@ class TestJoinRoom:
         reply = chat.join(bob, "lobby")
         assert reply.status_code == 200
         assert chat.last(bob) == {
-            "action": "joinedRoom", "roomId": "lobby", "members": ["alice", "bob"],
+            "action": "joinedRoom", "roomId": "lobby", "memberCount": 2,
+            "members": ["alice", "bob"],
         }
 
     def test_others_get_user_joined_and_the_joiner_does_not(self, chat):
@@ -60,7 +61,7 @@ class TestJoinRoom:
         ]
         assert chat.frames(bob) == [
             {"action": "leftRoom", "roomId": "lobby"},
-            {"action": "joinedRoom", "roomId": "games", "members": ["bob"]},
+            {"action": "joinedRoom", "roomId": "games", "memberCount": 1, "members": ["bob"]},
         ]
 
     def test_a_raised_room_limit_keeps_several_rooms(self, memory_store, fake_notifier, clock):
