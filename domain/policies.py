@@ -32,7 +32,9 @@ class Limits:
     max_rooms_per_connection: int = 1
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     connection_ttl_seconds: int = TWO_HOURS
-    max_members_per_room: int | None = None
+    max_members_per_room: int | None = field(
+        default=None, validator=validators.optional(validators.ge(1))
+    )
     max_members_in_joined_room: int = field(
         default=DEFAULT_MAX_MEMBERS_IN_JOINED_ROOM,
         validator=validators.and_(validators.ge(1), validators.le(MAX_MEMBERS_IN_JOINED_ROOM)),

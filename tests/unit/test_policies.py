@@ -49,3 +49,17 @@ class TestFindMember:
 
 def test_expiry_is_connected_at_plus_the_ttl_in_seconds():
     assert expires_at(1_000_500, Limits(connection_ttl_seconds=60)) == 1_000 + 60
+
+
+class TestUnannouncedRooms:
+    def test_a_joined_room_is_unannounced_until_announced(self):
+        joined = connection_in(games=1).joining(RoomId("lobby"), 2, evict=[RoomId("games")])
+        assert list(joined.rooms) == [RoomId("lobby")]
+        assert joined.is_unannounced_in(RoomId("lobby"))
+        announced = joined.announced(RoomId("lobby"))
+        assert not announced.is_unannounced_in(RoomId("lobby"))
+        assert announced.version == joined.version + 1
+
+    def test_a_room_left_is_no_longer_unannounced(self):
+        joined = connection_in().joining(RoomId("lobby"), 2)
+        assert joined.leaving(RoomId("lobby")).unannounced == frozenset()

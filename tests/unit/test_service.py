@@ -442,3 +442,17 @@ class TestHousekeepingFailures:
         reply = chat.send(alice, "lobby", "once only")
         assert reply.status_code == 200
         assert chat.actions(alice) == ["message"]
+
+    def test_a_join_the_room_heard_succeeds_even_if_recording_that_fails(self, clock):
+        class FailingMarkStore(InMemoryConnectionStore):
+            def mark_announced(self, connection_id, room_id):
+                raise RuntimeError("throttled")
+
+        notifier = FakeNotifier()
+        chat = Chat(ChatService(FailingMarkStore(clock), notifier, clock), notifier)
+        alice, bob = chat.connect("alice"), chat.connect("bob")
+        chat.join(alice, "lobby")
+        reply = chat.join(bob, "lobby")
+        assert reply.status_code == 200
+        assert chat.actions(bob) == ["joinedRoom"]
+        assert chat.actions(alice) == ["joinedRoom", "userJoined"]
