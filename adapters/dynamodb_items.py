@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.model import Connection, ConnectionId, Membership, RoomId, UserId
+from domain.model import NO_ROOMS, Connection, ConnectionId, Membership, RoomId, UserId
 
 Item = dict[str, Any]
 
@@ -79,7 +79,7 @@ def connection_from_item(item: Item) -> Connection:
         user_agent=item["userAgent"]["S"] if "userAgent" in item else None,
         rooms={RoomId(room): int(t["N"]) for room, t in item["rooms"]["M"].items()},
         version=int(item["version"]["N"]),
-        unannounced=frozenset(map(RoomId, item.get("unannounced", {}).get("M", {}))),
+        unannounced=frozenset(map(RoomId, item.get("unannounced", {}).get("M", {}))) or NO_ROOMS,
     )
 
 

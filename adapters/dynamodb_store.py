@@ -15,7 +15,7 @@ from botocore.config import Config
 from adapters import dynamodb_items as items
 from adapters import dynamodb_transactions as transactions
 from adapters.dynamodb_paging import BatchDeleter, every_item
-from domain.model import Connection, ConnectionId, Membership, RoomId
+from domain.model import NO_ROOMS, Connection, ConnectionId, Membership, RoomId
 from domain.results import Stats
 from ports import Clock
 
@@ -51,7 +51,7 @@ class DynamoDBConnectionStore:
         self._deleter = deleter or BatchDeleter(client, table_name)
 
     def add(self, connection: Connection) -> None:
-        fresh = evolve(connection, rooms={}, unannounced=frozenset(), version=0)
+        fresh = evolve(connection, rooms={}, unannounced=NO_ROOMS, version=0)
         replaced = self._client.put_item(
             TableName=self._table_name,
             Item=items.connection_to_item(fresh),

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from attrs import evolve
 
 from domain.errors import ConcurrentUpdate, ConnectionNotFound
-from domain.model import Connection, ConnectionId, Membership, RoomId
+from domain.model import NO_ROOMS, Connection, ConnectionId, Membership, RoomId
 from domain.results import Stats
 from ports import Clock
 
@@ -26,7 +26,7 @@ class InMemoryConnectionStore:
         with self._lock:
             self._discard(connection.id)
             self._connections[connection.id] = evolve(
-                connection, rooms={}, unannounced=frozenset(), version=0
+                connection, rooms={}, unannounced=NO_ROOMS, version=0
             )
 
     def get(self, connection_id: ConnectionId) -> Connection | None:
