@@ -2,8 +2,9 @@
 
 Connection item:  pk=CONN#<connectionId>  sk=CONNECTION
     connectionId, userId, connectedAt, expiresAt, sourceIp?, userAgent?, rooms, version,
-    unannounced (rooms joined but not yet announced), lastRequest (the request token of
-    the last join or leave, by which a retried transaction recognises its own commit)
+    unannounced and unannouncedDepartures (rooms joined, and rooms a join evicted, that have
+    not heard it yet), lastRequest (the request token of the last join or leave, by which a
+    retried transaction recognises its own commit)
 Membership item:  pk=ROOM#<roomId>        sk=CONN#<connectionId>
     connectionId, roomId, userId, joinedAt, expiresAt
 
@@ -20,6 +21,7 @@ Item = dict[str, Any]
 
 TTL_ATTRIBUTE = "expiresAt"
 CONNECTION_SK = "CONNECTION"
+DEPARTURES_ATTRIBUTE = "unannouncedDepartures"
 
 
 def connection_key(connection_id: ConnectionId) -> Item:
@@ -61,6 +63,7 @@ def connection_to_item(connection: Connection) -> Item:
         "rooms": rooms_value(connection.rooms),
         "version": _n(connection.version),
         "unannounced": unannounced_value(connection.unannounced),
+        DEPARTURES_ATTRIBUTE: unannounced_value(connection.unannounced_departures),
     }
     if connection.source_ip is not None:
         item["sourceIp"] = _s(connection.source_ip)
@@ -79,8 +82,14 @@ def connection_from_item(item: Item) -> Connection:
         user_agent=item["userAgent"]["S"] if "userAgent" in item else None,
         rooms={RoomId(room): int(t["N"]) for room, t in item["rooms"]["M"].items()},
         version=int(item["version"]["N"]),
-        unannounced=frozenset(map(RoomId, item.get("unannounced", {}).get("M", {}))) or NO_ROOMS,
+        unannounced=_room_set(item.get("unannounced")),
+        unannounced_departures=_room_set(item.get(DEPARTURES_ATTRIBUTE)),
     )
+
+
+def _room_set(value: Item | None) -> frozenset[RoomId]:
+    """A map attribute of room ids; absent on items written before it existed."""
+    return frozenset(map(RoomId, (value or {}).get("M", {}))) or NO_ROOMS
 
 
 def membership_to_item(membership: Membership) -> Item:

@@ -102,15 +102,20 @@ class DynamoDBConnectionStore:
     def leave(self, connection_id: ConnectionId, room_id: RoomId) -> bool:
         return transactions.leave(self._client, self._table_name, connection_id, room_id)
 
-    def mark_announced(self, connection_id: ConnectionId, room_id: RoomId) -> None:
+    def mark_announced(
+        self, connection_id: ConnectionId, room_id: RoomId, departures: Sequence[RoomId] = ()
+    ) -> None:
+        departed = {f"#d{i}": room.value for i, room in enumerate(departures)}
+        paths = ["unannounced.#room", *(f"{items.DEPARTURES_ATTRIBUTE}.{n}" for n in departed)]
+        names = {"#room": room_id.value, **departed}
         # Failing the condition means already announced (a retried request) or gone.
         with suppress(self._client.exceptions.ConditionalCheckFailedException):
             self._client.update_item(
                 TableName=self._table_name,
                 Key=items.connection_key(connection_id),
-                UpdateExpression="REMOVE unannounced.#room SET version = version + :one",
-                ConditionExpression="attribute_exists(unannounced.#room)",
-                ExpressionAttributeNames={"#room": room_id.value},
+                UpdateExpression=f"REMOVE {', '.join(paths)} SET version = version + :one",
+                ConditionExpression=" OR ".join(f"attribute_exists({p})" for p in paths),
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues={":one": {"N": "1"}},
             )
 

@@ -96,13 +96,15 @@ def _versioned_update(
             "TableName": table_name,
             "Key": items.connection_key(old.id),
             "UpdateExpression": (
-                f"SET rooms = :rooms, unannounced = :unannounced, version = :next, "
+                f"SET rooms = :rooms, unannounced = :unannounced, "
+                f"{items.DEPARTURES_ATTRIBUTE} = :departures, version = :next, "
                 f"{REQUEST_ATTRIBUTE} = :request"
             ),
             "ConditionExpression": "version = :expected",
             "ExpressionAttributeValues": {
                 ":rooms": items.rooms_value(new.rooms),
                 ":unannounced": items.unannounced_value(new.unannounced),
+                ":departures": items.unannounced_value(new.unannounced_departures),
                 ":next": {"N": str(new.version)},
                 ":expected": {"N": str(old.version)},
                 ":request": {"S": token},

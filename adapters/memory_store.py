@@ -70,11 +70,18 @@ class InMemoryConnectionStore:
                 self._connections[connection_id] = stored.leaving(room_id)
             return membership is not None
 
-    def mark_announced(self, connection_id: ConnectionId, room_id: RoomId) -> None:
+    def mark_announced(
+        self, connection_id: ConnectionId, room_id: RoomId, departures: Sequence[RoomId] = ()
+    ) -> None:
         with self._lock:
             stored = self._connections.get(connection_id)
-            if stored is not None and room_id in stored.unannounced:
-                self._connections[connection_id] = stored.announced(room_id)
+            if stored is None:
+                return
+            announced = stored.announced(room_id, departures)
+            if (announced.unannounced, announced.unannounced_departures) != (
+                stored.unannounced, stored.unannounced_departures
+            ):
+                self._connections[connection_id] = announced
 
     def members(self, room_id: RoomId) -> list[Membership]:
         now = self._clock.now_ms()

@@ -83,9 +83,10 @@ class Connection:
     `connected_at` and room join times are epoch milliseconds; `expires_at` is epoch
     seconds (the DynamoDB TTL unit). `rooms` maps each joined room to its join time.
     `version` is an optimistic-concurrency token the store bumps on every room change.
-    `unannounced` holds the rooms joined whose members have not yet been told `userJoined`:
-    it is written with the join, so a join whose commit outlived a failure is announced by
-    the client's retry, and cleared once the room has heard it.
+    `unannounced` holds the rooms joined whose members have not yet been told `userJoined`,
+    `unannounced_departures` the rooms a join evicted it from that have not yet been told
+    `userLeft`. Both are written with the join, so a join whose commit outlived a failure is
+    announced by the client's retry, and cleared once the rooms have heard it.
     """
 
     id: ConnectionId
@@ -97,6 +98,7 @@ class Connection:
     rooms: dict[RoomId, int] = field(factory=dict, hash=False)
     version: int = 0
     unannounced: frozenset[RoomId] = NO_ROOMS
+    unannounced_departures: frozenset[RoomId] = NO_ROOMS
 
     def is_expired(self, now_ms: int) -> bool:
         return self.expires_at * 1000 <= now_ms
@@ -114,19 +116,31 @@ class Connection:
         return room_id in self.unannounced and self.in_room(room_id)
 
     def joining(self, room_id: RoomId, joined_at: int, evict: Iterable[RoomId] = ()) -> Connection:
-        """The connection after joining `room_id` (to be announced) and leaving `evict`."""
-        dropped = {*evict, room_id}
-        rooms = {room: at for room, at in self.rooms.items() if room not in dropped}
+        """The connection after joining `room_id` and leaving `evict`, all to be announced."""
+        evicted = {room for room in evict if room in self.rooms and room != room_id}
+        rooms = {room: at for room, at in self.rooms.items() if room not in evicted}
         rooms[room_id] = joined_at
-        return self._changed(rooms, self.unannounced | {room_id})
+        departures = (self.unannounced_departures | evicted) - {room_id}
+        return self._changed(rooms, self.unannounced | {room_id}, departures)
 
     def leaving(self, room_id: RoomId) -> Connection:
         rooms = {room: at for room, at in self.rooms.items() if room != room_id}
-        return self._changed(rooms, self.unannounced)
+        return self._changed(rooms, self.unannounced, self.unannounced_departures)
 
-    def announced(self, room_id: RoomId) -> Connection:
-        return self._changed(self.rooms, self.unannounced - {room_id})
+    def announced(self, room_id: RoomId, departures: Iterable[RoomId] = ()) -> Connection:
+        """The connection once `room_id` has heard its join and `departures` its leaving."""
+        remaining = self.unannounced_departures - frozenset(departures)
+        return self._changed(self.rooms, self.unannounced - {room_id}, remaining)
 
-    def _changed(self, rooms: dict[RoomId, int], unannounced: frozenset[RoomId]) -> Connection:
-        pending = frozenset(room for room in unannounced if room in rooms) or NO_ROOMS
-        return evolve(self, rooms=rooms, unannounced=pending, version=self.version + 1)
+    def _changed(
+        self, rooms: dict[RoomId, int], joins: frozenset[RoomId], departures: frozenset[RoomId]
+    ) -> Connection:
+        return evolve(
+            self,
+            rooms=rooms,
+            unannounced=frozenset(room for room in joins if room in rooms) or NO_ROOMS,
+            unannounced_departures=(
+                frozenset(room for room in departures if room not in rooms) or NO_ROOMS
+            ),
+            version=self.version + 1,
+        )

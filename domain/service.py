@@ -111,18 +111,23 @@ class ChatService:
     # -- use cases ---------------------------------------------------------------
 
     def join(self, connection_id: ConnectionId, room_id: RoomId) -> None:
-        """A join is announced once it has committed, even if that was in an earlier request
-        that failed afterwards: the room stays unannounced until the room has heard it."""
-        connection, evicted = self._join_atomically(connection_id, room_id)
+        """A join, and each room it evicted the connection from, is announced once it has
+        committed, even if that was in an earlier request that failed afterwards: the store
+        keeps them unannounced until the rooms have heard. The member read comes first, so
+        that nothing is announced before the step most likely to fail has worked."""
+        connection = self._join_atomically(connection_id, room_id)
+        members = self.store.members(room_id)
         now = self.clock.now_ms()
-        for room in evicted:
+        departures = sorted(connection.unannounced_departures)
+        for room in departures:
             self._announce(room, frames.user_left(room, connection.user_id, now))
             self._deliver(connection_id, frames.left_room(room))
-        members = self.store.members(room_id)
-        if connection.is_unannounced_in(room_id):
+        joining = connection.is_unannounced_in(room_id)
+        if joining:
             others = [m.connection_id for m in members if m.connection_id != connection_id]
             self._broadcast(room_id, others, frames.user_joined(room_id, connection.user_id, now))
-            self._settle(connection_id, room_id)
+        if joining or departures:
+            self._settle(connection_id, room_id, departures)
         listed = listed_members(members, connection_id, self.limits)
         self._deliver(connection_id, frames.joined_room(room_id, listed, len(members)))
 
@@ -178,26 +183,23 @@ class ChatService:
         except errors.InvalidUserId as refused:
             raise errors.Unauthorized(f"invalid token: {refused.message}") from None
 
-    def _join_atomically(
-        self, connection_id: ConnectionId, room_id: RoomId
-    ) -> tuple[Connection, tuple[RoomId, ...]]:
+    def _join_atomically(self, connection_id: ConnectionId, room_id: RoomId) -> Connection:
         for _ in range(JOIN_ATTEMPTS):
             connection = self.store.get(connection_id)
             if connection is None:
                 raise errors.NotConnected()
             decision = decide_join(connection, room_id, self.limits)
             if decision.already_member:
-                return connection, ()
+                return connection
             self._check_room_capacity(room_id)
             try:
-                joined = self.store.join(connection, room_id, self.clock.now_ms(), decision.evict)
+                return self.store.join(connection, room_id, self.clock.now_ms(), decision.evict)
             except errors.ConcurrentUpdate:
                 continue
             except errors.ConnectionNotFound:
                 raise errors.NotConnected() from None
             except Exception as failure:
-                joined = self._landed_join(connection_id, room_id, failure)
-            return joined, tuple(r for r in decision.evict if not joined.in_room(r))
+                return self._landed_join(connection_id, room_id, failure)
         raise errors.ConcurrentUpdate(f"{connection_id} kept changing while joining {room_id}")
 
     def _check_room_capacity(self, room_id: RoomId) -> None:
@@ -228,11 +230,13 @@ class ChatService:
                         connection_id, room_id)
             return True
 
-    def _settle(self, connection_id: ConnectionId, room_id: RoomId) -> None:
-        """The room has heard the join; failing to record it only risks announcing it again
-        on a rejoin, so it must not fail the join."""
+    def _settle(
+        self, connection_id: ConnectionId, room_id: RoomId, departures: Sequence[RoomId]
+    ) -> None:
+        """The rooms have heard; failing to record it only risks announcing it again on a
+        rejoin, so it must not fail the join."""
         try:
-            self.store.mark_announced(connection_id, room_id)
+            self.store.mark_announced(connection_id, room_id, departures)
         except Exception:
             log.exception("could not record that %s was announced in %s", connection_id, room_id)
 

@@ -40,7 +40,8 @@ class ConnectionStore(Protocol):
         Succeeds only if the stored connection still has `connection.version`;
         raises ConcurrentUpdate if it changed and ConnectionNotFound if it is gone
         (then nothing is written). Returns the connection as stored afterwards, with
-        `room_id` among its unannounced rooms (see Connection).
+        `room_id` among its unannounced rooms and `evict` among its unannounced
+        departures (see Connection).
         """
         ...
 
@@ -51,9 +52,12 @@ class ConnectionStore(Protocol):
         transport is recognised as this call's own and reported as done."""
         ...
 
-    def mark_announced(self, connection_id: ConnectionId, room_id: RoomId) -> None:
-        """Drop `room_id` from the connection's unannounced rooms (bumping its version);
-        nothing happens when it is not there or the connection is gone."""
+    def mark_announced(
+        self, connection_id: ConnectionId, room_id: RoomId, departures: Sequence[RoomId] = ()
+    ) -> None:
+        """Drop `room_id` from the connection's unannounced rooms and `departures` from its
+        unannounced departures (bumping its version); nothing happens when none of them is
+        there or the connection is gone."""
         ...
 
     def members(self, room_id: RoomId) -> list[Membership]:

@@ -81,7 +81,7 @@ class FlakyStore:
     def __init__(self, store: Any) -> None:
         self._store = store
         self._lose_after_commit: set[str] = set()
-        self._failing_member_reads = 0
+        self._member_reads_to_failure: int | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -89,8 +89,9 @@ class FlakyStore:
     def lose_next_answer(self, operation: str) -> None:
         self._lose_after_commit.add(operation)
 
-    def fail_next_member_read(self) -> None:
-        self._failing_member_reads += 1
+    def fail_a_member_read(self, after: int = 0) -> None:
+        """The member read after the next `after` ones fails (once)."""
+        self._member_reads_to_failure = after
 
     def join(self, *args: Any, **kwargs: Any) -> Any:
         return self._committed("join", self._store.join(*args, **kwargs))
@@ -99,9 +100,11 @@ class FlakyStore:
         return self._committed("leave", self._store.leave(*args, **kwargs))
 
     def members(self, *args: Any, **kwargs: Any) -> Any:
-        if self._failing_member_reads:
-            self._failing_member_reads -= 1
+        if self._member_reads_to_failure == 0:
+            self._member_reads_to_failure = None
             raise StoreFailure("member read failed")
+        if self._member_reads_to_failure is not None:
+            self._member_reads_to_failure -= 1
         return self._store.members(*args, **kwargs)
 
     def _committed(self, operation: str, result: Any) -> Any:

@@ -85,15 +85,29 @@ class TestCommittedThenTheAnswerWasLost:
 
 class TestCommittedThenTheMemberReadFailed:
     def test_the_client_retrying_gets_joined_room_and_the_room_hears_it_once(self, room, flaky):
-        flaky.fail_next_member_read()
+        flaky.fail_a_member_read()
         assert room.say(ALICE, "joinRoom", LOBBY) == 500
         assert room.heard(BOB, "userJoined") == []
         assert room.say(ALICE, "joinRoom", LOBBY) == 200
         assert sorted(room.notifier.frames_for(ALICE)[-1]["members"]) == ["alice", "bob"]
         assert room.heard(BOB, "userJoined") == ["alice"]
 
+    @pytest.mark.parametrize("reads_before", [0, 1], ids=["joined room", "evicted room"])
+    def test_a_join_that_evicted_is_announced_in_both_rooms_once_on_retry(
+        self, room, flaky, reads_before
+    ):
+        room.say(CAROL, "joinRoom", GAMES)
+        room.say(ALICE, "joinRoom", GAMES)
+        room.notifier.clear()
+        flaky.fail_a_member_read(after=reads_before)
+        assert room.say(ALICE, "joinRoom", LOBBY) == 500
+        assert room.say(ALICE, "joinRoom", LOBBY) == 200
+        assert room.heard(CAROL, "userLeft") == ["alice"]
+        assert room.heard(BOB, "userJoined") == ["alice"]
+        assert room.actions(ALICE) == ["error", "leftRoom", "joinedRoom"]
+
     def test_once_announced_a_rejoin_is_not_announced_again(self, room, flaky):
-        flaky.fail_next_member_read()
+        flaky.fail_a_member_read()
         room.say(ALICE, "joinRoom", LOBBY)
         room.say(ALICE, "joinRoom", LOBBY)
         room.say(ALICE, "joinRoom", LOBBY)

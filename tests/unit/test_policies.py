@@ -60,6 +60,17 @@ class TestUnannouncedRooms:
         assert not announced.is_unannounced_in(RoomId("lobby"))
         assert announced.version == joined.version + 1
 
+    def test_an_evicted_room_awaits_its_departure_until_announced(self):
+        joined = connection_in(games=1).joining(RoomId("lobby"), 2, evict=[RoomId("games")])
+        assert joined.unannounced_departures == {RoomId("games")}
+        announced = joined.announced(RoomId("lobby"), [RoomId("games")])
+        assert announced.unannounced_departures == frozenset()
+
+    def test_rejoining_a_room_whose_departure_was_not_announced_cancels_it(self):
+        joined = connection_in(games=1).joining(RoomId("lobby"), 2, evict=[RoomId("games")])
+        back = joined.joining(RoomId("games"), 3, evict=[RoomId("lobby")])
+        assert back.unannounced_departures == {RoomId("lobby")}
+
     def test_a_room_left_is_no_longer_unannounced(self):
         joined = connection_in().joining(RoomId("lobby"), 2)
         assert joined.leaving(RoomId("lobby")).unannounced == frozenset()
