@@ -37,3 +37,14 @@ class TestUserIdRule:
         assert (frame["action"], frame["members"], frame["memberCount"]) == (
             "joinedRoom", [user_id], 1
         )
+
+
+class TestEchoedText:
+    @async_test
+    async def test_an_action_that_is_a_lone_surrogate_is_refused_with_an_error_frame(
+        self, gateway: GatewayProcess
+    ) -> None:
+        async with RoomcastClient(gateway.websocket_url, {"userId": "alice"}) as client:
+            await client.send("\udc80")  # json.dumps sends it as the escape \udc80
+            frame = await next_frame(client)
+        assert (frame["action"], frame["message"]) == ("error", "Unknown action: \\udc80")
