@@ -9,13 +9,12 @@ from contextlib import suppress
 from typing import Any
 
 import boto3
-from attrs import evolve
 from botocore.config import Config
 
 from adapters import dynamodb_items as items
 from adapters import dynamodb_transactions as transactions
 from adapters.dynamodb_paging import BatchDeleter, every_item
-from domain.model import NO_ROOMS, Connection, ConnectionId, Membership, RoomId
+from domain.model import Connection, ConnectionId, Membership, RoomId
 from domain.results import Stats
 from ports import Clock
 
@@ -51,7 +50,7 @@ class DynamoDBConnectionStore:
         self._deleter = deleter or BatchDeleter(client, table_name)
 
     def add(self, connection: Connection) -> None:
-        fresh = evolve(connection, rooms={}, unannounced=NO_ROOMS, version=0)
+        fresh = connection.as_new()
         replaced = self._client.put_item(
             TableName=self._table_name,
             Item=items.connection_to_item(fresh),

@@ -5,10 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 
-from attrs import evolve
-
 from domain.errors import ConcurrentUpdate, ConnectionNotFound
-from domain.model import NO_ROOMS, Connection, ConnectionId, Membership, RoomId
+from domain.model import Connection, ConnectionId, Membership, RoomId
 from domain.results import Stats
 from ports import Clock
 
@@ -25,9 +23,7 @@ class InMemoryConnectionStore:
     def add(self, connection: Connection) -> None:
         with self._lock:
             self._discard(connection.id)
-            self._connections[connection.id] = evolve(
-                connection, rooms={}, unannounced=NO_ROOMS, version=0
-            )
+            self._connections[connection.id] = connection.as_new()
 
     def get(self, connection_id: ConnectionId) -> Connection | None:
         with self._lock:

@@ -112,6 +112,12 @@ class Connection:
     def membership(self, room_id: RoomId) -> Membership:
         return Membership(self.id, room_id, self.user_id, self.rooms[room_id], self.expires_at)
 
+    def as_new(self) -> Connection:
+        """The connection as a store records it on connect: in no room, nothing pending."""
+        return evolve(
+            self, rooms={}, unannounced=NO_ROOMS, unannounced_departures=NO_ROOMS, version=0
+        )
+
     def is_unannounced_in(self, room_id: RoomId) -> bool:
         return room_id in self.unannounced and self.in_room(room_id)
 
