@@ -56,16 +56,19 @@ class ChatService:
         source_ip: str | None = None,
         user_agent: str | None = None,
         token: str | None = None,
+        authorized_user_id: UserId | None = None,
     ) -> Connection:
         """Record a new connection. Never posts: the socket is not open until $connect returns.
 
-        With a verifier configured the user is whoever the token proves, never the claimed
-        `user_id`, and no token means Unauthorized; without one the claim is taken as given.
+        A user an authorizer in front of the API vouched for (`authorized_user_id`) is who
+        connects. Otherwise, with a verifier configured the user is whoever the token proves,
+        never the claimed `user_id`, and no token means Unauthorized; without one the claim
+        is taken as given. Every one of them must keep the user-id rule.
         """
         now = self.clock.now_ms()
         connection = Connection(
             id=connection_id,
-            user_id=self._identify(user_id, token),
+            user_id=self._identify(user_id, token, authorized_user_id),
             connected_at=now,
             expires_at=expires_at(now, self.limits),
             source_ip=source_ip,
@@ -171,17 +174,18 @@ class ChatService:
 
     # -- helpers -----------------------------------------------------------------
 
-    def _identify(self, claimed: UserId, token: str | None) -> UserId:
+    def _identify(
+        self, claimed: UserId, token: str | None, authorized: UserId | None
+    ) -> UserId:
         """Whoever it comes from, the id must pass `valid_user_id`: a claim that does not is
-        InvalidUserId (400), a token whose subject does not is Unauthorized (401)."""
+        InvalidUserId (400); an authorizer's or a token's is Unauthorized (401)."""
+        if authorized is not None:
+            return _authenticated(authorized)
         if self.verifier is None:
             return valid_user_id(claimed.value)
         if not token:
             raise errors.Unauthorized("token required")
-        try:
-            return valid_user_id(self.verifier.verify(token).value)
-        except errors.InvalidUserId as refused:
-            raise errors.Unauthorized(f"invalid token: {refused.message}") from None
+        return _authenticated(self.verifier.verify(token))
 
     def _join_atomically(self, connection_id: ConnectionId, room_id: RoomId) -> Connection:
         for _ in range(JOIN_ATTEMPTS):
@@ -306,6 +310,13 @@ class ChatService:
             recipients = [m.connection_id for m in self.store.members(room_id)]
             for user_id in users:
                 self._broadcast(room_id, recipients, frames.user_left(room_id, user_id, now))
+
+
+def _authenticated(user_id: UserId) -> UserId:
+    try:
+        return valid_user_id(user_id.value)
+    except errors.InvalidUserId as refused:
+        raise errors.Unauthorized(f"invalid identity: {refused.message}") from None
 
 
 def _chunks(items: Iterable[Connection], size: int) -> Iterator[list[Connection]]:

@@ -35,6 +35,7 @@ def connect(event: Any, context: Any = None) -> Response:
             request.source_ip,
             request.user_agent,
             token=request.token,
+            authorized_user_id=request.authorized_user_id,
         )
     except Unauthorized as refused:
         log.info("refused a connection: %s (%s)", refused, events.describe(event))

@@ -95,6 +95,32 @@ class TestUnauthenticatedConnect:
         assert deployed.store().get(ConnectionId(connection_id)) is None
 
 
+class TestLambdaAuthorizer:
+    """With an authorizer in front, API Gateway passes its principalId in requestContext."""
+
+    @staticmethod
+    def connect_authorized(principal: str, query: dict[str, str]) -> tuple[str, object]:
+        connection_id = events.new_connection_id()
+        event = events.connect_event(connection_id, query)
+        event["requestContext"]["authorizer"] = {"principalId": principal, "plan": "gold"}
+        return connection_id, handlers.connect(event, None)
+
+    def test_the_user_is_the_authorizers_principal_not_the_user_id_parameter(
+        self, deployed: Container
+    ) -> None:
+        connection_id, response = self.connect_authorized("carol", {"userId": "mallory"})
+        assert response == {"statusCode": 200, "body": "Connected"}
+        stored = deployed.store().get(ConnectionId(connection_id))
+        assert stored is not None and stored.user_id.value == "carol"
+
+    def test_a_principal_breaking_the_user_id_rule_answers_401_and_stores_nothing(
+        self, deployed: Container
+    ) -> None:
+        connection_id, response = self.connect_authorized("carol\u202e", {})
+        assert response == {"statusCode": 401, "body": "Unauthorized"}
+        assert deployed.store().get(ConnectionId(connection_id)) is None
+
+
 class TestSecretConfiguration:
     def test_a_short_secret_is_refused_naming_the_variable(
         self, environment: pytest.MonkeyPatch

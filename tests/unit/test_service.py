@@ -382,6 +382,22 @@ class TestAuthentication:
             authenticated.connect(ConnectionId("c1"), UserId("alice"), token="bad-token")
         assert memory_store.get(ConnectionId("c1")) is None
 
+    def test_a_user_an_authorizer_vouched_for_needs_no_token_and_beats_the_claim(
+        self, authenticated
+    ):
+        connection = authenticated.connect(
+            ConnectionId("c1"), UserId("mallory"), authorized_user_id=UserId("carol")
+        )
+        assert connection.user_id == UserId("carol")
+
+    @pytest.mark.parametrize("principal", ["\udc80", "x" * 129, "carol\u202e"])
+    def test_an_authorizer_identity_breaking_the_rule_is_unauthorized(
+        self, service, memory_store, principal
+    ):
+        with pytest.raises(Unauthorized):
+            service.connect(ConnectionId("c1"), authorized_user_id=UserId(principal))
+        assert memory_store.get(ConnectionId("c1")) is None
+
     def test_with_a_verifier_a_bad_claim_is_ignored_like_any_claim(self, authenticated):
         connection = authenticated.connect(
             ConnectionId("c1"), UserId("\x00" * 200), token="alice-token"
