@@ -1,7 +1,10 @@
 """The single-table layout: keys, and the mapping between domain types and DynamoDB items.
 
 Connection item:  pk=CONN#<connectionId>  sk=CONNECTION
-    connectionId, userId, connectedAt, expiresAt, sourceIp?, userAgent?, rooms, version
+    connectionId, userId, connectedAt, expiresAt, sourceIp?, userAgent?, rooms, version,
+    unannounced and unannouncedDepartures (rooms joined, and rooms a join evicted, that have
+    not heard it yet), lastRequest (the request token of the last join or leave, by which a
+    retried transaction recognises its own commit)
 Membership item:  pk=ROOM#<roomId>        sk=CONN#<connectionId>
     connectionId, roomId, userId, joinedAt, expiresAt
 
@@ -12,12 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.model import Connection, ConnectionId, Membership, RoomId, UserId
+from domain.model import NO_ROOMS, Connection, ConnectionId, Membership, RoomId, UserId
 
 Item = dict[str, Any]
 
 TTL_ATTRIBUTE = "expiresAt"
 CONNECTION_SK = "CONNECTION"
+DEPARTURES_ATTRIBUTE = "unannouncedDepartures"
 
 
 def connection_key(connection_id: ConnectionId) -> Item:
@@ -45,6 +49,10 @@ def rooms_value(rooms: dict[RoomId, int]) -> Item:
     return {"M": {room.value: _n(joined_at) for room, joined_at in rooms.items()}}
 
 
+def unannounced_value(rooms: frozenset[RoomId]) -> Item:
+    return {"M": {room.value: {"BOOL": True} for room in sorted(rooms)}}
+
+
 def connection_to_item(connection: Connection) -> Item:
     item = {
         **connection_key(connection.id),
@@ -54,6 +62,8 @@ def connection_to_item(connection: Connection) -> Item:
         TTL_ATTRIBUTE: _n(connection.expires_at),
         "rooms": rooms_value(connection.rooms),
         "version": _n(connection.version),
+        "unannounced": unannounced_value(connection.unannounced),
+        DEPARTURES_ATTRIBUTE: unannounced_value(connection.unannounced_departures),
     }
     if connection.source_ip is not None:
         item["sourceIp"] = _s(connection.source_ip)
@@ -72,7 +82,14 @@ def connection_from_item(item: Item) -> Connection:
         user_agent=item["userAgent"]["S"] if "userAgent" in item else None,
         rooms={RoomId(room): int(t["N"]) for room, t in item["rooms"]["M"].items()},
         version=int(item["version"]["N"]),
+        unannounced=_room_set(item.get("unannounced")),
+        unannounced_departures=_room_set(item.get(DEPARTURES_ATTRIBUTE)),
     )
+
+
+def _room_set(value: Item | None) -> frozenset[RoomId]:
+    """A map attribute of room ids; absent on items written before it existed."""
+    return frozenset(map(RoomId, (value or {}).get("M", {}))) or NO_ROOMS
 
 
 def membership_to_item(membership: Membership) -> Item:

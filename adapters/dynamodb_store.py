@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from typing import Any
 
 import boto3
-from attrs import evolve
 from botocore.config import Config
 
 from adapters import dynamodb_items as items
@@ -50,7 +50,7 @@ class DynamoDBConnectionStore:
         self._deleter = deleter or BatchDeleter(client, table_name)
 
     def add(self, connection: Connection) -> None:
-        fresh = evolve(connection, rooms={}, version=0)
+        fresh = connection.as_new()
         replaced = self._client.put_item(
             TableName=self._table_name,
             Item=items.connection_to_item(fresh),
@@ -100,6 +100,23 @@ class DynamoDBConnectionStore:
 
     def leave(self, connection_id: ConnectionId, room_id: RoomId) -> bool:
         return transactions.leave(self._client, self._table_name, connection_id, room_id)
+
+    def mark_announced(
+        self, connection_id: ConnectionId, room_id: RoomId, departures: Sequence[RoomId] = ()
+    ) -> None:
+        departed = {f"#d{i}": room.value for i, room in enumerate(departures)}
+        paths = ["unannounced.#room", *(f"{items.DEPARTURES_ATTRIBUTE}.{n}" for n in departed)]
+        names = {"#room": room_id.value, **departed}
+        # Failing the condition means already announced (a retried request) or gone.
+        with suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(
+                TableName=self._table_name,
+                Key=items.connection_key(connection_id),
+                UpdateExpression=f"REMOVE {', '.join(paths)} SET version = version + :one",
+                ConditionExpression=" OR ".join(f"attribute_exists({p})" for p in paths),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
 
     def members(self, room_id: RoomId) -> list[Membership]:
         found = every_item(

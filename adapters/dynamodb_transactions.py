@@ -1,7 +1,15 @@
-"""The store's atomic writes, join and leave: each is one TransactWriteItems call."""
+"""The store's atomic writes, join and leave: each is one TransactWriteItems call.
+
+A write can commit and still be answered with a 5xx or a lost connection, and botocore then
+sends it again. Each call carries a fresh request token twice over: as `ClientRequestToken`
+(DynamoDB answers a repeat within 10 minutes with the first call's success) and in the
+connection item's `lastRequest` (where a repeat that was evaluated again, as moto and
+DynamoDB Local do, finds that its failed condition is its own commit).
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +23,8 @@ MAX_TRANSACTION_ITEMS = 100
 LEAVE_ATTEMPTS = 3
 CHECK_FAILED = "ConditionalCheckFailed"
 CONFLICT = "TransactionConflict"
+REQUEST_ATTRIBUTE = "lastRequest"
+CONNECTION_IN_JOIN, CONNECTION_IN_LEAVE = 0, 1  # the connection item's place in each request
 
 
 def join(
@@ -29,18 +39,21 @@ def join(
     evicted = [room for room in dict.fromkeys(evict) if room != room_id]
     if len(evicted) + 2 > MAX_TRANSACTION_ITEMS:
         raise ValueError(f"cannot evict {len(evicted)} rooms in one transaction")
-    rooms = {room: at for room, at in connection.rooms.items() if room not in evicted}
-    updated = connection.with_rooms({**rooms, room_id: joined_at})
+    updated = connection.joining(room_id, joined_at, evicted)
     membership = items.membership_to_item(updated.membership(room_id))
+    token = new_request_token()
     try:
         client.transact_write_items(
             TransactItems=[
-                _versioned_update(table_name, connection, updated),
+                _versioned_update(table_name, connection, updated, token),
                 {"Put": {"TableName": table_name, "Item": membership}},
                 *(_delete(table_name, items.membership_key(r, connection.id)) for r in evicted),
-            ]
+            ],
+            ClientRequestToken=token,
         )
     except ClientError as error:
+        if _committed_by(token, error, CONNECTION_IN_JOIN):
+            return updated
         _raise_join_refusal(error, connection.id)
         raise
     return updated
@@ -49,15 +62,18 @@ def join(
 def leave(client: Any, table_name: str, connection_id: ConnectionId, room_id: RoomId) -> bool:
     """Delete the membership and drop the room from the connection (bumping its version)."""
     membership_key = items.membership_key(room_id, connection_id)
-    request = [
-        _delete(table_name, membership_key, "attribute_exists(pk)"),
-        _unlisting_update(table_name, connection_id, room_id),
-    ]
     for _ in range(LEAVE_ATTEMPTS):
+        token = new_request_token()
+        request = [
+            _delete(table_name, membership_key, "attribute_exists(pk)"),
+            _unlisting_update(table_name, connection_id, room_id, token),
+        ]
         try:
-            client.transact_write_items(TransactItems=request)
+            client.transact_write_items(TransactItems=request, ClientRequestToken=token)
             return True
         except ClientError as error:
+            if _committed_by(token, error, CONNECTION_IN_LEAVE):
+                return True
             codes = _reasons(error)
             if codes[:1] == [CHECK_FAILED]:
                 return False
@@ -68,17 +84,30 @@ def leave(client: Any, table_name: str, connection_id: ConnectionId, room_id: Ro
     raise ConcurrentUpdate(f"{connection_id} kept changing while leaving {room_id}")
 
 
-def _versioned_update(table_name: str, old: Connection, new: Connection) -> dict[str, Any]:
+def new_request_token() -> str:
+    return str(uuid.uuid4())  # ClientRequestToken allows 1-36 characters
+
+
+def _versioned_update(
+    table_name: str, old: Connection, new: Connection, token: str
+) -> dict[str, Any]:
     return {
         "Update": {
             "TableName": table_name,
             "Key": items.connection_key(old.id),
-            "UpdateExpression": "SET rooms = :rooms, version = :next",
+            "UpdateExpression": (
+                f"SET rooms = :rooms, unannounced = :unannounced, "
+                f"{items.DEPARTURES_ATTRIBUTE} = :departures, version = :next, "
+                f"{REQUEST_ATTRIBUTE} = :request"
+            ),
             "ConditionExpression": "version = :expected",
             "ExpressionAttributeValues": {
                 ":rooms": items.rooms_value(new.rooms),
+                ":unannounced": items.unannounced_value(new.unannounced),
+                ":departures": items.unannounced_value(new.unannounced_departures),
                 ":next": {"N": str(new.version)},
                 ":expected": {"N": str(old.version)},
+                ":request": {"S": token},
             },
             # The stored item comes back only when it exists: that tells stale from gone.
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -87,16 +116,24 @@ def _versioned_update(table_name: str, old: Connection, new: Connection) -> dict
 
 
 def _unlisting_update(
-    table_name: str, connection_id: ConnectionId, room_id: RoomId
+    table_name: str, connection_id: ConnectionId, room_id: RoomId, token: str
 ) -> dict[str, Any]:
+    """Fails its condition only when the connection is gone or this very request committed
+    (then the membership's condition fails too, and the stored item tells which)."""
     return {
         "Update": {
             "TableName": table_name,
             "Key": items.connection_key(connection_id),
-            "UpdateExpression": "REMOVE rooms.#room SET version = version + :one",
-            "ConditionExpression": "attribute_exists(pk)",
+            "UpdateExpression": (
+                f"REMOVE rooms.#room SET version = version + :one, {REQUEST_ATTRIBUTE} = :request"
+            ),
+            "ConditionExpression": (
+                f"attribute_exists(pk) AND "
+                f"(attribute_not_exists({REQUEST_ATTRIBUTE}) OR {REQUEST_ATTRIBUTE} <> :request)"
+            ),
             "ExpressionAttributeNames": {"#room": room_id.value},
-            "ExpressionAttributeValues": {":one": {"N": "1"}},
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":request": {"S": token}},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
     }
 
@@ -124,6 +161,14 @@ def _raise_join_refusal(error: ClientError, connection_id: ConnectionId) -> None
         raise (ConcurrentUpdate if stale else ConnectionNotFound)(connection_id.value) from error
     if CONFLICT in codes:
         raise ConcurrentUpdate(connection_id.value) from error
+
+
+def _committed_by(token: str, error: ClientError, position: int) -> bool:
+    """Whether the connection item's failed condition is this request's own earlier commit."""
+    if _reasons(error)[position : position + 1] != [CHECK_FAILED]:
+        return False
+    stored = error.response["CancellationReasons"][position].get("Item", {})
+    return bool(stored.get(REQUEST_ATTRIBUTE, {}).get("S") == token)
 
 
 def _reasons(error: ClientError) -> list[str]:

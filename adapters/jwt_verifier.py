@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jwt
 
 from domain.errors import Unauthorized
 from domain.model import UserId
 
 ALGORITHMS = ["HS256"]  # pinned: never let the token's header choose (alg "none" and the like)
+# RFC 7519 section 4.1: these are NumericDate values. PyJWT passes them through int(), so a
+# string such as "9999999999" would otherwise be taken as a time.
+NUMERIC_CLAIMS = ("exp", "nbf", "iat")
 
 
 class JwtVerifier:
@@ -39,7 +44,15 @@ class JwtVerifier:
             )
         except jwt.PyJWTError as refused:
             raise Unauthorized(f"invalid token: {refused}") from None
-        subject = claims["sub"]
-        if not isinstance(subject, str) or not subject:
-            raise Unauthorized("invalid token: sub must be a non-empty string")
-        return UserId(subject)
+        _check_registered_types(claims)
+        return UserId(claims["sub"])
+
+
+def _check_registered_types(claims: dict[str, Any]) -> None:
+    for name in NUMERIC_CLAIMS:
+        value = claims.get(name)
+        if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise Unauthorized(f"invalid token: {name} must be a number")
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not subject:
+        raise Unauthorized("invalid token: sub must be a non-empty string")

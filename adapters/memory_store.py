@@ -5,8 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 
-from attrs import evolve
-
 from domain.errors import ConcurrentUpdate, ConnectionNotFound
 from domain.model import Connection, ConnectionId, Membership, RoomId
 from domain.results import Stats
@@ -25,7 +23,7 @@ class InMemoryConnectionStore:
     def add(self, connection: Connection) -> None:
         with self._lock:
             self._discard(connection.id)
-            self._connections[connection.id] = evolve(connection, rooms={}, version=0)
+            self._connections[connection.id] = connection.as_new()
 
     def get(self, connection_id: ConnectionId) -> Connection | None:
         with self._lock:
@@ -51,11 +49,9 @@ class InMemoryConnectionStore:
                 raise ConnectionNotFound(connection.id.value)
             if stored.version != connection.version:
                 raise ConcurrentUpdate(connection.id.value)
-            rooms = {r: t for r, t in stored.rooms.items() if r not in evict}
-            rooms[room_id] = joined_at
             for evicted in evict:
                 self._room(evicted).pop(connection.id, None)
-            updated = stored.with_rooms(rooms)
+            updated = stored.joining(room_id, joined_at, evict)
             self._room(room_id)[connection.id] = updated.membership(room_id)  # join order
             self._connections[connection.id] = updated
             self._prune_rooms(evict)
@@ -67,9 +63,21 @@ class InMemoryConnectionStore:
             membership = self._rooms.get(room_id, {}).pop(connection_id, None)
             self._prune_rooms([room_id])
             if stored is not None and stored.in_room(room_id):
-                rooms = {r: t for r, t in stored.rooms.items() if r != room_id}
-                self._connections[connection_id] = stored.with_rooms(rooms)
+                self._connections[connection_id] = stored.leaving(room_id)
             return membership is not None
+
+    def mark_announced(
+        self, connection_id: ConnectionId, room_id: RoomId, departures: Sequence[RoomId] = ()
+    ) -> None:
+        with self._lock:
+            stored = self._connections.get(connection_id)
+            if stored is None:
+                return
+            announced = stored.announced(room_id, departures)
+            if (announced.unannounced, announced.unannounced_departures) != (
+                stored.unannounced, stored.unannounced_departures
+            ):
+                self._connections[connection_id] = announced
 
     def members(self, room_id: RoomId) -> list[Membership]:
         now = self._clock.now_ms()

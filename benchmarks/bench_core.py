@@ -46,13 +46,15 @@ def parse_overhead() -> Ratio:
 
 def room_service(members: int) -> ChatService:
     """A service whose store already holds one room of `members` (seeded past the service,
-    since joining one by one would time the userJoined fan-out instead)."""
+    since joining one by one would time the userJoined fan-out instead), each member left
+    as a service join leaves it: announced."""
     clock = FixedClock()
     store = InMemoryConnectionStore(clock)
     for i in range(members):
         connection = service_connection(clock, i)
         store.add(connection)
         store.join(connection, RoomId("big"), clock.now_ms())
+        store.mark_announced(connection.id, RoomId("big"))
     return ChatService(store, NullNotifier(), clock)
 
 

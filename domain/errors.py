@@ -30,7 +30,13 @@ class MissingAction(DomainError):
 
 class UnknownAction(DomainError):
     def __init__(self, action: str) -> None:
-        super().__init__(f"Unknown action: {action}")
+        super().__init__(f"Unknown action: {printable(action)}")
+
+
+def printable(text: str) -> str:
+    """Text echoed to a client: a lone surrogate (JSON's "\\udc80") is shown as that escape,
+    since UTF-8 cannot carry it."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class RoomIdRequired(DomainError):
@@ -51,9 +57,22 @@ class InvalidRoomId(DomainError):
         self.room_id = room_id
 
 
+class InvalidUserId(DomainError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Invalid userId: use 1-128 bytes of UTF-8 without control or format characters"
+        )
+
+
 class MessageTooLarge(DomainError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"Message too large: at most {limit} bytes of UTF-8")
+        self.limit = limit
+
+
+class RoomFull(DomainError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Room is full: at most {limit} members")
         self.limit = limit
 
 

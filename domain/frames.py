@@ -10,6 +10,8 @@ from attrs import frozen
 
 from domain.model import RoomId, UserId
 
+UNENCODABLE = "Frame could not be encoded: it held text that is not valid Unicode"
+
 
 @frozen
 class Frame:
@@ -22,12 +24,31 @@ class Frame:
         return str(self.fields["action"])
 
     def encode(self) -> bytes:
-        return json.dumps(self.fields, ensure_ascii=False, separators=(",", ":")).encode()
+        """UTF-8 JSON; a frame holding text UTF-8 cannot carry (a lone surrogate) becomes the
+        error frame UNENCODABLE instead, so encoding never fails a use case or a broadcast."""
+        try:
+            return _json(self.fields).encode()
+        except UnicodeEncodeError:
+            fallback: dict[str, Any] = {"action": "error", "message": UNENCODABLE}
+            if "timestamp" in self.fields:
+                fallback["timestamp"] = self.fields["timestamp"]
+            return _json(fallback).encode()
 
 
-def joined_room(room_id: RoomId, members: Iterable[UserId]) -> Frame:
+def _json(fields: Mapping[str, Any]) -> str:
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+
+def joined_room(room_id: RoomId, members: Iterable[UserId], member_count: int) -> Frame:
+    """`members` may be a part of the room (see policies.listed_members); `memberCount` is
+    how many connections are in it."""
     return Frame(
-        {"action": "joinedRoom", "roomId": room_id.value, "members": [m.value for m in members]}
+        {
+            "action": "joinedRoom",
+            "roomId": room_id.value,
+            "memberCount": member_count,
+            "members": [m.value for m in members],
+        }
     )
 
 

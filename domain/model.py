@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterable
 
 from attrs import evolve, field, frozen
 
-from domain.errors import InvalidRoomId
+from domain.errors import InvalidRoomId, InvalidUserId
 
 ROOM_ID_PATTERN = re.compile(r"[A-Za-z0-9\-_.:]{1,128}")
+MAX_USER_ID_BYTES = 128
+# Control (NUL, newlines, ESC...), format (bidi overrides, zero-width characters) and
+# surrogate code points: none may reach room-mates' screens or break a frame's UTF-8.
+REFUSED_USER_ID_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 
 
 @frozen(order=True)
@@ -30,6 +36,19 @@ class UserId:
 ANONYMOUS = UserId("anonymous")
 
 
+def valid_user_id(value: str) -> UserId:
+    """The one rule for a user id from any source: 1-128 bytes of UTF-8, nothing invisible."""
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidUserId() from None
+    if not 1 <= size <= MAX_USER_ID_BYTES:
+        raise InvalidUserId()
+    if any(unicodedata.category(c) in REFUSED_USER_ID_CATEGORIES for c in value):
+        raise InvalidUserId()
+    return UserId(value)
+
+
 def _check_room_id(_instance: object, _attribute: object, value: str) -> None:
     if not isinstance(value, str) or ROOM_ID_PATTERN.fullmatch(value) is None:
         raise InvalidRoomId(value)
@@ -41,6 +60,9 @@ class RoomId:
 
     def __str__(self) -> str:
         return self.value
+
+
+NO_ROOMS: frozenset[RoomId] = frozenset()  # shared: an empty frozenset costs 216 bytes each
 
 
 @frozen
@@ -61,6 +83,10 @@ class Connection:
     `connected_at` and room join times are epoch milliseconds; `expires_at` is epoch
     seconds (the DynamoDB TTL unit). `rooms` maps each joined room to its join time.
     `version` is an optimistic-concurrency token the store bumps on every room change.
+    `unannounced` holds the rooms joined whose members have not yet been told `userJoined`,
+    `unannounced_departures` the rooms a join evicted it from that have not yet been told
+    `userLeft`. Both are written with the join, so a join whose commit outlived a failure is
+    announced by the client's retry, and cleared once the rooms have heard it.
     """
 
     id: ConnectionId
@@ -71,6 +97,8 @@ class Connection:
     user_agent: str | None = None
     rooms: dict[RoomId, int] = field(factory=dict, hash=False)
     version: int = 0
+    unannounced: frozenset[RoomId] = NO_ROOMS
+    unannounced_departures: frozenset[RoomId] = NO_ROOMS
 
     def is_expired(self, now_ms: int) -> bool:
         return self.expires_at * 1000 <= now_ms
@@ -84,5 +112,41 @@ class Connection:
     def membership(self, room_id: RoomId) -> Membership:
         return Membership(self.id, room_id, self.user_id, self.rooms[room_id], self.expires_at)
 
-    def with_rooms(self, rooms: dict[RoomId, int]) -> Connection:
-        return evolve(self, rooms=rooms, version=self.version + 1)
+    def as_new(self) -> Connection:
+        """The connection as a store records it on connect: in no room, nothing pending."""
+        return evolve(
+            self, rooms={}, unannounced=NO_ROOMS, unannounced_departures=NO_ROOMS, version=0
+        )
+
+    def is_unannounced_in(self, room_id: RoomId) -> bool:
+        return room_id in self.unannounced and self.in_room(room_id)
+
+    def joining(self, room_id: RoomId, joined_at: int, evict: Iterable[RoomId] = ()) -> Connection:
+        """The connection after joining `room_id` and leaving `evict`, all to be announced."""
+        evicted = {room for room in evict if room in self.rooms and room != room_id}
+        rooms = {room: at for room, at in self.rooms.items() if room not in evicted}
+        rooms[room_id] = joined_at
+        departures = (self.unannounced_departures | evicted) - {room_id}
+        return self._changed(rooms, self.unannounced | {room_id}, departures)
+
+    def leaving(self, room_id: RoomId) -> Connection:
+        rooms = {room: at for room, at in self.rooms.items() if room != room_id}
+        return self._changed(rooms, self.unannounced, self.unannounced_departures)
+
+    def announced(self, room_id: RoomId, departures: Iterable[RoomId] = ()) -> Connection:
+        """The connection once `room_id` has heard its join and `departures` its leaving."""
+        remaining = self.unannounced_departures - frozenset(departures)
+        return self._changed(self.rooms, self.unannounced - {room_id}, remaining)
+
+    def _changed(
+        self, rooms: dict[RoomId, int], joins: frozenset[RoomId], departures: frozenset[RoomId]
+    ) -> Connection:
+        return evolve(
+            self,
+            rooms=rooms,
+            unannounced=frozenset(room for room in joins if room in rooms) or NO_ROOMS,
+            unannounced_departures=(
+                frozenset(room for room in departures if room not in rooms) or NO_ROOMS
+            ),
+            version=self.version + 1,
+        )

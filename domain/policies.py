@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from attrs import frozen
+from attrs import field, frozen, validators
 
 from domain.commands import DEFAULT_MAX_MESSAGE_BYTES
-from domain.errors import NotInRoom
-from domain.model import Connection, ConnectionId, Membership, RoomId
+from domain.errors import NotInRoom, RoomFull
+from domain.model import MAX_USER_ID_BYTES, Connection, ConnectionId, Membership, RoomId, UserId
 
 TWO_HOURS = 2 * 60 * 60
 HANDSHAKE_GRACE_MS = 30_000
+POST_TO_CONNECTION_LIMIT_BYTES = 128 * 1024
+# The most one listed member can add to joinedRoom: a 128-byte id made only of `"` or `\`
+# (each escaped to two bytes), its quotes and a comma. Non-ASCII is sent as raw UTF-8 and
+# control characters are refused, so nothing grows more.
+WORST_MEMBER_BYTES = 2 * MAX_USER_ID_BYTES + 3
+# 250 * 259 B + the envelope is about 65 KB: half of what PostToConnection takes.
+DEFAULT_MAX_MEMBERS_IN_JOINED_ROOM = 250
+JOINED_ROOM_ENVELOPE_BYTES = 512  # action, a 128-byte roomId, memberCount: ~200 B, rounded up
+MAX_MEMBERS_IN_JOINED_ROOM = (
+    POST_TO_CONNECTION_LIMIT_BYTES - JOINED_ROOM_ENVELOPE_BYTES
+) // WORST_MEMBER_BYTES
 
 
 @frozen
@@ -21,6 +32,13 @@ class Limits:
     max_rooms_per_connection: int = 1
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     connection_ttl_seconds: int = TWO_HOURS
+    max_members_per_room: int | None = field(
+        default=None, validator=validators.optional(validators.ge(1))
+    )
+    max_members_in_joined_room: int = field(
+        default=DEFAULT_MAX_MEMBERS_IN_JOINED_ROOM,
+        validator=validators.and_(validators.ge(1), validators.le(MAX_MEMBERS_IN_JOINED_ROOM)),
+    )
 
 
 @frozen
@@ -36,6 +54,22 @@ def decide_join(connection: Connection, room_id: RoomId, limits: Limits) -> Join
     overflow = len(connection.rooms) + 1 - limits.max_rooms_per_connection
     oldest = connection.rooms_oldest_first()
     return JoinDecision(already_member=False, evict=tuple(oldest[: max(overflow, 0)]))
+
+
+def check_room_capacity(members: int, limits: Limits) -> None:
+    """A full room refuses joiners; its members may still rejoin (they are not counted)."""
+    if limits.max_members_per_room is not None and members >= limits.max_members_per_room:
+        raise RoomFull(limits.max_members_per_room)
+
+
+def listed_members(
+    members: Sequence[Membership], joiner: ConnectionId, limits: Limits
+) -> list[UserId]:
+    """Who joinedRoom names: the joiner and the earliest of the others, so that the frame
+    always fits under PostToConnection's limit; `memberCount` carries the true size."""
+    others = [m.user_id for m in members if m.connection_id != joiner]
+    mine = [m.user_id for m in members if m.connection_id == joiner]
+    return others[: limits.max_members_in_joined_room - len(mine)] + mine
 
 
 def find_member(members: Sequence[Membership], connection_id: ConnectionId) -> Membership:

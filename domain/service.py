@@ -11,8 +11,16 @@ from typing import TYPE_CHECKING
 from domain import commands, errors, frames
 from domain.commands import Command
 from domain.frames import Frame
-from domain.model import ANONYMOUS, Connection, ConnectionId, RoomId, UserId
-from domain.policies import Limits, decide_join, expires_at, find_member, should_probe
+from domain.model import ANONYMOUS, Connection, ConnectionId, RoomId, UserId, valid_user_id
+from domain.policies import (
+    Limits,
+    check_room_capacity,
+    decide_join,
+    expires_at,
+    find_member,
+    listed_members,
+    should_probe,
+)
 from domain.results import Reply, Stats, SweepReport
 
 if TYPE_CHECKING:  # the service is typed by the ports but never imports them at run time
@@ -48,16 +56,19 @@ class ChatService:
         source_ip: str | None = None,
         user_agent: str | None = None,
         token: str | None = None,
+        authorized_user_id: UserId | None = None,
     ) -> Connection:
         """Record a new connection. Never posts: the socket is not open until $connect returns.
 
-        With a verifier configured the user is whoever the token proves, never the claimed
-        `user_id`, and no token means Unauthorized; without one the claim is taken as given.
+        A user an authorizer in front of the API vouched for (`authorized_user_id`) is who
+        connects. Otherwise, with a verifier configured the user is whoever the token proves,
+        never the claimed `user_id`, and no token means Unauthorized; without one the claim
+        is taken as given. Every one of them must keep the user-id rule.
         """
         now = self.clock.now_ms()
         connection = Connection(
             id=connection_id,
-            user_id=self._identify(user_id, token),
+            user_id=self._identify(user_id, token, authorized_user_id),
             connected_at=now,
             expires_at=expires_at(now, self.limits),
             source_ip=source_ip,
@@ -103,21 +114,30 @@ class ChatService:
     # -- use cases ---------------------------------------------------------------
 
     def join(self, connection_id: ConnectionId, room_id: RoomId) -> None:
-        connection, evicted, newly_joined = self._join_atomically(connection_id, room_id)
+        """A join, and each room it evicted the connection from, is announced once it has
+        committed, even if that was in an earlier request that failed afterwards: the store
+        keeps them unannounced until the rooms have heard. The member read comes first, so
+        that nothing is announced before the step most likely to fail has worked."""
+        connection = self._join_atomically(connection_id, room_id)
+        members = self.store.members(room_id)
         now = self.clock.now_ms()
-        for room in evicted:
+        departures = sorted(connection.unannounced_departures)
+        for room in departures:
             self._announce(room, frames.user_left(room, connection.user_id, now))
             self._deliver(connection_id, frames.left_room(room))
-        members = self.store.members(room_id)
-        if newly_joined:
+        joining = connection.is_unannounced_in(room_id)
+        if joining:
             others = [m.connection_id for m in members if m.connection_id != connection_id]
             self._broadcast(room_id, others, frames.user_joined(room_id, connection.user_id, now))
-        self._deliver(connection_id, frames.joined_room(room_id, [m.user_id for m in members]))
+        if joining or departures:
+            self._settle(connection_id, room_id, departures)
+        listed = listed_members(members, connection_id, self.limits)
+        self._deliver(connection_id, frames.joined_room(room_id, listed, len(members)))
 
     def leave(self, connection_id: ConnectionId, room_id: RoomId) -> None:
         members = self.store.members(room_id)
         leaver = find_member(members, connection_id)
-        if not self.store.leave(connection_id, room_id):
+        if not self._left(connection_id, room_id):
             raise errors.NotInRoom()
         self._deliver(connection_id, frames.left_room(room_id))
         remaining = [m.connection_id for m in members if m.connection_id != connection_id]
@@ -154,33 +174,75 @@ class ChatService:
 
     # -- helpers -----------------------------------------------------------------
 
-    def _identify(self, claimed: UserId, token: str | None) -> UserId:
+    def _identify(
+        self, claimed: UserId, token: str | None, authorized: UserId | None
+    ) -> UserId:
+        """Whoever it comes from, the id must pass `valid_user_id`: a claim that does not is
+        InvalidUserId (400); an authorizer's or a token's is Unauthorized (401)."""
+        if authorized is not None:
+            return _authenticated(authorized)
         if self.verifier is None:
-            return claimed
+            return valid_user_id(claimed.value)
         if not token:
             raise errors.Unauthorized("token required")
-        return self.verifier.verify(token)
+        return _authenticated(self.verifier.verify(token))
 
-    def _join_atomically(
-        self, connection_id: ConnectionId, room_id: RoomId
-    ) -> tuple[Connection, tuple[RoomId, ...], bool]:
+    def _join_atomically(self, connection_id: ConnectionId, room_id: RoomId) -> Connection:
         for _ in range(JOIN_ATTEMPTS):
             connection = self.store.get(connection_id)
             if connection is None:
                 raise errors.NotConnected()
             decision = decide_join(connection, room_id, self.limits)
             if decision.already_member:
-                return connection, (), False
+                return connection
+            self._check_room_capacity(room_id)
             try:
-                joined = self.store.join(
-                    connection, room_id, self.clock.now_ms(), decision.evict
-                )
+                return self.store.join(connection, room_id, self.clock.now_ms(), decision.evict)
             except errors.ConcurrentUpdate:
                 continue
             except errors.ConnectionNotFound:
                 raise errors.NotConnected() from None
-            return joined, decision.evict, True
+            except Exception as failure:
+                return self._landed_join(connection_id, room_id, failure)
         raise errors.ConcurrentUpdate(f"{connection_id} kept changing while joining {room_id}")
+
+    def _check_room_capacity(self, room_id: RoomId) -> None:
+        """One member read more, only when a limit is set. Joins racing for the last places
+        may each pass it: the limit can be exceeded by the number of such joins."""
+        if self.limits.max_members_per_room is not None:
+            check_room_capacity(len(self.store.members(room_id)), self.limits)
+
+    def _landed_join(
+        self, connection_id: ConnectionId, room_id: RoomId, failure: Exception
+    ) -> Connection:
+        """A join that failed may have committed before its answer was lost: look before
+        refusing, or the room would never hear of it."""
+        connection = self.store.get(connection_id)
+        if connection is None or not connection.is_unannounced_in(room_id):
+            raise failure
+        log.warning("a join of %s to %s committed though its write failed", connection_id, room_id)
+        return connection
+
+    def _left(self, connection_id: ConnectionId, room_id: RoomId) -> bool:
+        try:
+            return self.store.leave(connection_id, room_id)
+        except Exception:
+            connection = self.store.get(connection_id)  # the same question as _landed_join's
+            if connection is None or connection.in_room(room_id):
+                raise
+            log.warning("a leave of %s from %s committed though its write failed",
+                        connection_id, room_id)
+            return True
+
+    def _settle(
+        self, connection_id: ConnectionId, room_id: RoomId, departures: Sequence[RoomId]
+    ) -> None:
+        """The rooms have heard; failing to record it only risks announcing it again on a
+        rejoin, so it must not fail the join."""
+        try:
+            self.store.mark_announced(connection_id, room_id, departures)
+        except Exception:
+            log.exception("could not record that %s was announced in %s", connection_id, room_id)
 
     def _refuse(self, connection_id: ConnectionId, refused: errors.DomainError) -> Reply:
         self._deliver(connection_id, frames.error(refused.message, self.clock.now_ms()))
@@ -248,6 +310,13 @@ class ChatService:
             recipients = [m.connection_id for m in self.store.members(room_id)]
             for user_id in users:
                 self._broadcast(room_id, recipients, frames.user_left(room_id, user_id, now))
+
+
+def _authenticated(user_id: UserId) -> UserId:
+    try:
+        return valid_user_id(user_id.value)
+    except errors.InvalidUserId as refused:
+        raise errors.Unauthorized(f"invalid identity: {refused.message}") from None
 
 
 def _chunks(items: Iterable[Connection], size: int) -> Iterator[list[Connection]]:

@@ -65,6 +65,8 @@ class Container(containers.DeclarativeContainer):
         max_rooms_per_connection=config.max_rooms_per_connection,
         max_message_bytes=config.max_message_bytes,
         connection_ttl_seconds=config.connection_ttl_seconds,
+        max_members_per_room=config.max_members_per_room,
+        max_members_in_joined_room=config.max_members_in_joined_room,
     )
 
     dynamodb_client = providers.ThreadSafeSingleton(_dynamodb_client)

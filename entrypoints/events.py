@@ -25,6 +25,7 @@ class ConnectRequest:
     source_ip: str | None
     user_agent: str | None
     token: str | None = field(default=None, repr=False)  # never in a log line
+    authorized_user_id: UserId | None = None
 
 
 def request_context(event: object) -> Mapping[str, Any]:
@@ -44,14 +45,18 @@ def connection_id(event: object) -> ConnectionId:
 
 
 def connect_request(event: Event) -> ConnectRequest:
-    identity = _mapping(request_context(event).get("identity"))
+    context = request_context(event)
+    identity = _mapping(context.get("identity"))
     query = query_parameters(event)
+    principal = _optional_str(_mapping(context.get("authorizer")).get("principalId"))
     return ConnectRequest(
         connection_id=connection_id(event),
         user_id=_user_id(query.get("userId")),
         source_ip=_optional_str(identity.get("sourceIp")),
         user_agent=_optional_str(identity.get("userAgent")),
         token=_optional_str(query.get("token")),
+        # Only API Gateway writes requestContext, after a Lambda authorizer allowed the call.
+        authorized_user_id=UserId(principal) if principal is not None else None,
     )
 
 

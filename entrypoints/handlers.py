@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from adapters.endpoints import endpoint_from_event, management_endpoint
-from domain.errors import Unauthorized
+from domain.errors import DomainError, Unauthorized
 from domain.service import ChatService
 from entrypoints import events
 from entrypoints.containers import Container, get_container
@@ -35,10 +35,14 @@ def connect(event: Any, context: Any = None) -> Response:
             request.source_ip,
             request.user_agent,
             token=request.token,
+            authorized_user_id=request.authorized_user_id,
         )
     except Unauthorized as refused:
         log.info("refused a connection: %s (%s)", refused, events.describe(event))
         return _response(401, "Unauthorized")
+    except DomainError as refused:
+        log.info("refused a connection: %s (%s)", refused.message, events.describe(event))
+        return _response(refused.status_code, refused.message)
     except Exception:
         log.exception("could not record a connection (%s)", events.describe(event))
         return _response(500, "Failed to connect")

@@ -9,7 +9,11 @@ from attrs import frozen
 
 from adapters.endpoints import management_endpoint
 from domain.commands import DEFAULT_MAX_MESSAGE_BYTES
-from domain.policies import TWO_HOURS
+from domain.policies import (
+    DEFAULT_MAX_MEMBERS_IN_JOINED_ROOM,
+    MAX_MEMBERS_IN_JOINED_ROOM,
+    TWO_HOURS,
+)
 
 MIN_SECRET_BYTES = 32
 
@@ -46,6 +50,16 @@ def _positive_int(name: str, raw: str) -> int:
     if value < 1:
         raise ConfigurationError(f"{name} must be a positive integer, got {raw!r}")
     return value
+
+
+def _positive_int_up_to(limit: int) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        value = _positive_int(name, raw)
+        if value > limit:
+            raise ConfigurationError(f"{name} must be at most {limit}, got {raw!r}")
+        return value
+
+    return parse
 
 
 def _one_of(*choices: str) -> Callable[[str, str], str]:
@@ -85,6 +99,11 @@ SETTINGS = (
             DEFAULT_MAX_MESSAGE_BYTES, "Largest `message` text accepted, in UTF-8 bytes"),
     Setting("ROOMCAST_CONNECTION_TTL_SECONDS", "connection_ttl_seconds", _positive_int,
             TWO_HOURS, "TTL of stored connections (API Gateway closes them after 2 h)"),
+    Setting("ROOMCAST_MAX_MEMBERS_PER_ROOM", "max_members_per_room", _positive_int, None,
+            "Members one room may have; unset: no limit"),
+    Setting("ROOMCAST_MAX_MEMBERS_IN_JOINED_ROOM", "max_members_in_joined_room",
+            _positive_int_up_to(MAX_MEMBERS_IN_JOINED_ROOM), DEFAULT_MAX_MEMBERS_IN_JOINED_ROOM,
+            "Most user ids one joinedRoom lists (it always fits under 128 KB)"),
     Setting("ROOMCAST_JWT_SECRET", "jwt_secret", _secret, None,
             "HS256 secret; set, $connect requires a `token` and the user is its `sub`"),
     Setting("ROOMCAST_JWT_AUDIENCE", "jwt_audience", _text, None,

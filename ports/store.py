@@ -39,12 +39,25 @@ class ConnectionStore(Protocol):
 
         Succeeds only if the stored connection still has `connection.version`;
         raises ConcurrentUpdate if it changed and ConnectionNotFound if it is gone
-        (then nothing is written). Returns the connection as stored afterwards.
+        (then nothing is written). Returns the connection as stored afterwards, with
+        `room_id` among its unannounced rooms and `evict` among its unannounced
+        departures (see Connection).
         """
         ...
 
     def leave(self, connection_id: ConnectionId, room_id: RoomId) -> bool:
-        """Atomically drop one membership; False if there was none to drop."""
+        """Atomically drop one membership; False if there was none to drop.
+
+        Like `join`, a write whose commit was followed by a lost answer and a retry by the
+        transport is recognised as this call's own and reported as done."""
+        ...
+
+    def mark_announced(
+        self, connection_id: ConnectionId, room_id: RoomId, departures: Sequence[RoomId] = ()
+    ) -> None:
+        """Drop `room_id` from the connection's unannounced rooms and `departures` from its
+        unannounced departures (bumping its version); nothing happens when none of them is
+        there or the connection is gone."""
         ...
 
     def members(self, room_id: RoomId) -> list[Membership]:

@@ -8,6 +8,7 @@ from adapters.clocks import FixedClock
 from adapters.dynamodb_store import DynamoDBConnectionStore
 from adapters.fake_notifier import FakeNotifier
 from domain.model import ConnectionId, RoomId, UserId
+from domain.policies import Limits
 from domain.service import ChatService
 from tests.contract.aws_fixtures import DYNAMODB_BACKENDS, dynamodb_table
 from tests.contract.dynamodb_helpers import RequestLog
@@ -23,6 +24,10 @@ class World:
         store = DynamoDBConnectionStore(table.client, table.name, clock)
         self.service = ChatService(store, self.notifier, clock)
         self.log = RequestLog(table.client)
+
+    def with_limits(self, limits: Limits) -> World:
+        self.service.limits = limits
+        return self
 
     def connected(self, *connection_ids: ConnectionId) -> World:
         for connection_id in connection_ids:
@@ -61,12 +66,19 @@ class TestLifecycle:
 
 
 class TestRooms:
-    def test_join_is_get_transact_write_and_query(self, world):
+    def test_join_is_get_transact_write_query_and_the_announced_mark(self, world):
         world.in_lobby(BOB).connected(ALICE)
         world.service.join(ALICE, LOBBY)
-        assert world.log.operations == ["GetItem", "TransactWriteItems", "Query"]
+        assert world.log.operations == ["GetItem", "TransactWriteItems", "Query", "UpdateItem"]
         assert world.notifier.actions_for(ALICE) == ["joinedRoom"]
         assert world.notifier.actions_for(BOB)[-1] == "userJoined"
+
+    def test_a_room_size_limit_costs_one_query_before_the_write(self, world):
+        world.with_limits(Limits(max_members_per_room=10)).in_lobby(BOB).connected(ALICE)
+        world.service.join(ALICE, LOBBY)
+        assert world.log.operations == [
+            "GetItem", "Query", "TransactWriteItems", "Query", "UpdateItem"
+        ]
 
     def test_rejoining_a_room_is_get_and_query(self, world):
         world.in_lobby(ALICE)
@@ -76,7 +88,9 @@ class TestRooms:
     def test_join_that_evicts_a_room_adds_one_query_for_the_room_left(self, world):
         world.in_lobby(ALICE)
         world.service.join(ALICE, GAMES)
-        assert world.log.operations == ["GetItem", "TransactWriteItems", "Query", "Query"]
+        assert world.log.operations == [
+            "GetItem", "TransactWriteItems", "Query", "Query", "UpdateItem"
+        ]
 
     def test_send_is_one_query(self, world):
         world.in_lobby(ALICE, BOB)

@@ -203,3 +203,45 @@ class TestLargeRooms:
         members = store.members(ROOM)
         assert len(members) == 2500
         assert len({m.connection_id for m in members}) == 2500
+
+
+class TestAnnouncements:
+    def test_a_join_is_unannounced_until_marked(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        assert joined(store, clock, connection).is_unannounced_in(ROOM)
+        assert store.get(connection.id).is_unannounced_in(ROOM)
+        before = store.get(connection.id).version
+        store.mark_announced(connection.id, ROOM)
+        after = store.get(connection.id)
+        assert not after.is_unannounced_in(ROOM)
+        assert after.version == before + 1
+
+    def test_an_evicted_room_is_an_unannounced_departure_until_marked(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        joined(store, clock, connection, ROOM)
+        store.mark_announced(connection.id, ROOM)
+        joined(store, clock, connection, OTHER, evict=[ROOM])
+        assert store.get(connection.id).unannounced_departures == {ROOM}
+        store.mark_announced(connection.id, OTHER, [ROOM])
+        stored = store.get(connection.id)
+        assert (stored.unannounced, stored.unannounced_departures) == (frozenset(), frozenset())
+
+    def test_marking_what_is_not_pending_changes_nothing(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        joined(store, clock, connection)
+        store.mark_announced(connection.id, ROOM)
+        settled = store.get(connection.id)
+        store.mark_announced(connection.id, ROOM)
+        store.mark_announced(ConnectionId("nobody"), ROOM)
+        assert store.get(connection.id) == settled
+        assert store.get(ConnectionId("nobody")) is None
+
+    def test_a_connection_added_again_starts_with_nothing_pending(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        joined(store, clock, connection)
+        store.add(connection)
+        assert store.get(connection.id) == connection

@@ -68,6 +68,26 @@ class TestJwtVerifier:
         with pytest.raises(Unauthorized):
             JwtVerifier(SECRET).verify(signed({}))
 
+    @pytest.mark.parametrize(
+        "claims",
+        [
+            {"exp": str(int(time.time()) + 300)},
+            {"exp": True},
+            {"nbf": str(int(time.time()) - 10)},
+            {"iat": str(int(time.time()))},
+            {"sub": 42},
+        ],
+        ids=["string-exp", "boolean-exp", "string-nbf", "string-iat", "numeric-sub"],
+    )
+    def test_registered_claims_of_the_wrong_type_are_refused(self, claims):
+        token = jwt.encode({"sub": "alice", "exp": int(time.time()) + 300, **claims}, SECRET)
+        with pytest.raises(Unauthorized):
+            JwtVerifier(SECRET).verify(token)
+
+    def test_numeric_dates_may_be_fractional(self):
+        token = jwt.encode({"sub": "alice", "exp": time.time() + 300.5, "iat": time.time()}, SECRET)
+        assert JwtVerifier(SECRET).verify(token) == UserId("alice")
+
     def test_a_token_signed_with_another_secret_is_refused(self):
         with pytest.raises(Unauthorized):
             JwtVerifier(SECRET).verify(signed({"sub": "alice"}, secret="x" * 40))

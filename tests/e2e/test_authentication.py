@@ -42,4 +42,6 @@ class TestTokens:
         async with RoomcastClient(guarded.websocket_url, query) as client:
             await client.join_room("secure")
             frame = await next_frame(client)
-        assert frame == {"action": "joinedRoom", "roomId": "secure", "members": ["alice"]}
+        assert frame == {
+            "action": "joinedRoom", "roomId": "secure", "memberCount": 1, "members": ["alice"]
+        }

@@ -58,6 +58,17 @@ class TestAuthenticatedConnect:
         assert response == {"statusCode": 401, "body": "Unauthorized"}
         assert authenticated.store().get(ConnectionId(connection_id)) is None
 
+    @pytest.mark.parametrize(
+        "subject", ["\udc80", "x" * 129, "alice\u202e", "bob\x00"],
+        ids=["lone surrogate", "129 bytes", "bidi override", "NUL"],
+    )
+    def test_a_token_whose_subject_breaks_the_user_id_rule_answers_401(
+        self, authenticated: Container, subject: str
+    ) -> None:
+        connection_id, response = connect({"token": token_for(subject)})
+        assert response == {"statusCode": 401, "body": "Unauthorized"}
+        assert authenticated.store().get(ConnectionId(connection_id)) is None
+
     def test_a_refused_token_is_not_logged(
         self, authenticated: Container, caplog: pytest.LogCaptureFixture
     ) -> None:
@@ -66,6 +77,48 @@ class TestAuthenticatedConnect:
         connect({"token": forged})
         assert caplog.records
         assert forged not in caplog.text
+
+
+class TestUnauthenticatedConnect:
+    @pytest.mark.parametrize(
+        "user_id", ["\udc80", "x" * 5000, "alice\u202e", "bob\x00", "line\nbreak"],
+        ids=["lone surrogate", "5000 characters", "bidi override", "NUL", "newline"],
+    )
+    def test_a_user_id_breaking_the_rule_answers_400_and_stores_nothing(
+        self, deployed: Container, user_id: str
+    ) -> None:
+        connection_id, response = connect({"userId": user_id})
+        assert response == {
+            "statusCode": 400,
+            "body": "Invalid userId: use 1-128 bytes of UTF-8 without control or format characters",
+        }
+        assert deployed.store().get(ConnectionId(connection_id)) is None
+
+
+class TestLambdaAuthorizer:
+    """With an authorizer in front, API Gateway passes its principalId in requestContext."""
+
+    @staticmethod
+    def connect_authorized(principal: str, query: dict[str, str]) -> tuple[str, object]:
+        connection_id = events.new_connection_id()
+        event = events.connect_event(connection_id, query)
+        event["requestContext"]["authorizer"] = {"principalId": principal, "plan": "gold"}
+        return connection_id, handlers.connect(event, None)
+
+    def test_the_user_is_the_authorizers_principal_not_the_user_id_parameter(
+        self, deployed: Container
+    ) -> None:
+        connection_id, response = self.connect_authorized("carol", {"userId": "mallory"})
+        assert response == {"statusCode": 200, "body": "Connected"}
+        stored = deployed.store().get(ConnectionId(connection_id))
+        assert stored is not None and stored.user_id.value == "carol"
+
+    def test_a_principal_breaking_the_user_id_rule_answers_401_and_stores_nothing(
+        self, deployed: Container
+    ) -> None:
+        connection_id, response = self.connect_authorized("carol\u202e", {})
+        assert response == {"statusCode": 401, "body": "Unauthorized"}
+        assert deployed.store().get(ConnectionId(connection_id)) is None
 
 
 class TestSecretConfiguration:

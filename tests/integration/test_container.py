@@ -67,6 +67,15 @@ class TestConfiguration:
         environment.setenv("ROOMCAST_CONNECTION_TTL_SECONDS", "600")
         assert get_container().limits() == Limits(3, 1024, 600)
 
+    def test_room_size_limits_come_from_the_environment(
+        self, environment: pytest.MonkeyPatch
+    ) -> None:
+        environment.setenv("ROOMCAST_STORE", "memory")
+        environment.setenv("ROOMCAST_MAX_MEMBERS_PER_ROOM", "40")
+        environment.setenv("ROOMCAST_MAX_MEMBERS_IN_JOINED_ROOM", "25")
+        limits = get_container().limits()
+        assert (limits.max_members_per_room, limits.max_members_in_joined_room) == (40, 25)
+
     @pytest.mark.parametrize(
         ("name", "value"),
         [
@@ -78,6 +87,8 @@ class TestConfiguration:
             ("ROOMCAST_MAX_MESSAGE_BYTES", "32k"),
             ("ROOMCAST_CONNECTION_TTL_SECONDS", "2h"),
             ("WEBSOCKET_ENDPOINT", "ftp://example.com/dev"),
+            ("ROOMCAST_MAX_MEMBERS_PER_ROOM", "0"),
+            ("ROOMCAST_MAX_MEMBERS_IN_JOINED_ROOM", "505"),
         ],
     )
     def test_a_bad_value_fails_naming_the_variable(

@@ -20,6 +20,7 @@ REFUSALS: list[tuple[str, Any, str]] = [
     ("a JSON array", "[1, 2]", "Message must be a JSON object"),
     ("no action", {"roomId": "lobby"}, "action required"),
     ("an unknown action", {"action": "dance"}, "Unknown action: dance"),
+    ("an action that is a lone surrogate", {"action": "\udc80"}, "Unknown action: \\udc80"),
     ("a message without roomId", {"action": "sendMessage", "message": "hi"},
      "roomId and message required"),
     ("a message without text", {"action": "sendMessage", "roomId": "lobby"},

@@ -54,11 +54,12 @@ class TestARoomConversation:
         assert gateway.join(alice, "lobby") == OK_JOIN
         assert gateway.join(bob, "lobby") == OK_JOIN
         assert untimed(gateway.new_frames(alice)) == [
-            {"action": "joinedRoom", "roomId": "lobby", "members": ["alice"]},
+            {"action": "joinedRoom", "roomId": "lobby", "memberCount": 1, "members": ["alice"]},
             {"action": "userJoined", "roomId": "lobby", "userId": "bob"},
         ]
         assert untimed(gateway.new_frames(bob)) == [
-            {"action": "joinedRoom", "roomId": "lobby", "members": ["alice", "bob"]},
+            {"action": "joinedRoom", "roomId": "lobby", "memberCount": 2,
+             "members": ["alice", "bob"]},
         ]
 
     def test_a_message_reaches_every_member_sender_included_and_nobody_else(

@@ -49,3 +49,28 @@ class TestFindMember:
 
 def test_expiry_is_connected_at_plus_the_ttl_in_seconds():
     assert expires_at(1_000_500, Limits(connection_ttl_seconds=60)) == 1_000 + 60
+
+
+class TestUnannouncedRooms:
+    def test_a_joined_room_is_unannounced_until_announced(self):
+        joined = connection_in(games=1).joining(RoomId("lobby"), 2, evict=[RoomId("games")])
+        assert list(joined.rooms) == [RoomId("lobby")]
+        assert joined.is_unannounced_in(RoomId("lobby"))
+        announced = joined.announced(RoomId("lobby"))
+        assert not announced.is_unannounced_in(RoomId("lobby"))
+        assert announced.version == joined.version + 1
+
+    def test_an_evicted_room_awaits_its_departure_until_announced(self):
+        joined = connection_in(games=1).joining(RoomId("lobby"), 2, evict=[RoomId("games")])
+        assert joined.unannounced_departures == {RoomId("games")}
+        announced = joined.announced(RoomId("lobby"), [RoomId("games")])
+        assert announced.unannounced_departures == frozenset()
+
+    def test_rejoining_a_room_whose_departure_was_not_announced_cancels_it(self):
+        joined = connection_in(games=1).joining(RoomId("lobby"), 2, evict=[RoomId("games")])
+        back = joined.joining(RoomId("games"), 3, evict=[RoomId("lobby")])
+        assert back.unannounced_departures == {RoomId("lobby")}
+
+    def test_a_room_left_is_no_longer_unannounced(self):
+        joined = connection_in().joining(RoomId("lobby"), 2)
+        assert joined.leaving(RoomId("lobby")).unannounced == frozenset()

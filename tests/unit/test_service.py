@@ -7,7 +7,7 @@ import pytest
 from adapters.fake_notifier import FakeNotifier
 from adapters.fake_verifier import FakeTokenVerifier
 from adapters.memory_store import InMemoryConnectionStore
-from domain.errors import Unauthorized
+from domain.errors import InvalidUserId, Unauthorized
 from domain.model import ConnectionId, RoomId, UserId
 from domain.policies import Limits
 from domain.service import ChatService
@@ -37,7 +37,8 @@ class TestJoinRoom:
         reply = chat.join(bob, "lobby")
         assert reply.status_code == 200
         assert chat.last(bob) == {
-            "action": "joinedRoom", "roomId": "lobby", "members": ["alice", "bob"],
+            "action": "joinedRoom", "roomId": "lobby", "memberCount": 2,
+            "members": ["alice", "bob"],
         }
 
     def test_others_get_user_joined_and_the_joiner_does_not(self, chat):
@@ -60,7 +61,7 @@ class TestJoinRoom:
         ]
         assert chat.frames(bob) == [
             {"action": "leftRoom", "roomId": "lobby"},
-            {"action": "joinedRoom", "roomId": "games", "members": ["bob"]},
+            {"action": "joinedRoom", "roomId": "games", "memberCount": 1, "members": ["bob"]},
         ]
 
     def test_a_raised_room_limit_keeps_several_rooms(self, memory_store, fake_notifier, clock):
@@ -365,6 +366,44 @@ class TestAuthentication:
         connection = service.connect(ConnectionId("c1"), UserId("bob"), token="ignored")
         assert connection.user_id == UserId("bob")
 
+    def test_a_claimed_id_breaking_the_rule_is_refused_and_nothing_stored(
+        self, service, memory_store
+    ):
+        with pytest.raises(InvalidUserId):
+            service.connect(ConnectionId("c1"), UserId("alice\u202e"))
+        assert memory_store.get(ConnectionId("c1")) is None
+
+    def test_a_token_whose_subject_breaks_the_rule_is_unauthorized(
+        self, memory_store, fake_notifier, clock
+    ):
+        verifier = FakeTokenVerifier({"bad-token": "\udc80"})
+        authenticated = ChatService(memory_store, fake_notifier, clock, verifier=verifier)
+        with pytest.raises(Unauthorized):
+            authenticated.connect(ConnectionId("c1"), UserId("alice"), token="bad-token")
+        assert memory_store.get(ConnectionId("c1")) is None
+
+    def test_a_user_an_authorizer_vouched_for_needs_no_token_and_beats_the_claim(
+        self, authenticated
+    ):
+        connection = authenticated.connect(
+            ConnectionId("c1"), UserId("mallory"), authorized_user_id=UserId("carol")
+        )
+        assert connection.user_id == UserId("carol")
+
+    @pytest.mark.parametrize("principal", ["\udc80", "x" * 129, "carol\u202e"])
+    def test_an_authorizer_identity_breaking_the_rule_is_unauthorized(
+        self, service, memory_store, principal
+    ):
+        with pytest.raises(Unauthorized):
+            service.connect(ConnectionId("c1"), authorized_user_id=UserId(principal))
+        assert memory_store.get(ConnectionId("c1")) is None
+
+    def test_with_a_verifier_a_bad_claim_is_ignored_like_any_claim(self, authenticated):
+        connection = authenticated.connect(
+            ConnectionId("c1"), UserId("\x00" * 200), token="alice-token"
+        )
+        assert connection.user_id == UserId("alice")
+
 
 class TestSweepIsExact:
     def test_a_connection_still_in_its_handshake_is_not_probed(
@@ -419,3 +458,17 @@ class TestHousekeepingFailures:
         reply = chat.send(alice, "lobby", "once only")
         assert reply.status_code == 200
         assert chat.actions(alice) == ["message"]
+
+    def test_a_join_the_room_heard_succeeds_even_if_recording_that_fails(self, clock):
+        class FailingMarkStore(InMemoryConnectionStore):
+            def mark_announced(self, connection_id, room_id):
+                raise RuntimeError("throttled")
+
+        notifier = FakeNotifier()
+        chat = Chat(ChatService(FailingMarkStore(clock), notifier, clock), notifier)
+        alice, bob = chat.connect("alice"), chat.connect("bob")
+        chat.join(alice, "lobby")
+        reply = chat.join(bob, "lobby")
+        assert reply.status_code == 200
+        assert chat.actions(bob) == ["joinedRoom"]
+        assert chat.actions(alice) == ["joinedRoom", "userJoined"]
