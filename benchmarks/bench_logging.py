@@ -1,0 +1,78 @@
+"""Cold-start cost of structured logging: Lambda's native JSON (stdlib logging formatted by
+the runtime's own JsonFormatter, as LoggingConfig LogFormat JSON does) and Powertools'
+Logger, each against plain text logging. Fresh interpreters (-S, only the packages under
+test on the path), subject and baseline interleaved, best of N, all in the same run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.timing import Ratio, best_of
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ROOT / "build" / "bench-logging"
+WANTED = "aws-lambda-powertools==3.37.0\nawslambdaric==4.2.2\n"
+FIELDS = "{'connectionId': 'L0SM9cOFvHcCIhw=', 'routeKey': 'sendMessage', 'status': 200}"
+
+PLAIN = (
+    "import logging\n"
+    "logging.basicConfig(level=logging.INFO)\n"
+    "logging.getLogger('roomcast').info('invocation %s %s', 'L0SM9cOFvHcCIhw=', 200)\n"
+)
+NATIVE = (
+    "import logging\n"
+    "from awslambdaric.lambda_runtime_log_utils import JsonFormatter\n"
+    "handler = logging.StreamHandler()\n"
+    "handler.setFormatter(JsonFormatter())\n"
+    "logging.getLogger().addHandler(handler)\n"
+    "logging.getLogger().setLevel(logging.INFO)\n"
+    f"logging.getLogger('roomcast').info('invocation', extra={FIELDS})\n"
+)
+POWERTOOLS = (
+    "from aws_lambda_powertools import Logger\n"
+    "logger = Logger(service='roomcast')\n"
+    f"logger.info('invocation', extra={FIELDS})\n"
+)
+
+
+def _packages() -> Path:
+    stamp = PACKAGES / ".requirements"
+    if not stamp.exists() or stamp.read_text() != WANTED:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(PACKAGES),
+             "--upgrade", *WANTED.split()],
+            check=True,
+        )
+        stamp.write_text(WANTED)
+    return PACKAGES
+
+
+def _fresh(code: str, packages: Path) -> None:
+    prelude = f"import sys; sys.path[:0] = [{str(packages)!r}]\n"
+    subprocess.run(
+        [sys.executable, "-S", "-c", prelude + code],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def logging_cold_start(repeats: int = 7) -> list[Ratio]:
+    """[native JSON vs plain, Powertools vs plain, interpreter start vs plain]."""
+    packages = _packages()
+    best = {name: float("inf") for name in ("plain", "native", "powertools", "empty")}
+    scripts = {"plain": PLAIN, "native": NATIVE, "powertools": POWERTOOLS, "empty": "pass"}
+    for _ in range(repeats):
+        for name, code in scripts.items():
+            best[name] = min(best[name], best_of(lambda code=code: _fresh(code, packages), 1))
+    baseline = "plain text logging"
+    return [
+        Ratio("logging cold start: native JSON", best["native"], best["plain"], baseline),
+        Ratio("logging cold start: Powertools Logger", best["powertools"], best["plain"], baseline),
+        Ratio("  bare interpreter start, for scale", best["empty"], best["plain"], baseline),
+    ]
+
+
+if __name__ == "__main__":
+    for ratio in logging_cold_start():
+        print(ratio.line())

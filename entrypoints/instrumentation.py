@@ -1,0 +1,172 @@
+"""Wraps each Lambda handler: one JSON log line and one EMF document per invocation.
+
+The line carries ids, the route, the outcome, the duration and what the deliveries came
+to; never a query string, a header or a body (tokens and messages live there).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from attrs import frozen
+
+from entrypoints import metrics
+from entrypoints.metering import Tally
+from entrypoints.metrics import MetricSet
+
+log = logging.getLogger("roomcast.invocation")
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+_tally: ContextVar[Tally | None] = ContextVar("roomcast_tally", default=None)
+_warm = False
+
+
+def current_tally() -> Tally:
+    """The running invocation's tally (a throwaway one outside an instrumented handler)."""
+    return _tally.get() or Tally()
+
+
+@frozen
+class Invocation:
+    function: str
+    event: Any
+    context: Any
+    result: Any
+    raised: bool
+    duration_ms: float
+    tally: Tally
+    cold_start: bool
+
+    @property
+    def status(self) -> int:
+        if self.raised:
+            return 500
+        if isinstance(self.result, Mapping) and isinstance(self.result.get("statusCode"), int):
+            return int(self.result["statusCode"])
+        return 200
+
+    @property
+    def outcome(self) -> str:
+        if self.status >= 500:
+            return "error"
+        if self.status == 401:
+            return "unauthorized"
+        return "rejected" if self.status >= 400 else "ok"
+
+    @property
+    def request(self) -> Mapping[str, Any]:
+        context = self.event.get("requestContext") if isinstance(self.event, Mapping) else None
+        return context if isinstance(context, Mapping) else {}
+
+
+def instrumented(function: str) -> Callable[[Handler], Handler]:
+    """Decorate a handler named `function` (connect, disconnect, message, cleanup)."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def run(event: Any, context: Any = None) -> Any:
+            global _warm
+            cold_start, _warm = not _warm, True
+            tally, raised, result = Tally(), True, None
+            token = _tally.set(tally)
+            started = time.perf_counter()
+            try:
+                result = handler(event, context)
+                raised = False
+                return result
+            finally:
+                _tally.reset(token)
+                elapsed = (time.perf_counter() - started) * 1000
+                report(Invocation(function, event, context, result, raised, elapsed, tally,
+                                  cold_start))
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+def report(invocation: Invocation) -> None:
+    try:
+        level = logging.WARNING if invocation.outcome == "error" else logging.INFO
+        log.log(level, "invocation", extra=log_fields(invocation))
+        for metric_sets in metric_documents(invocation):
+            metrics.emit(metric_sets, {"function": invocation.function})
+    except Exception:  # telemetry must never turn a handled request into a failure
+        log.exception("could not report an invocation")
+
+
+def log_fields(invocation: Invocation) -> dict[str, Any]:
+    request, tally = invocation.request, invocation.tally
+    fields: dict[str, Any] = {
+        "function": invocation.function,
+        "routeKey": request.get("routeKey"),
+        "connectionId": request.get("connectionId"),
+        "apiRequestId": request.get("requestId"),
+        "aws_request_id": getattr(invocation.context, "aws_request_id", None),
+        "status": invocation.status,
+        "outcome": invocation.outcome,
+        "durationMs": round(invocation.duration_ms, 2),
+        "coldStart": invocation.cold_start,
+    }
+    if tally.fanout_sizes or tally.delivered or tally.gone or tally.failed:
+        fields.update(
+            fanoutSize=tally.recipients, broadcasts=len(tally.fanout_sizes),
+            delivered=tally.delivered, gone=tally.gone, failed=tally.failed,
+        )
+    if invocation.function == "cleanup" and isinstance(invocation.result, Mapping):
+        fields.update(checked=invocation.result.get("checked"),
+                      removed=invocation.result.get("removed"))
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def metric_documents(invocation: Invocation) -> list[list[MetricSet]]:
+    """The main document, then one per delivery-failure reason (a dimension value each)."""
+    environment = {"Environment": metrics.environment()}
+    error = int(invocation.outcome == "error")
+    main = [
+        MetricSet(environment, {**_lifecycle(invocation), **_deliveries(invocation.tally),
+                                **_cleanup(invocation), "HandlerErrors": error}),
+        MetricSet({**environment, "Function": invocation.function}, {"HandlerErrors": error}),
+    ]
+    if invocation.function == "message":
+        route = str(invocation.request.get("routeKey") or "unknown")
+        main.append(MetricSet({**environment, "Route": route}, {"MessagesReceived": 1}))
+    by_reason = [
+        [MetricSet({**environment, "Reason": reason}, {"DeliveryFailures": count})]
+        for reason, count in sorted(invocation.tally.failures.items())
+    ]
+    return [main, *by_reason]
+
+
+def _lifecycle(invocation: Invocation) -> dict[str, float]:
+    if invocation.function == "connect":
+        if invocation.outcome == "ok":
+            return {"ConnectionsOpened": 1}
+        return {"ConnectionsRefused": 1} if invocation.outcome == "unauthorized" else {}
+    return {"ConnectionsClosed": 1} if invocation.function == "disconnect" else {}
+
+
+def _deliveries(tally: Tally) -> dict[str, metrics.Value]:
+    if not (tally.fanout_sizes or tally.delivered or tally.gone or tally.failed):
+        return {}
+    counts: dict[str, metrics.Value] = {
+        "FramesDelivered": tally.delivered,
+        "GoneConnections": tally.gone,
+        "DeliveryFailures": tally.failed,
+    }
+    if tally.fanout_sizes:
+        counts.update(FanoutSize=tally.fanout_sizes, FanoutDuration=tally.fanout_ms)
+    return counts
+
+
+def _cleanup(invocation: Invocation) -> dict[str, float]:
+    result = invocation.result
+    if invocation.function != "cleanup" or not isinstance(result, Mapping):
+        return {}
+    return {"CleanupChecked": result["checked"], "CleanupRemoved": result["removed"]}
