@@ -5,6 +5,7 @@ test on the path), subject and baseline interleaved, best of N, all in the same 
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -64,7 +65,8 @@ def logging_cold_start(repeats: int = 7) -> list[Ratio]:
     scripts = {"plain": PLAIN, "native": NATIVE, "powertools": POWERTOOLS, "empty": "pass"}
     for _ in range(repeats):
         for name, code in scripts.items():
-            best[name] = min(best[name], best_of(lambda code=code: _fresh(code, packages), 1))
+            run = functools.partial(_fresh, code, packages)
+            best[name] = min(best[name], best_of(run, 1))
     baseline = "plain text logging"
     return [
         Ratio("logging cold start: native JSON", best["native"], best["plain"], baseline),

@@ -105,6 +105,7 @@ def log_fields(invocation: Invocation) -> dict[str, Any]:
     request, tally = invocation.request, invocation.tally
     fields: dict[str, Any] = {
         "function": invocation.function,
+        "environment": metrics.environment(),
         "routeKey": request.get("routeKey"),
         "connectionId": request.get("connectionId"),
         "apiRequestId": request.get("requestId"),

@@ -86,7 +86,7 @@ class MeteringNotifier:
     def broadcast(self, connection_ids: Sequence[ConnectionId], frame: Frame) -> BroadcastResult:
         started = time.perf_counter()
         result = self._inner.broadcast(connection_ids, frame)
-        self._tally.fanout_ms.append((time.perf_counter() - started) * 1000)
+        self._tally.fanout_ms.append(round((time.perf_counter() - started) * 1000, 3))
         self._tally.fanout_sizes.append(len(connection_ids))
         self._tally.delivered += result.delivered
         self._tally.gone += len(result.gone)

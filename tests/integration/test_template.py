@@ -39,15 +39,25 @@ FUNCTIONS = of_type("AWS::Lambda::Function")
 
 
 def policy_statements() -> dict[str, dict[str, Any]]:
-    [role] = of_type("AWS::IAM::Role").values()
-    [policy] = role["Policies"]
+    [policy] = RESOURCES["FunctionRole"]["Properties"]["Policies"]
     return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
 
 
+def sub_text(value: dict[str, Any]) -> str:
+    """The text of an Fn::Sub, in its short form or its [text, variables] form."""
+    sub = value["Fn::Sub"]
+    return str(sub[0] if isinstance(sub, list) else sub)
+
+
 def function_behind(route: dict[str, Any]) -> str:
-    integration_id = route["Target"]["Fn::Sub"].removeprefix("integrations/${").rstrip("}")
-    uri = RESOURCES[integration_id]["Properties"]["IntegrationUri"]["Fn::Sub"]
-    return str(uri.split("functions/${")[1].split(".Arn}")[0])
+    integration_id = sub_text(route["Target"]).removeprefix("integrations/${").rstrip("}")
+    uri = sub_text(RESOURCES[integration_id]["Properties"]["IntegrationUri"])
+    return uri.split("functions/${")[1].split(".Arn}")[0]
+
+
+def function_named(name: dict[str, Any]) -> str:
+    """The function a permission's FunctionName names: a Ref, or its ARN with a qualifier."""
+    return str(name["Ref"]) if "Ref" in name else sub_text(name).split("${")[1].split(".Arn}")[0]
 
 
 class TestTemplate:
@@ -107,10 +117,29 @@ class TestRoutes:
             source = f"${{WebSocketApi}}/${{Environment}}/{route['RouteKey']}"
             granting = [
                 p for p in permissions
-                if p["FunctionName"] == {"Ref": function}
+                if function_named(p["FunctionName"]) == function
                 and p["SourceArn"]["Fn::Sub"].endswith(source)
             ]
             assert len(granting) == 1, route["RouteKey"]
+
+    def test_with_provisioned_concurrency_the_message_routes_invoke_and_permit_the_alias(
+        self,
+    ) -> None:
+        qualifier = {"Qualifier": {"Fn::If": ["HasProvisionedConcurrency", ":live", ""]}}
+        uri = RESOURCES["MessageIntegration"]["Properties"]["IntegrationUri"]["Fn::Sub"]
+        assert uri[0].endswith("${MessageFunction.Arn}${Qualifier}/invocations")
+        assert uri[1] == qualifier
+        message_permissions = [
+            p for p in of_type("AWS::Lambda::Permission").values()
+            if function_named(p["FunctionName"]) == "MessageFunction"
+        ]
+        assert len(message_permissions) == 5
+        for permission in message_permissions:
+            assert permission["FunctionName"]["Fn::Sub"][1] == qualifier
+        alias = RESOURCES["MessageAlias"]
+        assert alias["Condition"] == "HasProvisionedConcurrency"
+        assert alias["Properties"]["Name"] == "live"
+        assert TEMPLATE["Parameters"]["MessageProvisionedConcurrency"]["Default"] == 0
 
     def test_the_stage_throttles_by_parameters(self) -> None:
         [stage] = of_type("AWS::ApiGatewayV2::Stage").values()
