@@ -8,9 +8,11 @@ from __future__ import annotations
 import functools
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.timing import Ratio, best_of
+from benchmarks.bench_core import NullNotifier
+from benchmarks.timing import Ratio, best_of, compare
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ROOT / "build" / "bench-logging"
@@ -75,6 +77,57 @@ def logging_cold_start(repeats: int = 7) -> list[Ratio]:
     ]
 
 
+
+
+def instrumentation_overhead(invocations: int = 500) -> Ratio:
+    """A sendMessage to a 10-member room through the instrumented handler (JSON line + EMF
+    document, both written to memory) against the same handler unwrapped."""
+    import contextlib
+    import io
+    import logging
+    import os
+
+    from dependency_injector import providers
+
+    from entrypoints import handlers
+    from entrypoints.containers import get_container, reset_container
+    from entrypoints.log_format import JsonFormatter
+    from tests.integration import events
+
+    os.environ.update(ROOMCAST_STORE="memory", WEBSOCKET_ENDPOINT=events.ENDPOINT)
+    reset_container()
+    get_container().notifier.override(providers.Object(NullNotifier()))
+    ids = [events.new_connection_id() for _ in range(10)]
+    join = {"action": "joinRoom", "roomId": "bench"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for connection_id in ids:
+            handlers.connect(events.connect_event(connection_id, {"userId": "u"}), None)
+            handlers.message(events.message_event(connection_id, join), None)
+    frame = {"action": "sendMessage", "roomId": "bench", "message": "hello"}
+    event = events.message_event(ids[0], frame)
+    sink = logging.StreamHandler(io.StringIO())
+    sink.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.addHandler(sink)
+    root.setLevel(logging.INFO)
+
+    def run(handler: Callable[..., object]) -> None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            for _ in range(invocations):
+                handler(event, None)
+
+    try:
+        return compare(
+            f"{invocations} sendMessage, instrumented handler",
+            functools.partial(run, handlers.message),
+            functools.partial(run, handlers.message.__wrapped__),  # type: ignore[attr-defined]
+            "the same handler unwrapped",
+        )
+    finally:
+        root.removeHandler(sink)
+        reset_container()
+
+
 if __name__ == "__main__":
-    for ratio in logging_cold_start():
+    for ratio in (*logging_cold_start(), instrumentation_overhead()):
         print(ratio.line())

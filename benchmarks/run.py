@@ -15,6 +15,7 @@ def main() -> int:
         bench_fanout.fanout_speedup(),
         bench_cold_start.cold_import(),
         *bench_logging.logging_cold_start(),
+        bench_logging.instrumentation_overhead(),
     )
     for ratio in ratios:
         print(ratio.line())

@@ -38,31 +38,32 @@ class Invocation:
     event: Any
     context: Any
     result: Any
-    raised: bool
     duration_ms: float
     tally: Tally
     cold_start: bool
-
-    @property
-    def status(self) -> int:
-        if self.raised:
-            return 500
-        if isinstance(self.result, Mapping) and isinstance(self.result.get("statusCode"), int):
-            return int(self.result["statusCode"])
-        return 200
-
-    @property
-    def outcome(self) -> str:
-        if self.status >= 500:
-            return "error"
-        if self.status == 401:
-            return "unauthorized"
-        return "rejected" if self.status >= 400 else "ok"
+    status: int
+    outcome: str
 
     @property
     def request(self) -> Mapping[str, Any]:
         context = self.event.get("requestContext") if isinstance(self.event, Mapping) else None
         return context if isinstance(context, Mapping) else {}
+
+
+def status_of(result: Any, raised: bool) -> int:
+    if raised:
+        return 500
+    if isinstance(result, Mapping) and isinstance(result.get("statusCode"), int):
+        return int(result["statusCode"])
+    return 200
+
+
+def outcome_of(status: int) -> str:
+    if status >= 500:
+        return "error"
+    if status == 401:
+        return "unauthorized"
+    return "rejected" if status >= 400 else "ok"
 
 
 def instrumented(function: str) -> Callable[[Handler], Handler]:
@@ -83,8 +84,9 @@ def instrumented(function: str) -> Callable[[Handler], Handler]:
             finally:
                 _tally.reset(token)
                 elapsed = (time.perf_counter() - started) * 1000
-                report(Invocation(function, event, context, result, raised, elapsed, tally,
-                                  cold_start))
+                status = status_of(result, raised)
+                report(Invocation(function, event, context, result, elapsed, tally, cold_start,
+                                  status, outcome_of(status)))
 
         return run  # type: ignore[return-value]
 

@@ -3,7 +3,6 @@ own as its EMF output of a full flow shows them, and AWS's as AWS documents them
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -19,6 +18,7 @@ from tests.integration.harness import BrokenStore, Gateway
 from tests.integration.test_authentication import token_for
 from tests.integration.test_observability import Captured, a_full_flow, captured  # noqa: F401
 from tests.integration.test_template import FUNCTIONS, RESOURCES, ROUTE_KEYS, of_type
+from tests.support.dashboard import dashboard
 
 # AWS's metrics for WebSocket APIs (there is no DisconnectCount) and for functions.
 AWS_METRICS = {
@@ -33,17 +33,9 @@ DIMENSION_VALUES = {
     "Function": {name.removesuffix("Function").lower() for name in FUNCTIONS},
     "Reason": REASONS,
 }
-PLACEHOLDERS = {"WebSocketApi": "api", "Environment": "dev", "AWS::Region": "us-east-1"}
 FUNCTION_NAME = re.compile(r"^dev-roomcast-(connect|disconnect|message|cleanup)$")
 
 Reference = tuple[str, str, dict[str, str]]  # namespace, metric, dimensions
-
-
-def dashboard() -> dict[str, Any]:
-    body = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
-    text = re.sub(r"\$\{([\w:]+)(\.Arn)?\}", lambda m: PLACEHOLDERS.get(m[1], f"arn:{m[1]}"),
-                  body)
-    return dict(json.loads(text))
 
 
 def widget_references() -> list[Reference]:
