@@ -64,7 +64,7 @@ class ReadableFormatter(logging.Formatter):
 
 def _short(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.1f}"
+        return f"{value:.2f}"
     if isinstance(value, Mapping | list):
         return json.dumps(value, separators=(",", ":"), default=str)
     return str(value)
