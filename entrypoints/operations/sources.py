@@ -149,7 +149,7 @@ class TableSource:
 @contextmanager
 def aws_errors(connection_id: str = "", client: Any = None) -> Iterator[None]:
     """botocore's failures as one line each: no region, no credentials, no table, no route."""
-    from botocore.exceptions import (
+    from botocore.exceptions import (  # type: ignore[import-untyped]
         ClientError,
         EndpointConnectionError,
         NoCredentialsError,

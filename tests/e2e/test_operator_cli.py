@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 import pytest
 
 from adapters.clocks import FixedClock

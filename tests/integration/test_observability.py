@@ -9,12 +9,17 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import boto3  # type: ignore[import-untyped]
+import botocore.exceptions  # type: ignore[import-untyped]
 import pytest
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 from adapters.fake_notifier import FakeNotifier
+from adapters.management_api import Retryable, exhausted, translate
 from domain.model import ConnectionId
 from entrypoints import handlers, metrics
 from entrypoints.log_format import JsonFormatter
+from entrypoints.metering import failure_class
 from tests.integration import events
 from tests.integration.harness import Gateway
 from tests.integration.test_authentication import SECRET, token_for
@@ -199,3 +204,42 @@ class TestStdout:
         [line] = capsys.readouterr().out.splitlines()
         document = json.loads(line)
         assert (document["FramesDelivered"], document["FanoutSize"]) == (3, [1, 2])
+
+
+def modeled_error(client: Any, name: str, status: int) -> Exception:
+    response = {"Error": {"Code": name, "Message": name}, "ResponseMetadata": {
+        "HTTPStatusCode": status}}
+    cls = getattr(client.exceptions, name, None) or botocore.exceptions.ClientError
+    return cls(response, "PostToConnection")  # type: ignore[no-any-return]
+
+
+class TestFailureReasons:
+    """The adapters' own reason strings fold into the few `Reason` values the dashboard shows."""
+
+    @pytest.fixture
+    def client(self) -> Any:
+        return boto3.client("apigatewaymanagementapi", region_name="us-east-1",
+                            endpoint_url=events.ENDPOINT, aws_access_key_id="x",
+                            aws_secret_access_key="x")
+
+    @pytest.mark.parametrize(("name", "status", "kind"), [
+        ("PayloadTooLargeException", 413, "PayloadTooLarge"),
+        ("ForbiddenException", 403, "Forbidden"),
+        ("InternalServerError", 500, "ServerError"),
+        ("ServiceUnavailable", 503, "ServerError"),
+        ("SomethingNew", 400, "Other"),
+    ])
+    def test_a_failed_post(self, client: Any, name: str, status: int, kind: str) -> None:
+        reason = str(translate(modeled_error(client, name, status), client.exceptions))
+        assert failure_class(reason) == kind, reason
+
+    def test_throttled_after_every_retry(self) -> None:
+        assert failure_class(str(exhausted(None, 5))) == "RateLimited"
+
+    def test_a_read_timeout_and_a_refused_connection(self, client: Any) -> None:
+        timeout = ReadTimeoutError(endpoint_url=events.ENDPOINT)
+        assert failure_class(str(translate(timeout, client.exceptions))) == "Timeout"
+        refused = translate(EndpointConnectionError(endpoint_url=events.ENDPOINT),
+                            client.exceptions)
+        assert isinstance(refused, Retryable)
+        assert failure_class(str(exhausted(refused, 5))) == "Unreachable"
