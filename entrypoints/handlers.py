@@ -55,6 +55,7 @@ def disconnect(event: Any, context: Any = None) -> Response:
         _service(event).disconnect(events.connection_id(event))
     except Exception:
         log.exception("disconnect failed (%s)", events.describe(event))
+        current_tally().failed_quietly = True
     return _response(200, "Disconnected")
 
 

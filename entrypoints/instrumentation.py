@@ -85,8 +85,9 @@ def instrumented(function: str) -> Callable[[Handler], Handler]:
                 _tally.reset(token)
                 elapsed = (time.perf_counter() - started) * 1000
                 status = status_of(result, raised)
+                outcome = "error" if tally.failed_quietly else outcome_of(status)
                 report(Invocation(function, event, context, result, elapsed, tally, cold_start,
-                                  status, outcome_of(status)))
+                                  status, outcome))
 
         return run  # type: ignore[return-value]
 

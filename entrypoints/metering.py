@@ -46,6 +46,7 @@ class Tally:
     failures: Counter[str] = field(factory=Counter)
     fanout_sizes: list[int] = field(factory=list)
     fanout_ms: list[float] = field(factory=list)
+    failed_quietly: bool = False  # the work failed though the answer is 200 ($disconnect)
 
     @property
     def failed(self) -> int:

@@ -13,15 +13,17 @@ import boto3  # type: ignore[import-untyped]
 import botocore.exceptions  # type: ignore[import-untyped]
 import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+from dependency_injector import providers
 
 from adapters.fake_notifier import FakeNotifier
 from adapters.management_api import Retryable, exhausted, translate
 from domain.model import ConnectionId
 from entrypoints import handlers, metrics
+from entrypoints.containers import Container
 from entrypoints.log_format import JsonFormatter
 from entrypoints.metering import failure_class
 from tests.integration import events
-from tests.integration.harness import Gateway
+from tests.integration.harness import BrokenStore, Gateway
 from tests.integration.test_authentication import SECRET, token_for
 
 BODY = "the body of a message nobody may log"
@@ -192,6 +194,16 @@ class TestMetrics:
         assert captured.total("HandlerErrors", Function="cleanup") == 1
         [line] = captured.invocations()
         assert (line["outcome"], line["level"]) == ("error", "WARNING")
+
+    def test_a_disconnect_that_failed_is_an_error_though_it_answers_200(
+        self, captured: Captured, faked: Container
+    ) -> None:
+        faked.store.override(providers.Object(BrokenStore()))
+        response = handlers.disconnect(events.disconnect_event(events.new_connection_id()), None)
+        assert response["statusCode"] == 200  # API Gateway ignores it; the socket is closed
+        assert captured.total("HandlerErrors", Function="disconnect") == 1
+        [line] = captured.invocations()
+        assert (line["status"], line["outcome"]) == (200, "error")
 
 
 class TestStdout:
