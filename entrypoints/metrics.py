@@ -17,6 +17,7 @@ ENVIRONMENT_VARIABLE = "ROOMCAST_ENVIRONMENT"
 LOCAL_ENVIRONMENT = "local"
 
 COUNT, MILLISECONDS = "Count", "Milliseconds"
+MAX_VALUES = 100  # per metric in one EMF document
 
 # Every metric roomcast emits, with its unit. The template's alarms and dashboard name
 # only these (a test holds them to it).
@@ -96,5 +97,29 @@ def use_sink(sink: Sink) -> Sink:
 
 
 def emit(metric_sets: Sequence[MetricSet], properties: Mapping[str, Any] | None = None) -> None:
-    if any(metric_set.values for metric_set in metric_sets):
-        _sink(document(metric_sets, properties))
+    """One document, or several when a metric has more values than EMF takes in one."""
+    for part in _within_limits(metric_sets):
+        if any(metric_set.values for metric_set in part):
+            _sink(document(part, properties))
+
+
+def _within_limits(metric_sets: Sequence[MetricSet]) -> list[list[MetricSet]]:
+    """EMF takes at most 100 values per metric per document (a sweep may broadcast to many
+    rooms): the first document keeps every single value, the next ones the rest, 100 by 100."""
+    longest = max((len(v) for s in metric_sets for v in s.values.values()
+                   if not isinstance(v, int | float)), default=1)
+    return [
+        [MetricSet(s.dimensions, _part(s.values, start)) for s in metric_sets]
+        for start in range(0, max(longest, 1), MAX_VALUES)
+    ]
+
+
+def _part(values: Mapping[str, Value], start: int) -> dict[str, Value]:
+    part: dict[str, Value] = {}
+    for name, value in values.items():
+        if isinstance(value, int | float):
+            if start == 0:
+                part[name] = value
+        elif chunk := list(value[start:start + MAX_VALUES]):
+            part[name] = chunk
+    return part

@@ -255,3 +255,23 @@ class TestFailureReasons:
                             client.exceptions)
         assert isinstance(refused, Retryable)
         assert failure_class(str(exhausted(refused, 5))) == "Unreachable"
+
+
+class TestEmfLimits:
+    def test_more_than_100_values_of_a_metric_are_spread_over_several_documents(self) -> None:
+        documents: list[Mapping[str, Any]] = []
+        previous = metrics.use_sink(documents.append)
+        try:
+            sizes = list(range(1, 251))
+            metrics.emit([metrics.MetricSet({"Environment": "dev"}, {
+                "FanoutSize": sizes, "FramesDelivered": 7, "CleanupRemoved": 250,
+            })])
+        finally:
+            metrics.use_sink(previous)
+        assert [len(d["FanoutSize"]) for d in documents] == [100, 100, 50]
+        assert [v for d in documents for v in d["FanoutSize"]] == sizes
+        assert [d.get("FramesDelivered") for d in documents] == [7, None, None]
+        for document in documents:
+            [directive] = document["_aws"]["CloudWatchMetrics"]
+            assert {m["Name"] for m in directive["Metrics"]} == {
+                k for k in document if k in metrics.UNITS}
