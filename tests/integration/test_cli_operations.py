@@ -3,6 +3,7 @@ table of several Scan pages (1 MB each), and the one-line errors of a bad setup.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ from adapters.clocks import FixedClock
 from adapters.dynamodb_store import DynamoDBConnectionStore
 from domain.model import Connection, ConnectionId, RoomId, UserId
 from entrypoints.cli import main
+from entrypoints.operations.progress import Progress
 from entrypoints.template import load_template, table_definition
 from tests.moto_server import REPOSITORY, moto_server_url
 
@@ -175,3 +177,23 @@ class TestErrors:
     def test_a_gateway_that_is_not_running(self) -> None:
         result = self.roomcast("connections", "--gateway", "http://127.0.0.1:9")
         self.assert_one_line(result, 1, "cannot reach the gateway at http://127.0.0.1:9")
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class TestProgressBar:
+    def test_on_a_terminal_it_redraws_one_line_in_place_and_ends_at_the_total(self) -> None:
+        terminal = Terminal()
+        progress = Progress("cleanup", 3, terminal)
+        for done in (1, 2, 3):
+            progress.update(done)
+        progress.finish()
+        drawn = terminal.getvalue()
+        assert drawn.startswith("\rcleanup [") and drawn.count("\n") == 1
+        assert drawn.endswith("\rcleanup [" + "#" * 30 + "] 3/3 100%\n")
+
+    def test_an_empty_table_is_done_at_once(self) -> None:
+        assert Progress("cleanup", 0, io.StringIO()).line(0).endswith("0/0 100%")
