@@ -4,22 +4,15 @@
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeAlias
 
-from entrypoints.operations.sources import (
-    USAGE,
-    GatewaySource,
-    OperatorError,
-    Source,
-    TableSource,
-    aws_errors,
-)
+from entrypoints.operations.errors import USAGE, OperatorError, aws_errors
+from entrypoints.operations.output import count, print_json, print_table, when
+from entrypoints.operations.sources import GatewaySource, Source, TableSource
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 Command = Callable[[argparse.Namespace], int]
@@ -92,11 +85,11 @@ def _source(args: argparse.Namespace) -> Source:
 def _connections(args: argparse.Namespace) -> int:
     rows = _source(args).connections()
     if args.json:
-        return _print_json([row.as_json() for row in rows])
+        return print_json([row.as_json() for row in rows])
     lines = [[r.connection_id, r.user_id or "?", ", ".join(r.rooms) or "-",
-              _when(r.connected_at)] for r in rows]
-    _print_table(["CONNECTION ID", "USER", "ROOMS", "CONNECTED (UTC)"], lines)
-    print(_count(len(rows), "connection"))
+              when(r.connected_at)] for r in rows]
+    print_table(["CONNECTION ID", "USER", "ROOMS", "CONNECTED (UTC)"], lines)
+    print(count(len(rows), "connection"))
     return 0
 
 
@@ -107,11 +100,11 @@ def _rooms(args: argparse.Namespace) -> int:
             users[room].append(row.user_id or "?")
     rooms = {room: sorted(names) for room, names in sorted(users.items())}
     if args.json:
-        return _print_json([{"roomId": room, "members": len(names), "users": names}
+        return print_json([{"roomId": room, "members": len(names), "users": names}
                             for room, names in rooms.items()])
-    _print_table(["ROOM", "MEMBERS", "USERS"],
+    print_table(["ROOM", "MEMBERS", "USERS"],
                  [[room, str(len(names)), ", ".join(names)] for room, names in rooms.items()])
-    print(_count(len(rooms), "room"))
+    print(count(len(rooms), "room"))
     return 0
 
 
@@ -134,7 +127,7 @@ def _cleanup(args: argparse.Namespace) -> int:
         container.notifiers().close()
     progress.finish()
     if args.json:
-        return _print_json(report)
+        return print_json(report)
     print(f"checked {report['checked']} connections, removed {report['removed']}")
     return 0
 
@@ -143,7 +136,7 @@ def _post(args: argparse.Namespace) -> int:
     data = args.message.encode()
     _source(args).post(args.connection_id, data)
     if args.json:
-        return _print_json({"connectionId": args.connection_id, "posted": len(data)})
+        return print_json({"connectionId": args.connection_id, "posted": len(data)})
     print(f"posted {len(data)} bytes to {args.connection_id}")
     return 0
 
@@ -151,27 +144,6 @@ def _post(args: argparse.Namespace) -> int:
 def _kick(args: argparse.Namespace) -> int:
     _source(args).kick(args.connection_id)
     if args.json:
-        return _print_json({"connectionId": args.connection_id, "kicked": True})
+        return print_json({"connectionId": args.connection_id, "kicked": True})
     print(f"disconnected {args.connection_id}")
     return 0
-
-
-def _print_json(data: Any) -> int:
-    print(json.dumps(data, indent=2))
-    return 0
-
-
-def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=False)]
-    for line in (headers, *rows):
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-              .rstrip())
-
-
-def _when(epoch_ms: int) -> str:
-    moment = datetime.datetime.fromtimestamp(epoch_ms / 1000, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
