@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -222,3 +223,41 @@ def record_dynamodb_actions(container: Container) -> set[str]:
 
     container.dynamodb_client().meta.events.register("provide-client-params.dynamodb", record)
     return used
+
+
+class TestObservability:
+    @pytest.mark.parametrize("name", sorted(FUNCTIONS))
+    def test_every_function_logs_json_at_the_chosen_level_into_its_own_group(
+        self, name: str
+    ) -> None:
+        function = FUNCTIONS[name]
+        group = name.removesuffix("Function") + "LogGroup"
+        assert function["LoggingConfig"] == {
+            "LogFormat": "JSON", "ApplicationLogLevel": {"Ref": "LogLevel"},
+            "SystemLogLevel": "WARN", "LogGroup": {"Ref": group},
+        }
+        assert function["Environment"]["Variables"]["ROOMCAST_ENVIRONMENT"] == {
+            "Ref": "Environment"}
+        assert TEMPLATE["Parameters"]["LogLevel"]["Default"] == "INFO"
+
+    def test_the_stage_writes_a_json_access_log_to_its_own_group(self) -> None:
+        [stage] = of_type("AWS::ApiGatewayV2::Stage").values()
+        settings = stage["AccessLogSettings"]
+        assert settings["DestinationArn"] == {"Fn::GetAtt": ["AccessLogGroup", "Arn"]}
+        fields = json.loads(settings["Format"])
+        assert fields["connectionId"] == "$context.connectionId"
+        assert {"requestId", "routeKey", "status", "integrationLatency", "error"} <= set(fields)
+
+    def test_tracing_and_provisioned_concurrency_are_off_by_default(self) -> None:
+        parameters = TEMPLATE["Parameters"]
+        assert parameters["MessageTracing"]["Default"] == "PassThrough"
+        assert FUNCTIONS["MessageFunction"]["TracingConfig"] == {"Mode": {"Ref": "MessageTracing"}}
+        assert parameters["MessageProvisionedConcurrency"]["Default"] == 0
+        policies = RESOURCES["FunctionRole"]["Properties"]["ManagedPolicyArns"]["Fn::If"]
+        assert policies[0] == "TracesMessages" and policies[2] == {"Ref": "AWS::NoValue"}
+
+    def test_the_alarm_topic_mails_only_when_an_address_is_given(self) -> None:
+        subscription = RESOURCES["AlarmEmailSubscription"]
+        assert subscription["Condition"] == "HasAlarmEmail"
+        assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+        assert TEMPLATE["Parameters"]["AlarmEmail"]["Default"] == ""
