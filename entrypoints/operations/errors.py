@@ -25,10 +25,12 @@ def gone(connection_id: str) -> OperatorError:
 def aws_errors(connection_id: str = "", client: Any = None) -> Iterator[None]:
     """botocore's failures as one line each: no region, no credentials, no table, no route."""
     from botocore.exceptions import (  # type: ignore[import-untyped]
+        BotoCoreError,
         ClientError,
         EndpointConnectionError,
         NoCredentialsError,
         NoRegionError,
+        ProfileNotFound,
     )
 
     try:
@@ -38,6 +40,8 @@ def aws_errors(connection_id: str = "", client: Any = None) -> Iterator[None]:
             "no AWS region configured: set AWS_DEFAULT_REGION (or a profile with a region)",
             USAGE,
         ) from None
+    except ProfileNotFound as error:
+        raise OperatorError(str(error), USAGE) from None
     except NoCredentialsError:
         raise OperatorError(
             "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
@@ -56,3 +60,5 @@ def aws_errors(connection_id: str = "", client: Any = None) -> Iterator[None]:
         message = error.response.get("Error", {}).get("Message", "")
         exit_code = USAGE if code == "ResourceNotFoundException" else FAILURE
         raise OperatorError(f"{code}: {message}", exit_code) from None
+    except BotoCoreError as error:  # timeouts, bad parameters: still one line
+        raise OperatorError(f"{type(error).__name__}: {error}") from None

@@ -168,6 +168,10 @@ class TestErrors:
     def test_no_region_configured(self) -> None:
         self.assert_one_line(self.roomcast("rooms", "--table", "t"), 2, "region")
 
+    def test_a_profile_that_does_not_exist(self) -> None:
+        result = self.roomcast("rooms", "--table", "t", AWS_PROFILE="nope")
+        self.assert_one_line(result, 2, "profile (nope)")
+
     def test_a_table_that_does_not_exist(self, served_table: tuple[str, str]) -> None:
         url, _ = served_table
         result = self.roomcast("connections", "--table", "nope",
