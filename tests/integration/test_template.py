@@ -234,7 +234,7 @@ class TestObservability:
         group = name.removesuffix("Function") + "LogGroup"
         assert function["LoggingConfig"] == {
             "LogFormat": "JSON", "ApplicationLogLevel": {"Ref": "LogLevel"},
-            "SystemLogLevel": "WARN", "LogGroup": {"Ref": group},
+            "SystemLogLevel": "INFO", "LogGroup": {"Ref": group},
         }
         assert function["Environment"]["Variables"]["ROOMCAST_ENVIRONMENT"] == {
             "Ref": "Environment"}
