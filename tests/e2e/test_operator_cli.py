@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
@@ -17,10 +18,12 @@ import pytest
 from adapters.clocks import FixedClock
 from adapters.dynamodb_store import DynamoDBConnectionStore
 from domain.model import Connection, ConnectionId, UserId
+from entrypoints.template import load_template, table_definition
 from roomcast_client import RoomcastClient
 from tests.e2e.conftest import StartGateway
 from tests.e2e.gateway_process import INHERITED_SETTINGS, ROOT, GatewayProcess
 from tests.e2e.support import async_test, eventually, next_frame
+from tests.moto_server import moto_server_url
 
 pytestmark = pytest.mark.e2e
 
@@ -113,26 +116,42 @@ class TestAgainstTheGateway:
                    for out in gateway.output)
 
 
+@pytest.fixture
+def dynamodb_table(request: pytest.FixtureRequest) -> tuple[dict[str, str], Any]:
+    """A table of its own on the session's moto_server (a separate process): the gateway's
+    environment, and a client to it."""
+    settings = {
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_server_url(request.config),
+        "CONNECTIONS_TABLE": f"e2e-cli-{uuid.uuid4().hex[:8]}",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "e2e",
+        "AWS_SECRET_ACCESS_KEY": "e2e",
+    }
+    client = boto3.client(
+        "dynamodb", endpoint_url=settings["AWS_ENDPOINT_URL_DYNAMODB"], region_name="us-east-1",
+        aws_access_key_id="e2e", aws_secret_access_key="e2e",
+    )
+    client.create_table(TableName=settings["CONNECTIONS_TABLE"],
+                        **table_definition(load_template()))
+    return settings, client
+
+
 class TestCleanupThroughTheGateway:
     def test_the_sweep_probes_through_the_gateway_and_removes_what_it_does_not_know(
-        self, start: StartGateway, dynamodb_settings: dict[str, str]
+        self, start: StartGateway, dynamodb_table: tuple[dict[str, str], Any]
     ) -> None:
-        running = start("--store", "dynamodb", env=dynamodb_settings)
-        table = dynamodb_settings["CONNECTIONS_TABLE"]
-        client = boto3.client(
-            "dynamodb", endpoint_url=dynamodb_settings["AWS_ENDPOINT_URL_DYNAMODB"],
-            region_name="us-east-1", aws_access_key_id="e2e", aws_secret_access_key="e2e",
-        )
+        settings, client = dynamodb_table
+        running = start("--store", "dynamodb", env=settings)
+        table = settings["CONNECTIONS_TABLE"]
         now_ms = int(time.time() * 1000)
         store = DynamoDBConnectionStore(client, table, FixedClock(now_ms))
-        before = len(list(store.connections()))
         stale = Connection(ConnectionId("STALE0000000000="), UserId("ghost"),
                            connected_at=now_ms - 120_000, expires_at=now_ms // 1000 + 3600)
         store.add(stale)
 
         result = roomcast("cleanup", "--json", "--gateway", base(running), "--table", table,
-                          env=dynamodb_settings)
+                          env=settings)
 
         assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout) == {"checked": before + 1, "removed": 1}
+        assert json.loads(result.stdout) == {"checked": 1, "removed": 1}
         assert store.get(stale.id) is None
