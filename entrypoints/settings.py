@@ -110,6 +110,8 @@ SETTINGS = (
             "Required `aud` claim, checked when set"),
     Setting("ROOMCAST_JWT_ISSUER", "jwt_issuer", _text, None,
             "Required `iss` claim, checked when set"),
+    Setting("ROOMCAST_ENVIRONMENT", "environment", _text, "local",
+            "The `Environment` dimension of roomcast's metrics (the stack sets its stage)"),
 )
 
 
