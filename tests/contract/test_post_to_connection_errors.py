@@ -1,4 +1,4 @@
-"""How both PostToConnection notifiers answer each Management API error, against the stub."""
+"""How every PostToConnection notifier answers each Management API error, against the stub."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ from domain import frames
 from domain.errors import ConnectionGone, DeliveryFailed
 from domain.model import ConnectionId
 from tests.support.gateway_stub import HANG_UP, GatewayStub
-from tests.support.notifier_harnesses import FAST_RETRY, async_fanout, boto3_session, start_stub
+from tests.support.notifier_harnesses import (
+    FAST_RETRY,
+    async_fanout,
+    boto3_session,
+    signed_http,
+    start_stub,
+)
 
 FRAME = frames.pong(1_700_000_000_000)
 
@@ -22,11 +28,13 @@ def stub(request: pytest.FixtureRequest) -> GatewayStub:
     return start_stub(request)
 
 
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(params=["sync", "async", "signed-http"])
 def make_notifier(request: pytest.FixtureRequest) -> Callable[[str], Any]:
     def make(endpoint: str) -> Any:
         if request.param == "async":
             return async_fanout(request, endpoint, "us-east-1")
+        if request.param == "signed-http":
+            return signed_http(request, endpoint, "us-east-1")
         client = management_client(endpoint, session=boto3_session())
         return PostToConnectionNotifier(client, retry=FAST_RETRY)
 
