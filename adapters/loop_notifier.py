@@ -39,7 +39,7 @@ class LoopNotifier(ABC):
         self._retry = retry or RetryPolicy()
         self._slots = asyncio.Semaphore(concurrency)
         self._loop: BackgroundLoop | None = None
-        self._loop_name = loop_name
+        self.loop_name = loop_name
         self._loop_guard = threading.Lock()
         self._closed = False
 
@@ -121,6 +121,6 @@ class LoopNotifier(ABC):
                 coroutine.close()
                 raise RuntimeError(f"{type(self).__name__} is closed")
             if self._loop is None:
-                self._loop = BackgroundLoop(name=self._loop_name)
+                self._loop = BackgroundLoop(name=self.loop_name)
             loop = self._loop
         return loop.run(coroutine)
