@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install test lint run bench package clean
+.PHONY: install test lint run bench package print-lambda-python clean
 
 install: $(STAMP)
 
@@ -76,6 +76,9 @@ package: $(STAMP)
 	@$(PY) -c "import os, zipfile; infos = zipfile.ZipFile('$(LAMBDA_ZIP)').infolist(); \
 	print(f'$(LAMBDA_ZIP): {os.path.getsize(\"$(LAMBDA_ZIP)\") / 1e6:.1f} MB zipped, ' \
 	f'{sum(i.file_size for i in infos) / 1e6:.1f} MB unpacked, bytecode by $(LAMBDA_PYTHON)')"
+
+print-lambda-python:
+	@echo $(LAMBDA_PYTHON)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
