@@ -22,6 +22,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from attrs import asdict
+
 from benchmarks.standin import StandIn
 from benchmarks.timing import Ratio, compare
 
@@ -33,6 +35,7 @@ REQUIREMENTS = ROOT / "infra" / "lambda-requirements.txt"
 ROOM_MEMBERS = 10
 SOURCE_COMPILED = re.compile(r"^# code object from (/\S+\.py)$", re.MULTILINE)
 
+FLOOR_NAME = "import boto3 + 2 clients"
 FLOOR = (
     "import boto3\n"
     "boto3.client('dynamodb')\n"
@@ -41,13 +44,33 @@ FLOOR = (
 )
 
 
-def handler_serving(event: dict[str, Any]) -> str:
+def serving(event: dict[str, Any]) -> str:
+    """One statement: the handler answers the event, 200 or the run fails."""
     return (
-        "import json\n"
-        "from entrypoints import handlers\n"
-        f"response = handlers.message(json.loads({json.dumps(event)!r}), None)\n"
-        "assert response['statusCode'] == 200, response\n"
+        f"assert handlers.message(__import__('json').loads({json.dumps(event)!r}), None)"
+        "['statusCode'] == 200"
     )
+
+
+def handler_serving(event: dict[str, Any]) -> str:
+    return f"from entrypoints import handlers\n{serving(event)}\n"
+
+
+PHASES = (
+    "import time\n"
+    "marks = [time.perf_counter()]\n"
+    "import boto3; marks.append(time.perf_counter())\n"
+    "from entrypoints import handlers; marks.append(time.perf_counter())\n"
+    "handlers.get_container().store(); marks.append(time.perf_counter())\n"
+    "import adapters.signed_http; marks.append(time.perf_counter())\n"
+    "SERVE; marks.append(time.perf_counter())\n"
+    "print(*(round((b - a) * 1e3, 1) for a, b in zip(marks, marks[1:])))\n"
+)
+PHASE_NAMES = (
+    "import boto3", "import the handlers (attrs, dependency-injector, domain)",
+    "container + DynamoDB client", "import the http notifier (aiohttp)",
+    "serve: Query + fan-out to 10 (10 ms per POST)",
+)
 
 
 def cold_start() -> list[Ratio]:
@@ -59,22 +82,33 @@ def cold_start() -> list[Ratio]:
         subject = handler_serving(event)
         pins, artifact = _pins(), _artifact()
         in_pins = _interpreter([sys.executable, "-S"], pins, [str(pins), str(ROOT)], environment)
-        in_artifact = _interpreter(
-            [_lambda_python(), "-S"], artifact, [str(artifact)],
-            environment | {"PYTHONDONTWRITEBYTECODE": "1"},
-        )
+        artifact_run = [_lambda_python(), "-S"], artifact, [str(artifact)]
+        read_only = environment | {"PYTHONDONTWRITEBYTECODE": "1"}
+        in_artifact = _interpreter(*artifact_run, read_only)
+        with_aiobotocore = _interpreter(*artifact_run, read_only | {"ROOMCAST_NOTIFIER": "async"})
         compiled = _compiled_from_source(in_artifact, subject, artifact)
         if compiled:
             raise RuntimeError(f"the artifact compiled {len(compiled)} modules: {compiled[:3]}")
         before = standin.posts
         ratios = [
             compare("cold sendMessage, artifact's pins (-S)", lambda: in_pins(subject),
-                    lambda: in_pins(FLOOR), "import boto3 + 2 clients"),
+                    lambda: in_pins(FLOOR), FLOOR_NAME),
             compare("cold sendMessage, the artifact (.pyc, r/o)", lambda: in_artifact(subject),
-                    lambda: in_artifact(FLOOR), "import boto3 + 2 clients"),
+                    lambda: in_artifact(FLOOR), FLOOR_NAME),
+            compare("  the same with ROOMCAST_NOTIFIER=async", lambda: with_aiobotocore(subject),
+                    lambda: in_artifact(FLOOR), FLOOR_NAME),
         ]
-        if standin.posts - before != 10 * ROOM_MEMBERS:
+        if standin.posts - before != 15 * ROOM_MEMBERS:
             raise RuntimeError(f"the cold handlers posted {standin.posts - before} frames")
+        phases = _phases(in_artifact, serving(event))
+        print("where the artifact's cold sendMessage goes (ms, best of 3): " + ", ".join(
+            f"{name} {ms:.0f}" for name, ms in zip(PHASE_NAMES, phases, strict=True)
+        ))
+        results = {
+            "ratios": [asdict(r) for r in ratios],
+            "phases_ms": dict(zip(PHASE_NAMES, phases, strict=True)),
+        }
+        (BUILD / "cold_start.json").write_text(json.dumps(results, indent=2))
         return ratios
     finally:
         standin.stop()
@@ -147,16 +181,22 @@ def _interpreter(
 ) -> Any:
     prelude = f"import sys; sys.path[:0] = {path!r}\n"
 
-    def run(code: str, *flags: str) -> str:
+    def run(code: str, *flags: str, stdout: bool = False) -> str:
         result = subprocess.run(
             [*command, *flags, "-c", prelude + code], cwd=home, env=environment,
             capture_output=True, text=True, check=False,
         )
         if result.returncode != 0:
             raise RuntimeError(f"{command[0]} failed:\n{result.stderr[-2000:]}")
-        return result.stderr
+        return result.stdout if stdout else result.stderr
 
     return run
+
+
+def _phases(run: Any, serve: str) -> list[float]:
+    code = PHASES.replace("SERVE", serve)
+    timings = [[float(ms) for ms in run(code, stdout=True).split()] for _ in range(3)]
+    return [min(column) for column in zip(*timings, strict=True)]
 
 
 def _compiled_from_source(run: Any, code: str, artifact: Path) -> list[str]:
