@@ -103,7 +103,8 @@ class LoopNotifier(ABC):
     async def _call(self, operation: Operation, connection_id: ConnectionId, data: bytes) -> None:
         last: Retryable | None = None
         for pause in self._retry.pauses():
-            await asyncio.sleep(pause)
+            if pause:
+                await asyncio.sleep(pause)
             try:
                 async with self._slots:
                     await self._attempt(operation, connection_id, data)

@@ -70,7 +70,7 @@ class SignedHttpNotifier(LoopNotifier):
             ) as response:
                 answer = await response.read()
         except Exception as error:
-            raise translate(_as_botocore_error(error, url)) from error
+            raise translate(as_botocore_error(error, url)) from error
         if response.status >= 300:
             raise translate(self._client_error(operation, response, answer))
 
@@ -101,7 +101,7 @@ class SignedHttpNotifier(LoopNotifier):
 _CLOSED_EARLY = (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError, BadStatusLine)
 
 
-def _as_botocore_error(error: Exception, url: str) -> Any:
+def as_botocore_error(error: Exception, url: str) -> Any:
     """The exception aiobotocore raises for the same aiohttp failure (its httpsession.send)."""
     if isinstance(error, aiohttp.ClientSSLError):
         return SSLError(endpoint_url=url, error=error)

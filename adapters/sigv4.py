@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
-from botocore.auth import SigV4Auth
+from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.compat import get_current_datetime
 from botocore.credentials import ReadOnlyCredentials
 from botocore.exceptions import NoCredentialsError
 from botocore.session import Session
@@ -13,21 +15,61 @@ from botocore.session import Session
 SERVICE = "execute-api"
 
 
+class _Dated(NamedTuple):
+    """What SigV4Auth.string_to_sign and .signature read from a request: its timestamp."""
+
+    context: dict[str, str]
+
+
+class _Template(NamedTuple):
+    """A request botocore signed in full, and what any request differing from it only in its
+    path shares with it: the canonical request after the path line, the headers, and the
+    Authorization header up to its signature."""
+
+    method: str
+    origin: tuple[str, str, str]  # scheme, host, query
+    body: bytes
+    timestamp: str
+    after_path: str
+    headers: dict[str, str]
+    authorization_prefix: str
+
+    def fits(self, method: str, origin: tuple[str, str, str], body: bytes, timestamp: str) -> bool:
+        return (method, origin, timestamp) == (self.method, self.origin, self.timestamp) and (
+            body is self.body
+        )
+
+
 class BroadcastSigV4Auth(SigV4Auth):  # type: ignore[misc]  # botocore ships no types
-    """botocore's SigV4Auth computing exactly what it computes, minus the repeats of a broadcast:
-    the signing key is derived once a day (per credentials, since a signer holds one set) and
-    the payload hash once per body, not once per recipient."""
+    """botocore's SigV4Auth computing exactly what it computes, minus the repeats of a broadcast.
+
+    The first request of a broadcast in each second is signed by SigV4Auth's own steps in
+    full. The canonical request of one that differs from it only in its path is the same but
+    for the path line (headers, query and payload hash do not depend on the path), so each
+    further recipient costs SigV4Auth's path normalisation, string to sign and final HMAC;
+    the signing key is derived once a day (per credentials: a signer holds one set).
+    """
 
     def __init__(self, credentials: ReadOnlyCredentials, region: str) -> None:
         super().__init__(credentials, SERVICE, region)
         self._key: tuple[str, bytes] | None = None
-        self._body: object = None
-        self._body_hash = ""
+        self._template: _Template | None = None
 
-    def payload(self, request: Any) -> str:
-        if self._body is None or request.data is not self._body:
-            self._body, self._body_hash = request.data, super().payload(request)
-        return self._body_hash
+    def headers_for(
+        self, method: str, url: str, body: bytes, timestamp: str | None = None
+    ) -> dict[str, str]:
+        """The headers to send: X-Amz-Date, X-Amz-Security-Token (with a session token) and
+        Authorization. `timestamp` (SIGV4_TIMESTAMP) defaults to now, as in add_auth."""
+        dated = _Dated({"timestamp": timestamp or get_current_datetime().strftime(SIGV4_TIMESTAMP)})
+        parts = urlsplit(url)
+        origin = (parts.scheme, parts.netloc, parts.query)
+        template = self._template
+        if template is None or not template.fits(method, origin, body, dated.context["timestamp"]):
+            template = self._template = self._sign_in_full(method, url, body, dated)
+        path = self._normalize_url_path(parts.path)
+        canonical = f"{method}\n{path}\n{template.after_path}"
+        signature = self.signature(self.string_to_sign(dated, canonical), dated)
+        return template.headers | {"Authorization": template.authorization_prefix + signature}
 
     def signature(self, string_to_sign: str, request: Any) -> str:
         datestamp = request.context["timestamp"][0:8]
@@ -42,11 +84,22 @@ class BroadcastSigV4Auth(SigV4Auth):  # type: ignore[misc]  # botocore ships no 
         k_service = self._sign(k_region, self._service_name)
         return bytes(self._sign(k_service, "aws4_request"))
 
-    def headers_for(self, method: str, url: str, body: bytes) -> dict[str, str]:
-        """The signed headers (Authorization, X-Amz-Date, X-Amz-Security-Token) to send."""
+    def _sign_in_full(self, method: str, url: str, body: bytes, dated: _Dated) -> _Template:
+        """SigV4Auth.add_auth's steps, at the given timestamp, keeping the canonical request."""
         request = AWSRequest(method=method, url=url, data=body)
-        self.add_auth(request)
-        return dict(request.headers.items())
+        request.context.update(dated.context)
+        self._modify_request_before_signing(request)
+        canonical = self.canonical_request(request)
+        signature = self.signature(self.string_to_sign(request, canonical), request)
+        self._inject_signature_to_request(request, signature)
+        headers = dict(request.headers.items())
+        prefix = headers["Authorization"].rpartition("Signature=")[0] + "Signature="
+        parts = urlsplit(url)
+        origin = (parts.scheme, parts.netloc, parts.query)
+        after_path = canonical.split("\n", 2)[2]
+        return _Template(
+            method, origin, body, dated.context["timestamp"], after_path, headers, prefix
+        )
 
 
 class Signer:

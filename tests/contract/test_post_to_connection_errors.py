@@ -103,6 +103,12 @@ class TestErrorTranslation:
             notifier.send(ConnectionId("target"), FRAME)
         assert stub.posts_to("target") == 1
 
+    def test_a_5xx_is_failed_without_a_retry_since_it_may_have_delivered(self, notifier, stub):
+        stub.answer("maybe", 500, 200)
+        result = notifier.broadcast([ConnectionId("maybe")], FRAME)
+        assert "500" in result.failed[ConnectionId("maybe")]
+        assert stub.posts_to("maybe") == 1
+
     def test_an_unreachable_gateway_fails_each_recipient_without_raising(self, make_notifier, stub):
         endpoint = stub.endpoint
         stub.close()

@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
+from unittest.mock import Mock
 
+import aiohttp
 import botocore.session
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials, RefreshableCredentials
+from botocore.utils import percent_encode
 
-from adapters.signed_http import SignedHttpNotifier
+from adapters.management_api import Unreachable, translate
+from adapters.signed_http import SignedHttpNotifier, as_botocore_error
 from adapters.sigv4 import BroadcastSigV4Auth
 from domain import frames
 from domain.errors import DeliveryFailed
@@ -60,6 +64,17 @@ def botocore_signature(credentials: ReadOnlyCredentials, request: AWSRequest) ->
     return str(auth.signature(string_to_sign, request))
 
 
+def requests_of_a_broadcast() -> list[tuple[str, str, bytes]]:
+    """Posts of one body to ids that percent-encoding changes, then a probe, on two hosts."""
+    ids = ["L0SM9cOFvHcCIhw=", "a+b/c", "ünï cødé", "%41", "x~y_z.-", "L0SM9cOFvHcCIhw"]
+    body = b'{"action":"message","message":"h\xc3\xa9"}'
+    hosts = ["https://abc.execute-api.eu-west-1.amazonaws.com/prod", "http://127.0.0.1:8080/dev"]
+    posts = [
+        ("POST", f"{host}/@connections/{percent_encode(i)}", body) for host in hosts for i in ids
+    ]
+    return [*posts, ("GET", f"{hosts[0]}/@connections/{percent_encode(ids[0])}", b"")]
+
+
 def dated_request(timestamp: str, body: bytes) -> AWSRequest:
     request = AWSRequest(method="POST", url=URL, data=body, headers={"X-Amz-Date": timestamp})
     request.context["timestamp"] = timestamp
@@ -84,14 +99,21 @@ class TestSignature:
             ours = auth.signature(auth.string_to_sign(request, canonical), request)
             assert ours == botocore_signature(credentials, dated_request(timestamp, body))
 
-    def test_signed_headers_verify_with_botocore_as_api_gateway_would(self) -> None:
-        auth = BroadcastSigV4Auth(ReadOnlyCredentials("AKID", "secret", "tok"), "eu-west-1")
-        headers = auth.headers_for("POST", URL, b'{"a":1}')
-        assert headers["X-Amz-Security-Token"] == "tok"
-        request = dated_request(headers["X-Amz-Date"], b'{"a":1}')
-        request.headers["X-Amz-Security-Token"] = "tok"
-        expected = botocore_signature(ReadOnlyCredentials("AKID", "secret", "tok"), request)
-        assert headers["Authorization"].endswith(f"Signature={expected}")
+    @pytest.mark.parametrize(
+        "credentials",
+        [ReadOnlyCredentials("AKID", "secret", "tok"), ReadOnlyCredentials("AKID", "s/k+", None)],
+    )
+    def test_every_recipients_headers_are_those_botocores_add_auth_gives(
+        self, credentials: ReadOnlyCredentials, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        auth = BroadcastSigV4Auth(credentials, "eu-west-1")
+        for moment in (datetime(2026, 1, 1, 23, 59, 59), datetime(2026, 1, 2, 0, 0, 0)):
+            monkeypatch.setattr("botocore.auth.get_current_datetime", lambda m=moment: m)
+            for method, url, body in requests_of_a_broadcast():
+                expected = AWSRequest(method=method, url=url, data=body)
+                SigV4Auth(credentials, "execute-api", "eu-west-1").add_auth(expected)
+                ours = auth.headers_for(method, url, body, moment.strftime("%Y%m%dT%H%M%SZ"))
+                assert ours == dict(expected.headers.items()), url
 
     def test_a_request_signed_with_the_wrong_secret_is_refused(
         self, request: pytest.FixtureRequest, stub: GatewayStub
@@ -147,3 +169,28 @@ class TestConnectionPool:
             assert notifier.broadcast(recipients(100), FRAME).delivered == 100
         assert 1 < stub.max_in_flight <= 8
         assert stub.connections_opened <= 8
+
+
+class TestTransportFailures:
+    @pytest.mark.parametrize(
+        ("failure", "name"),
+        [
+            (aiohttp.ServerDisconnectedError(), "ConnectionClosedError"),
+            (aiohttp.ConnectionTimeoutError(), "ConnectTimeoutError"),
+            (aiohttp.ClientConnectorError(Mock(), OSError(111, "no")), "EndpointConnectionError"),
+        ],
+    )
+    def test_failures_before_an_answer_are_retried_under_aiobotocore_names(
+        self, failure: Exception, name: str
+    ) -> None:
+        outcome = translate(as_botocore_error(failure, URL))
+        assert isinstance(outcome, Unreachable)
+        assert str(outcome).startswith(name)
+
+    @pytest.mark.parametrize("failure", [aiohttp.SocketTimeoutError(), TimeoutError()])
+    def test_a_read_timeout_fails_without_a_retry_since_it_may_have_delivered(
+        self, failure: Exception
+    ) -> None:
+        outcome = translate(as_botocore_error(failure, URL))
+        assert isinstance(outcome, DeliveryFailed)
+        assert str(outcome).startswith("ReadTimeoutError")
