@@ -32,7 +32,7 @@ from tests.support.notifier_harnesses import (
 FRAME = frames.pong(1_700_000_000_000)
 
 
-class CountingSession(AioSession):
+class CountingSession(AioSession):  # type: ignore[misc]
     """A real aiobotocore session that counts the clients it creates."""
 
     def __init__(self) -> None:
@@ -90,14 +90,19 @@ def recipients(count: int) -> list[ConnectionId]:
 
 
 def fully_delivered(result: BroadcastResult, connection_ids: Sequence[ConnectionId]) -> bool:
-    return (result.delivered, result.gone, dict(result.failed)) == (len(connection_ids), set(), {})
+    expected = (len(connection_ids), frozenset(), {})
+    return (result.delivered, result.gone, dict(result.failed)) == expected
 
 
 class TestBoundedConcurrency:
     @pytest.mark.parametrize("concurrency", [4, 16])
     def test_a_broadcast_keeps_at_most_concurrency_posts_in_flight(
-        self, request, stub, make, concurrency
-    ):
+        self,
+        request: pytest.FixtureRequest,
+        stub: GatewayStub,
+        make: MakeNotifier,
+        concurrency: int,
+    ) -> None:
         stub.post_delay = 0.02
         notifier = make(stub.endpoint, concurrency)
         request.addfinalizer(notifier.close)
@@ -106,7 +111,7 @@ class TestBoundedConcurrency:
         assert 1 < stub.max_in_flight <= concurrency
         assert all(stub.posts_to(c.value) == 1 for c in everyone)
 
-    def test_a_broadcast_encodes_its_frame_once(self, notifier):
+    def test_a_broadcast_encodes_its_frame_once(self, notifier: LoopNotifier) -> None:
         frame = EncodeCountingFrame(FRAME.fields)
         encoded_frames.clear()
         notifier.broadcast(recipients(20), frame)
@@ -114,7 +119,9 @@ class TestBoundedConcurrency:
 
 
 class TestOneClient:
-    def test_two_broadcasts_share_one_client(self, request, stub):
+    def test_two_broadcasts_share_one_client(
+        self, request: pytest.FixtureRequest, stub: GatewayStub
+    ) -> None:
         session = CountingSession()
         notifier = AsyncFanoutNotifier(stub.endpoint, session=session, region="us-east-1")
         request.addfinalizer(notifier.close)
@@ -123,7 +130,7 @@ class TestOneClient:
         notifier.find_gone(recipients(3))
         assert session.clients_created == 1
 
-    def test_no_client_is_created_before_the_first_call(self, stub):
+    def test_no_client_is_created_before_the_first_call(self, stub: GatewayStub) -> None:
         session = CountingSession()
         notifier = AsyncFanoutNotifier(stub.endpoint, session=session, region="us-east-1")
         notifier.close()
@@ -131,7 +138,9 @@ class TestOneClient:
 
 
 class TestSynchronousCallers:
-    def test_threads_broadcasting_at_once_share_one_bounded_pool(self, request, stub, make):
+    def test_threads_broadcasting_at_once_share_one_bounded_pool(
+        self, request: pytest.FixtureRequest, stub: GatewayStub, make: MakeNotifier
+    ) -> None:
         notifier = make(stub.endpoint, 10)
         request.addfinalizer(notifier.close)
         results: list[BroadcastResult] = []
@@ -148,7 +157,9 @@ class TestSynchronousCallers:
         assert [r.delivered for r in results] == [25] * 8
         assert stub.connections_opened <= 10
 
-    def test_a_caller_inside_its_own_event_loop_can_still_send(self, notifier, stub):
+    def test_a_caller_inside_its_own_event_loop_can_still_send(
+        self, notifier: LoopNotifier, stub: GatewayStub
+    ) -> None:
         async def handler_running_in_a_loop() -> None:
             notifier.send(ConnectionId("c-1"), FRAME)
 
@@ -157,7 +168,9 @@ class TestSynchronousCallers:
 
 
 class TestClose:
-    def test_close_stops_the_loop_thread_and_refuses_further_calls(self, stub, make):
+    def test_close_stops_the_loop_thread_and_refuses_further_calls(
+        self, stub: GatewayStub, make: MakeNotifier
+    ) -> None:
         notifier = make(stub.endpoint, 50)
         notifier.send(ConnectionId("c-1"), FRAME)
         assert notifier.loop_name in {thread.name for thread in threading.enumerate()}
@@ -167,7 +180,9 @@ class TestClose:
         with pytest.raises(RuntimeError):
             notifier.send(ConnectionId("c-1"), FRAME)
 
-    def test_close_during_a_broadcast_does_not_leave_its_caller_hanging(self, stub, make):
+    def test_close_during_a_broadcast_does_not_leave_its_caller_hanging(
+        self, stub: GatewayStub, make: MakeNotifier
+    ) -> None:
         stub.post_delay = 0.5
         notifier = make(stub.endpoint, 50)
         outcomes: list[object] = []
