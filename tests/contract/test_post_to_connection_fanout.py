@@ -90,7 +90,9 @@ def recipients(count: int) -> list[ConnectionId]:
 
 
 def fully_delivered(result: BroadcastResult, connection_ids: Sequence[ConnectionId]) -> bool:
-    expected = (len(connection_ids), frozenset(), {})
+    expected: tuple[int, frozenset[ConnectionId], dict[ConnectionId, str]] = (
+        len(connection_ids), frozenset(), {}
+    )
     return (result.delivered, result.gone, dict(result.failed)) == expected
 
 
