@@ -22,22 +22,18 @@ class _Dated(NamedTuple):
 
 
 class _Template(NamedTuple):
-    """A request botocore signed in full, and what any request differing from it only in its
-    path shares with it: the canonical request after the path line, the headers, and the
-    Authorization header up to its signature."""
+    """What requests differing from one botocore signed in full only in their path share with
+    it: the canonical request after the path line, the headers, and the Authorization header
+    up to its signature."""
 
-    method: str
-    origin: tuple[str, str, str]  # scheme, host, query
-    body: bytes
-    timestamp: str
     after_path: str
     headers: dict[str, str]
     authorization_prefix: str
 
-    def fits(self, method: str, origin: tuple[str, str, str], body: bytes, timestamp: str) -> bool:
-        return (method, origin, timestamp) == (self.method, self.origin, self.timestamp) and (
-            body is self.body
-        )
+
+# Broadcasts that run at once (the local gateway's rooms) each keep their template.
+MAX_TEMPLATES = 64
+TemplateKey = tuple[str, str, str, str, str, bytes]  # method, scheme, host, query, time, body
 
 
 class BroadcastSigV4Auth(SigV4Auth):  # type: ignore[misc]  # botocore ships no types
@@ -53,7 +49,7 @@ class BroadcastSigV4Auth(SigV4Auth):  # type: ignore[misc]  # botocore ships no 
     def __init__(self, credentials: ReadOnlyCredentials, region: str) -> None:
         super().__init__(credentials, SERVICE, region)
         self._key: tuple[str, bytes] | None = None
-        self._template: _Template | None = None
+        self._templates: dict[TemplateKey, _Template] = {}
 
     def headers_for(
         self, method: str, url: str, body: bytes, timestamp: str | None = None
@@ -62,10 +58,8 @@ class BroadcastSigV4Auth(SigV4Auth):  # type: ignore[misc]  # botocore ships no 
         Authorization. `timestamp` (SIGV4_TIMESTAMP) defaults to now, as in add_auth."""
         dated = _Dated({"timestamp": timestamp or get_current_datetime().strftime(SIGV4_TIMESTAMP)})
         parts = urlsplit(url)
-        origin = (parts.scheme, parts.netloc, parts.query)
-        template = self._template
-        if template is None or not template.fits(method, origin, body, dated.context["timestamp"]):
-            template = self._template = self._sign_in_full(method, url, body, dated)
+        key = (method, parts.scheme, parts.netloc, parts.query, dated.context["timestamp"], body)
+        template = self._templates.get(key) or self._sign_in_full(key, url, dated)
         path = self._normalize_url_path(parts.path)
         canonical = f"{method}\n{path}\n{template.after_path}"
         signature = self.signature(self.string_to_sign(dated, canonical), dated)
@@ -84,9 +78,9 @@ class BroadcastSigV4Auth(SigV4Auth):  # type: ignore[misc]  # botocore ships no 
         k_service = self._sign(k_region, self._service_name)
         return bytes(self._sign(k_service, "aws4_request"))
 
-    def _sign_in_full(self, method: str, url: str, body: bytes, dated: _Dated) -> _Template:
-        """SigV4Auth.add_auth's steps, at the given timestamp, keeping the canonical request."""
-        request = AWSRequest(method=method, url=url, data=body)
+    def _sign_in_full(self, key: TemplateKey, url: str, dated: _Dated) -> _Template:
+        """SigV4Auth.add_auth's steps at the given time, keeping the canonical request."""
+        request = AWSRequest(method=key[0], url=url, data=key[5])
         request.context.update(dated.context)
         self._modify_request_before_signing(request)
         canonical = self.canonical_request(request)
@@ -94,12 +88,12 @@ class BroadcastSigV4Auth(SigV4Auth):  # type: ignore[misc]  # botocore ships no 
         self._inject_signature_to_request(request, signature)
         headers = dict(request.headers.items())
         prefix = headers["Authorization"].rpartition("Signature=")[0] + "Signature="
-        parts = urlsplit(url)
-        origin = (parts.scheme, parts.netloc, parts.query)
-        after_path = canonical.split("\n", 2)[2]
-        return _Template(
-            method, origin, body, dated.context["timestamp"], after_path, headers, prefix
-        )
+        if len(self._templates) >= MAX_TEMPLATES or any(
+            k[4] != key[4] for k in self._templates
+        ):
+            self._templates.clear()
+        template = self._templates[key] = _Template(canonical.split("\n", 2)[2], headers, prefix)
+        return template
 
 
 class Signer:

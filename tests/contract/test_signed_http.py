@@ -65,12 +65,16 @@ def botocore_signature(credentials: ReadOnlyCredentials, request: AWSRequest) ->
 
 
 def requests_of_a_broadcast() -> list[tuple[str, str, bytes]]:
-    """Posts of one body to ids that percent-encoding changes, then a probe, on two hosts."""
+    """Posts of two broadcasts at once (their bodies interleaved) to ids that percent-encoding
+    changes, on two hosts, then a probe."""
     ids = ["L0SM9cOFvHcCIhw=", "a+b/c", "ünï cødé", "%41", "x~y_z.-", "L0SM9cOFvHcCIhw"]
-    body = b'{"action":"message","message":"h\xc3\xa9"}'
+    bodies = [b'{"action":"message","message":"h\xc3\xa9"}', b'{"action":"userLeft"}']
     hosts = ["https://abc.execute-api.eu-west-1.amazonaws.com/prod", "http://127.0.0.1:8080/dev"]
     posts = [
-        ("POST", f"{host}/@connections/{percent_encode(i)}", body) for host in hosts for i in ids
+        ("POST", f"{host}/@connections/{percent_encode(i)}", body)
+        for host in hosts
+        for i in ids
+        for body in bodies
     ]
     return [*posts, ("GET", f"{hosts[0]}/@connections/{percent_encode(ids[0])}", b"")]
 
