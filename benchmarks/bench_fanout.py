@@ -312,7 +312,7 @@ def plot(results: dict[str, Any]) -> None:
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    figure, axes = pyplot.subplots(figsize=(7, 4.5), dpi=110)
+    figure, axes = pyplot.subplots(figsize=(9, 4.5), dpi=110)
     for name in NOTIFIER_NAMES:
         for concurrency in CONCURRENCIES if name != "sync" else CONCURRENCIES[:1]:
             _plot_line(axes, results["rows"], name, concurrency)
@@ -324,7 +324,7 @@ def plot(results: dict[str, Any]) -> None:
         f"{results['machine']['cpus']} cores",
     )
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.tight_layout()
     PLOT.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(PLOT)
