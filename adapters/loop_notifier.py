@@ -4,8 +4,10 @@ one background event loop for synchronous callers."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import threading
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Sequence
 from typing import Any, Literal, TypeVar
@@ -22,6 +24,16 @@ T = TypeVar("T")
 
 # PostToConnection carries a frame; GetConnection (the cleanup job's probe) carries nothing.
 Operation = Literal["post", "get"]
+
+# Notifiers whose loop is running: closed at interpreter exit (while the daemon loop threads
+# still run), so a script or CLI that never calls close() ends without "Unclosed ..." noise.
+_running: weakref.WeakSet[LoopNotifier] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_running() -> None:
+    for notifier in list(_running):
+        notifier.close()
 
 
 class LoopNotifier(ABC):
@@ -68,6 +80,7 @@ class LoopNotifier(ABC):
         with self._loop_guard:
             self._closed = True
             loop, self._loop = self._loop, None
+        _running.discard(self)
         if loop is not None:
             loop.run(self._release())
             loop.stop()
@@ -123,5 +136,6 @@ class LoopNotifier(ABC):
                 raise RuntimeError(f"{type(self).__name__} is closed")
             if self._loop is None:
                 self._loop = BackgroundLoop(name=self.loop_name)
+                _running.add(self)
             loop = self._loop
         return loop.run(coroutine)

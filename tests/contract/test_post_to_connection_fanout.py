@@ -4,9 +4,12 @@ client, safe from many threads, a close that leaves nobody hanging."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +33,23 @@ from tests.support.notifier_harnesses import (
 )
 
 FRAME = frames.pong(1_700_000_000_000)
+ROOT = Path(__file__).resolve().parents[2]
+LEFT_OPEN = """
+from domain import frames
+from domain.model import ConnectionId
+from tests.support.gateway_stub import GatewayStub
+from tests.support.notifier_harnesses import botocore_session, aio_session
+from adapters.signed_http import SignedHttpNotifier
+from adapters.async_fanout import AsyncFanoutNotifier
+stub = GatewayStub()
+kept_for_the_process = [
+    SignedHttpNotifier(stub.endpoint, region="us-east-1", session=botocore_session()),
+    AsyncFanoutNotifier(stub.endpoint, region="us-east-1", session=aio_session()),
+]
+for notifier in kept_for_the_process:
+    notifier.send(ConnectionId("c-1"), frames.pong(1))
+assert len(stub.received("c-1")) == 2
+"""
 
 
 class CountingSession(AioSession):  # type: ignore[misc]
@@ -204,3 +224,10 @@ class TestClose:
         thread.join(timeout=5)
         assert not thread.is_alive()
         assert len(outcomes) == 1, outcomes
+
+    def test_notifiers_left_open_close_at_exit_without_complaint(self) -> None:
+        exited = subprocess.run(
+            [sys.executable, "-c", LEFT_OPEN], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+        assert exited.returncode == 0, exited.stderr
+        assert "Unclosed" not in exited.stderr
