@@ -80,9 +80,10 @@ def cold_start() -> list[Ratio]:
         environment = _lambda_environment(moto.url, standin.endpoint)
         event = _seed_room(environment)
         subject = handler_serving(event)
+        lambda_python = _lambda_python()  # before building: say plainly when it is missing
         pins, artifact = _pins(), _artifact()
         in_pins = _interpreter([sys.executable, "-S"], pins, [str(pins), str(ROOT)], environment)
-        artifact_run = [_lambda_python(), "-S"], artifact, [str(artifact)]
+        artifact_run = [lambda_python, "-S"], artifact, [str(artifact)]
         read_only = environment | {"PYTHONDONTWRITEBYTECODE": "1"}
         in_artifact = _interpreter(*artifact_run, read_only)
         with_aiobotocore = _interpreter(*artifact_run, read_only | {"ROOMCAST_NOTIFIER": "async"})
@@ -245,5 +246,8 @@ def _lambda_python() -> str:
         cwd=ROOT, capture_output=True, text=True, check=True,
     ).stdout.strip()
     if not found:
-        raise RuntimeError("the Lambda runtime's Python is not installed (see make package)")
+        raise RuntimeError(
+            "the artifact's cold start needs the Lambda runtime's Python (infra/template.yaml's "
+            "Runtime), which make package could not find: install it or set LAMBDA_PYTHON"
+        )
     return found
