@@ -101,9 +101,17 @@ class LiveConnection:
             self.transport.abort()
 
     def _fell_behind(self) -> None:
-        """The client is more than max_outbound_bytes behind: close it with 1008."""
+        """The client is more than max_outbound_bytes behind: dropped, reported as 1008."""
         self.ended(POLICY_VIOLATION)
-        self._dropping = asyncio.get_running_loop().create_task(self.close(POLICY_VIOLATION))
+        self._dropping = asyncio.get_running_loop().create_task(self._drop())
+
+    async def _drop(self) -> None:
+        """Offer the close frame, then abort: a graceful close would wait for the client to
+        read megabytes it may never read, holding its socket open."""
+        try:
+            await self.close(POLICY_VIOLATION)
+        finally:
+            self.abort()
 
 
 def opcode_for(data: bytes) -> WSMsgType:
