@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_cold_start, bench_core, bench_fanout
+from benchmarks import bench_cold_start, bench_core, bench_fanout, bench_gateway
 
 
 def main() -> int:
@@ -22,6 +22,7 @@ def main() -> int:
         f"{'memory per connection (memory store)':<44} {per_connection / per_plain:8.2f}x  "
         f"({per_connection:9.0f} B vs {per_plain:9.0f} B in a plain dict)"
     )
+    print("\n".join(bench_gateway.lines(bench_gateway.gateway_report())))
     return 0
 
 
