@@ -2,30 +2,21 @@
 
 The session's own task only reads: aiohttp answers a ping inside `receive()`, so a read
 loop that never waits for a handler answers control frames at once, as API Gateway's edge
-does. Client frames go to the connection's inbound queue, and a dispatcher task (started
-when there is work, gone when there is none) hands them to the handlers one at a time,
-in order.
+does. Client frames go on to `dispatch`, which runs them in order in a task of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-import logging
 import time
 
 from aiohttp import WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
-from entrypoints.gateway import events
+from entrypoints.gateway import dispatch, events
 from entrypoints.gateway.connections import ABNORMAL, GOING_AWAY, NO_STATUS, LiveConnection
 from entrypoints.gateway.frame_guard import LimitedWebSocketResponse
 from entrypoints.gateway.state import GATEWAY, Gateway, forbidden
-
-log = logging.getLogger("roomcast.gateway")
-# API Gateway's answer when it throttles a route: the frame is not handled.
-TOO_MANY_REQUESTS = "Too Many Requests"
 
 
 async def websocket_endpoint(request: web.Request) -> web.StreamResponse:
@@ -74,7 +65,7 @@ async def _run_connect(
     if route is None:
         return None
     if not gateway.invoker.admit():
-        return web.Response(status=429, text=TOO_MANY_REQUESTS)
+        return web.Response(status=429, text=dispatch.TOO_MANY_REQUESTS)
     event = events.connect_event(api, caller, request.headers.items(), request.query.items())
     outcome = await gateway.invoker.start(route, event, admitted=True).answer(route)
     if outcome.accepted:
@@ -88,7 +79,7 @@ async def _serve(gateway: Gateway, api: events.Api, connection: LiveConnection) 
         while True:
             message = await connection.socket.receive()
             if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                _accept(gateway, api, connection, message.type, message.data)
+                dispatch.accept(gateway, api, connection, message.type, message.data)
             else:
                 _record_end(connection, message.type, message.data, message.extra)
                 return
@@ -104,59 +95,6 @@ def _record_end(connection: LiveConnection, kind: WSMsgType, data: object, extra
         connection.ended(data.code, str(data))
     else:
         connection.ended(ABNORMAL)
-
-
-def _accept(
-    gateway: Gateway, api: events.Api, connection: LiveConnection, kind: WSMsgType, data: object
-) -> None:
-    """Queue a client frame for its handler, or refuse it at once when the queue is full."""
-    connection.touch()
-    if not gateway.invoker.admit():
-        _send_gateway_error(connection, TOO_MANY_REQUESTS, events.new_id())
-        return
-    connection.inbound.append((kind, data))
-    if connection.dispatcher is None:
-        work = _dispatch_in_order(gateway, api, connection)
-        connection.dispatcher = asyncio.get_running_loop().create_task(work)
-
-
-async def _dispatch_in_order(gateway: Gateway, api: events.Api, connection: LiveConnection) -> None:
-    try:
-        while connection.inbound:
-            kind, data = connection.inbound.popleft()
-            try:
-                await _dispatch(gateway, api, connection, kind, data)
-            except Exception:
-                log.exception("could not dispatch a frame from %s", connection.id)
-    finally:
-        connection.dispatcher = None
-
-
-async def _dispatch(
-    gateway: Gateway, api: events.Api, connection: LiveConnection, kind: WSMsgType, data: object
-) -> None:
-    """Route one message as API Gateway does and run its integration to its end."""
-    if kind is WSMsgType.TEXT:
-        body, encoded = str(data), False
-    else:
-        body, encoded = base64.b64encode(bytes(data)).decode(), True  # type: ignore[call-overload]
-    route = gateway.routes.select(None if encoded else body)
-    if route is None:
-        gateway.invoker.release()
-        _send_gateway_error(connection, "Forbidden", events.new_id())
-        return
-    event = events.message_event(api, connection.caller, route.key, body, is_base64_encoded=encoded)
-    invocation = gateway.invoker.start(route, event, admitted=True)
-    outcome = await invocation.answer(route)
-    if outcome.error is not None:
-        _send_gateway_error(connection, outcome.error, event["requestContext"]["requestId"])
-    await invocation.finished()  # the next frame waits for this one's handler, timed out or not
-
-
-def _send_gateway_error(connection: LiveConnection, message: str, request_id: str) -> None:
-    """API Gateway's own error frame, e.g. {"message": "Internal server error", ...}."""
-    frame = {"message": message, "connectionId": connection.id, "requestId": request_id}
-    connection.deliver(json.dumps(frame).encode())
 
 
 async def _run_disconnect(gateway: Gateway, api: events.Api, connection: LiveConnection) -> None:
