@@ -10,11 +10,11 @@ from collections import Counter
 
 import pytest
 
-from tests.e2e.conftest import StartGateway
+from tests.e2e.conftest import NOTIFIERS, StartGateway
 from tests.e2e.gateway_process import GatewayProcess
 from tests.e2e.keepalive_client import DefaultMember
 from tests.e2e.raw_client import tcp_connection, text_frame, upgraded
-from tests.e2e.support import async_test, connection_id_of, eventually
+from tests.e2e.support import async_test, connection_id_of, eventually, management_client
 
 pytestmark = pytest.mark.e2e
 
@@ -92,34 +92,56 @@ class TestClientsAtWebsocketsDefaults:
 
 
 class TestSlowClients:
+    @pytest.mark.parametrize("notifier", NOTIFIERS)
     @async_test
     async def test_a_member_that_never_reads_is_dropped_without_slowing_anyone(
-        self, start: StartGateway, room: str
+        self, start: StartGateway, room: str, notifier: str
     ) -> None:
-        gateway = start("--max-outbound-bytes", "262144")
+        gateway = start("--max-outbound-bytes", "262144", "--notifier", notifier)
         slow = upgraded(gateway.websocket_url, "userId=slow", receive_buffer=4096)
         slow.sendall(text_frame(json.dumps({"action": "joinRoom", "roomId": room})))
         readers = await room_of(gateway, room, 3, "reader")
         elsewhere = await room_of(gateway, f"{room}-other", 2, "other")
-        # The kernel buffers ~4 MB for a socket whose reader is stalled: send past that.
-        text = "x" * 30_000
-        started = time.monotonic()
-        for n in range(MESSAGES_PAST_KERNEL_BUFFERS):
-            await readers[n % 3].send("sendMessage", roomId=room, message=f"{n}{text}")
-        await eventually(
-            lambda: all(len(m.of("message")) == MESSAGES_PAST_KERNEL_BUFFERS for m in readers)
-        )
-        assert time.monotonic() - started < 10
-        assert await elsewhere[0].pong_seconds() < PROMPT_PONG_SECONDS
-        await eventually(lambda: all(m.of("userLeft") for m in readers))
         try:
+            flood = asyncio.create_task(flood_past_kernel_buffers(readers, room))
+            await asyncio.sleep(0.2)
+            assert await elsewhere[0].pong_seconds() < PROMPT_PONG_SECONDS
+            await elsewhere[1].send("sendMessage", roomId=f"{room}-other", message="meanwhile")
+            await eventually(lambda: all(m.of("message") for m in elsewhere), 2)
+            await flood
+            assert await disconnect_code(gateway, "slow") == 1008
+            await eventually(lambda: all(m.of("userLeft") for m in readers))
             assert {f["userId"] for m in readers for f in m.of("userLeft")} == {"slow"}
-            disconnect = gateway.events_of(connection_id_of(gateway, "slow"))[-1]
-            assert disconnect["requestContext"]["disconnectStatusCode"] == 1008
             assert await asyncio.to_thread(drained_to_the_end, slow)
+            client, slow_id = management_client(gateway), connection_id_of(gateway, "slow")
+            with pytest.raises(client.exceptions.GoneException):
+                client.post_to_connection(ConnectionId=slow_id, Data=b"{}")
         finally:
             slow.close()
             await close_all(readers, elsewhere)
+
+
+async def flood_past_kernel_buffers(senders: list[DefaultMember], room: str) -> None:
+    """Send until every reader has every message; the kernel buffers ~4 MB for a socket
+    whose reader is stalled, so a member that never reads falls far behind."""
+    text = "x" * 30_000
+    started = time.monotonic()
+    for n in range(MESSAGES_PAST_KERNEL_BUFFERS):
+        await senders[n % len(senders)].send("sendMessage", roomId=room, message=f"{n}{text}")
+    await eventually(
+        lambda: all(len(m.of("message")) == MESSAGES_PAST_KERNEL_BUFFERS for m in senders), 20
+    )
+    assert time.monotonic() - started < 20
+
+
+async def disconnect_code(gateway: GatewayProcess, user_id: str) -> int:
+    connection_id = connection_id_of(gateway, user_id)
+    for _ in range(200):
+        for event in gateway.events_of(connection_id):
+            if event["requestContext"]["eventType"] == "DISCONNECT":
+                return int(event["requestContext"]["disconnectStatusCode"])
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no $disconnect for {user_id}")
 
 
 class TestHandshakeTimeout:
