@@ -58,7 +58,7 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     seconds, size = _positive(float), _positive(int)
     limits.add_argument(
         "--idle-timeout", type=seconds, default=600, metavar="SECONDS",
-        help="close with 1001 after this long without a client frame",
+        help="close with 1001 after this long without a frame from or to the client",
     )
     limits.add_argument(
         "--max-connection-duration", type=seconds, default=7200, metavar="SECONDS",

@@ -77,8 +77,14 @@ class LiveConnection:
             self.close_code, self.close_reason = code, reason_for(code, reason)
 
     def deliver(self, data: bytes, opcode: WSMsgType = WSMsgType.TEXT) -> bool:
-        """Queue a frame for the client; False when the connection takes no more (410)."""
-        return self.is_open and self.outbox.put(data, opcode)
+        """Queue a frame for the client; False when the connection takes no more (410).
+
+        A frame for the client counts as activity for the idle timeout, as on API Gateway
+        (`lastActiveAt` still moves on the client's frames only)."""
+        if not (self.is_open and self.outbox.put(data, opcode)):
+            return False
+        self.last_active_monotonic = time.monotonic()
+        return True
 
     async def close(self, code: int, reason: str = "") -> None:
         """Close from the gateway's side (DeleteConnection, timeouts, shutdown); idempotent."""
