@@ -7,18 +7,12 @@ import struct
 
 import pytest
 
-from domain import frames
-from domain.errors import ConnectionGone, DeliveryFailed
-from domain.model import ConnectionId
-from entrypoints.gateway.connections import ConnectionRegistry, LiveConnection
-from entrypoints.gateway.events import Caller
 from entrypoints.gateway.frame_guard import (
     FrameSizeGuard,
     FrameSizeScanner,
     Violation,
     parse_header,
 )
-from entrypoints.gateway.inprocess import InProcessNotifier
 from entrypoints.gateway.invoker import Invoker
 from entrypoints.gateway.limits import GatewayLimits
 from entrypoints.gateway.routing import Route, TemplateError, load_routes, route_key_for
@@ -138,54 +132,3 @@ class TestInvokerAtShutdown:
         outcome = asyncio.run(invoker.invoke(route, event))
         assert outcome.status_code == 500
 
-
-class CountingLoop:
-    """Stands in for the gateway's event loop: records what the handler threads hand it."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[object, ...]] = []
-
-    def call_soon_threadsafe(self, *call: object) -> None:
-        self.calls.append(call)
-
-
-class StubSocket:
-    closed = False
-
-    async def send_frame(self, data: bytes, opcode: object) -> None:
-        raise AssertionError("nothing is written in these tests")
-
-
-def live_connections(*ids: str) -> ConnectionRegistry:
-    registry = ConnectionRegistry()
-    for connection_id in ids:
-        caller = Caller(connection_id, 0, "127.0.0.1", "test")
-        registry.add(LiveConnection(caller, StubSocket(), None, 1024))  # type: ignore[arg-type]
-    return registry
-
-
-class TestInProcessNotifier:
-    def test_a_broadcast_is_one_hand_over_to_the_loop_whatever_the_room_size(self) -> None:
-        loop = CountingLoop()
-        ids = [f"c{i}" for i in range(50)]
-        notifier = InProcessNotifier(live_connections(*ids), loop, 128 * 1024)  # type: ignore[arg-type]
-        result = notifier.broadcast([ConnectionId(c) for c in [*ids, "gone"]], frames.pong(1))
-        assert (result.delivered, result.gone) == (50, frozenset({ConnectionId("gone")}))
-        assert len(loop.calls) == 1
-
-    def test_an_unknown_or_closed_connection_is_gone(self) -> None:
-        registry = live_connections("open", "closing")
-        registry.open_connection("closing").ended(1000)  # type: ignore[union-attr]
-        notifier = InProcessNotifier(registry, CountingLoop(), 128 * 1024)  # type: ignore[arg-type]
-        for connection_id in ("unknown", "closing"):
-            with pytest.raises(ConnectionGone):
-                notifier.send(ConnectionId(connection_id), frames.pong(1))
-        probed = [ConnectionId(c) for c in ("open", "closing", "unknown")]
-        assert notifier.find_gone(probed) == {ConnectionId("closing"), ConnectionId("unknown")}
-
-    def test_a_frame_over_128_kb_fails_like_a_413(self) -> None:
-        notifier = InProcessNotifier(live_connections("a"), CountingLoop(), 128 * 1024)  # type: ignore[arg-type]
-        big = frames.error("x" * 128 * 1024, 1)
-        with pytest.raises(DeliveryFailed):
-            notifier.send(ConnectionId("a"), big)
-        assert set(notifier.broadcast([ConnectionId("a")], big).failed) == {ConnectionId("a")}
