@@ -8,8 +8,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from typing import Any
 
-import boto3
 from botocore.config import Config
+from botocore.session import Session
 
 from adapters import dynamodb_items as items
 from adapters import dynamodb_transactions as transactions
@@ -21,15 +21,18 @@ from ports import Clock
 log = logging.getLogger(__name__)
 
 
-def make_dynamodb_client(region: str | None = None) -> Any:
-    """A low-level client; boto3 itself honours AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL."""
+def make_dynamodb_client(region: str | None = None, session: Session | None = None) -> Any:
+    """A low-level client, as boto3.client("dynamodb") builds it (boto3 adds nothing to a
+    DynamoDB client but its user agent) without importing boto3 and s3transfer, a third of a
+    cold start's imports. botocore's session resolves the region, the credential chain and
+    AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL itself."""
     config = Config(
         # total_max_attempts counts the first request; Config's max_attempts would not.
         retries={"mode": "standard", "total_max_attempts": 5},
         connect_timeout=2,
         read_timeout=5,
     )
-    return boto3.client("dynamodb", region_name=region, config=config)
+    return (session or Session()).create_client("dynamodb", region_name=region, config=config)
 
 
 class DynamoDBConnectionStore:
