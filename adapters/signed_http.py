@@ -151,6 +151,7 @@ class SignedHttpNotifier(LoopNotifier):
     ) -> _Answer:
         from yarl import URL
 
+        self._retire_urllib3()  # its idle keep-alive connections would add to the C of aiohttp
         try:
             async with self._session().request(
                 method, URL(url, encoded=True), data=data or None, headers=headers
@@ -162,10 +163,16 @@ class SignedHttpNotifier(LoopNotifier):
     async def _release(self) -> None:
         if self._http is not None:
             await self._http.close()
+        self._retire_urllib3()
+
+    def _retire_urllib3(self) -> None:
+        """Close the urllib3 pool and its threads (on the loop: no request is being handed
+        to them meanwhile); a request still in flight closes its connection when it ends."""
         if self._threads is not None:
             self._threads.shutdown(wait=False, cancel_futures=True)
         if self._urllib3 is not None:
             self._urllib3.close()
+        self._threads = self._urllib3 = None
 
     def _session(self) -> aiohttp.ClientSession:
         import aiohttp
