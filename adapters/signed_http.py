@@ -151,7 +151,8 @@ class SignedHttpNotifier(LoopNotifier):
     ) -> _Answer:
         from yarl import URL
 
-        self._retire_urllib3()  # its idle keep-alive connections would add to the C of aiohttp
+        if self._urllib3 is not None:  # its keep-alive connections would add to aiohttp's C
+            self._retire_urllib3(cancel_queued=False)
         try:
             async with self._session().request(
                 method, URL(url, encoded=True), data=data or None, headers=headers
@@ -163,13 +164,14 @@ class SignedHttpNotifier(LoopNotifier):
     async def _release(self) -> None:
         if self._http is not None:
             await self._http.close()
-        self._retire_urllib3()
+        self._retire_urllib3(cancel_queued=True)
 
-    def _retire_urllib3(self) -> None:
+    def _retire_urllib3(self, cancel_queued: bool) -> None:
         """Close the urllib3 pool and its threads (on the loop: no request is being handed
-        to them meanwhile); a request still in flight closes its connection when it ends."""
+        to them meanwhile). Requests already handed over still run, unless closing, and
+        close their connections when they end."""
         if self._threads is not None:
-            self._threads.shutdown(wait=False, cancel_futures=True)
+            self._threads.shutdown(wait=False, cancel_futures=cancel_queued)
         if self._urllib3 is not None:
             self._urllib3.close()
         self._threads = self._urllib3 = None
