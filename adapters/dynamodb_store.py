@@ -8,8 +8,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from typing import Any
 
-import boto3
 from botocore.config import Config
+from botocore.session import Session
 
 from adapters import dynamodb_items as items
 from adapters import dynamodb_transactions as transactions
@@ -21,8 +21,13 @@ from ports import Clock
 log = logging.getLogger(__name__)
 
 
-def make_dynamodb_client(region: str | None = None, max_pool_connections: int = 10) -> Any:
-    """A low-level client; boto3 itself honours AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL.
+def make_dynamodb_client(
+    region: str | None = None, session: Session | None = None, max_pool_connections: int = 10
+) -> Any:
+    """A low-level client, as boto3.client("dynamodb") builds it (boto3 adds nothing to a
+    DynamoDB client but its user agent) without importing boto3 and s3transfer, a third of a
+    cold start's imports. botocore's session resolves the region, the credential chain and
+    AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL itself.
 
     One Lambda invocation uses one connection; a process running handlers in N threads
     (roomcast serve) wants a pool of N, or botocore discards the extra connections.
@@ -34,7 +39,7 @@ def make_dynamodb_client(region: str | None = None, max_pool_connections: int = 
         read_timeout=5,
         max_pool_connections=max_pool_connections,
     )
-    return boto3.client("dynamodb", region_name=region, config=config)
+    return (session or Session()).create_client("dynamodb", region_name=region, config=config)
 
 
 class DynamoDBConnectionStore:

@@ -21,10 +21,22 @@ from ports import Clock, Notifier, TokenVerifier
 # pay for importing aiohttp or aiobotocore, and building a container must create no SDK client.
 
 
-def _dynamodb_client() -> Any:
+def _aws_session() -> Any:
+    """One botocore session for the DynamoDB client and the notifier's signer: a second one
+    would build its own handlers and resolve the credential chain again (about 6 ms of a cold
+    start). Its credentials are resolved here, under the singleton's lock: botocore's session
+    builds its components lazily and is not safe to do that from two threads at once."""
+    from botocore.session import Session
+
+    session = Session()
+    session.get_credentials()
+    return session
+
+
+def _dynamodb_client(session: Any) -> Any:
     from adapters.dynamodb_store import make_dynamodb_client
 
-    return make_dynamodb_client()
+    return make_dynamodb_client(session=session)
 
 
 def _dynamodb_store(client: Any, table_name: str, clock: Clock) -> Any:
@@ -39,10 +51,10 @@ def _sync_notifier(endpoint: str) -> Notifier:
     return PostToConnectionNotifier(management_client(endpoint))
 
 
-def _http_notifier(endpoint: str, concurrency: int) -> Notifier:
+def _http_notifier(endpoint: str, concurrency: int, session: Any) -> Notifier:
     from adapters.signed_http import SignedHttpNotifier
 
-    return SignedHttpNotifier(endpoint, concurrency=concurrency)
+    return SignedHttpNotifier(endpoint, concurrency=concurrency, session=session)
 
 
 def _async_notifier(endpoint: str, concurrency: int) -> Notifier:
@@ -75,7 +87,8 @@ class Container(containers.DeclarativeContainer):
         max_members_in_joined_room=config.max_members_in_joined_room,
     )
 
-    dynamodb_client = providers.ThreadSafeSingleton(_dynamodb_client)
+    aws_session = providers.ThreadSafeSingleton(_aws_session)
+    dynamodb_client = providers.ThreadSafeSingleton(_dynamodb_client, session=aws_session)
     store = providers.Selector(
         config.store,
         dynamodb=providers.ThreadSafeSingleton(
@@ -86,7 +99,9 @@ class Container(containers.DeclarativeContainer):
 
     notifier_factory = providers.Selector(
         config.notifier,
-        http=providers.Factory(_http_notifier, concurrency=config.fanout_concurrency),
+        http=providers.Factory(
+            _http_notifier, concurrency=config.fanout_concurrency, session=aws_session
+        ),
         sync=providers.Factory(_sync_notifier),
         **{"async": providers.Factory(_async_notifier, concurrency=config.fanout_concurrency)},
     )

@@ -19,6 +19,7 @@ from entrypoints import handlers
 from entrypoints.containers import get_container, reset_container
 from entrypoints.settings import SETTINGS, ConfigurationError
 from tests.integration import events
+from tests.support.gateway_stub import GatewayStub
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -229,6 +230,29 @@ class TestColdStart:
             "assert handlers.connect(connect_event('c-1'), None)['statusCode'] == 200\n"
         )
         assert run_probe(probe) == "[]"
+
+    def test_a_send_to_a_small_room_imports_neither_boto3_nor_aiohttp(self) -> None:
+        stub = GatewayStub()
+        try:
+            probe = (
+                "import os\n"
+                "os.environ.update(ROOMCAST_STORE='memory')\n"
+                f"os.environ.update(WEBSOCKET_ENDPOINT={stub.endpoint!r})\n"
+                "os.environ.update(AWS_ACCESS_KEY_ID='k', AWS_SECRET_ACCESS_KEY='s')\n"
+                "os.environ.update(AWS_DEFAULT_REGION='us-east-1')\n"
+                "from entrypoints import handlers\n"
+                "from tests.integration.events import connect_event, message_event\n"
+                "for member in ('c-1', 'c-2'):\n"
+                "    handlers.connect(connect_event(member, {'userId': member}), None)\n"
+                "    join = {'action': 'joinRoom', 'roomId': 'lobby'}\n"
+                "    handlers.message(message_event(member, join), None)\n"
+                "send = {'action': 'sendMessage', 'roomId': 'lobby', 'message': 'hi'}\n"
+                "assert handlers.message(message_event('c-1', send), None)['statusCode'] == 200\n"
+            )
+            assert run_probe(probe) == "['botocore']"
+            assert b'"message":"hi"' in stub.received("c-2")[-1].replace(b" ", b"")
+        finally:
+            stub.close()
 
 
 def run_probe(code: str) -> str:
