@@ -81,15 +81,21 @@ def raw_http(gateway: GatewayProcess, request: str) -> str:
         return raw.recv(4096).decode(errors="replace").split("\r\n")[0]
 
 
+async def ping_and_leave(gateway: GatewayProcess, user_id: str) -> str:
+    """Connect, ping, close; the connection's id once its $disconnect has run."""
+    async with connect(url(gateway, user_id)) as client:
+        await client.send('{"action": "ping"}')
+        await receive_json(client)
+    await route_keys_once_disconnected(gateway, user_id)
+    return connection_id_of(gateway, user_id)
+
+
 class TestEventsAsApiGatewaySendsThem:
     @async_test
     async def test_ids_identity_and_connect_headers_match_api_gateways(
         self, gateway: GatewayProcess
     ) -> None:
-        async with connect(url(gateway, "fay")) as fay:
-            await fay.send('{"action": "ping"}')
-            await receive_json(fay)
-        await route_keys_once_disconnected(gateway, "fay")
+        await ping_and_leave(gateway, "fay")
         connect_event, message, disconnect = events_of(gateway, "fay")
 
         contexts = [e["requestContext"] for e in (connect_event, message, disconnect)]
@@ -273,11 +279,7 @@ class TestConsole:
     async def test_one_line_per_connect_invocation_disconnect_and_refusal(
         self, gateway: GatewayProcess
     ) -> None:
-        async with connect(url(gateway, "quinn")) as quinn:
-            await quinn.send('{"action": "ping"}')
-            await receive_json(quinn)
-        await route_keys_once_disconnected(gateway, "quinn")
-        connection_id = connection_id_of(gateway, "quinn")
+        connection_id = await ping_and_leave(gateway, "quinn")
         expected = [
             rf"\$connect +{re.escape(connection_id)} 200 \d+ ms Python/",
             rf"ping +{re.escape(connection_id)} 200 \d+ ms",
