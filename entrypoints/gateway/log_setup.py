@@ -54,7 +54,6 @@ def configure(level: str = "info") -> None:
     root = logging.getLogger()
     if not root.handlers:
         root.addHandler(logging.StreamHandler())
-    root.setLevel(logging.WARNING)
     numeric = logging.getLevelName(level.upper())
     for handler in root.handlers:
         handler.setFormatter(ReadableFormatter())
