@@ -31,11 +31,12 @@ log = logging.getLogger("roomcast.gateway")
 
 async def websocket_endpoint(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
-    if request.match_info["stage"] != gateway.stage:
-        return forbidden()
     user_agent = request.headers.get("User-Agent", "")
+    if request.match_info["stage"] != gateway.stage:
+        access_log.refused(403, f"no stage {request.match_info['stage']!r}", user_agent)
+        return forbidden()
     if not LimitedWebSocketResponse(gateway.limits).can_prepare(request).ok:
-        return web.Response(status=426, text="Upgrade Required")
+        return _refused(426, "Upgrade Required", "not a WebSocket upgrade", user_agent)
     problem = gateway.origins.websocket_origin_problem(
         request.headers.get("Origin"), request.headers.get("Host")
     )

@@ -16,6 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from entrypoints.cli import main
+from tests.e2e.conftest import StartGateway
 from tests.e2e.fidelity_template import write_fidelity_template
 from tests.e2e.gateway_process import GatewayProcess, start_gateway
 from tests.e2e.raw_client import tcp_connection
@@ -323,3 +324,15 @@ class TestStats:
         assert report["roomCounts"]["stats-room"] == 2
         assert report["totalConnections"] >= 2
 
+
+
+class TestBanner:
+    def test_it_names_the_dynamodb_table_and_endpoint_it_created_and_uses(
+        self, start: StartGateway, dynamodb_settings: dict[str, str]
+    ) -> None:
+        table = "fidelity-created-table"
+        environ = {**dynamodb_settings, "CONNECTIONS_TABLE": table}
+        running = start("--store", "dynamodb", "--create-table", env=environ)
+        endpoint = dynamodb_settings["AWS_ENDPOINT_URL_DYNAMODB"]
+        assert f"Created table {table} (TTL on expiresAt)" in running.output
+        assert f"  Store:      DynamoDB table {table} at {endpoint}" in running.output
