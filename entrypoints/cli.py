@@ -68,8 +68,8 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     serve.add_argument(
         "--allowed-origin", action="append", default=[], metavar="ORIGIN",
-        help="also accept WebSocket upgrades and management calls from this page origin, "
-        "e.g. https://app.example (repeatable; loopback origins are always accepted)",
+        help="also accept WebSocket upgrades and management calls from pages of this origin, "
+        "e.g. https://app.example (repeatable; WebSockets always accept loopback origins)",
     )
     serve.add_argument(
         "--log-level", choices=("debug", "info", "warning", "error"), default="info",
@@ -77,7 +77,7 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     serve.add_argument(
         "-q", "--quiet", dest="log_level", action="store_const", const="warning",
-        help="only warnings and errors (= --log-level warning)",
+        default=argparse.SUPPRESS, help="only warnings and errors (= --log-level warning)",
     )
     limits = serve.add_argument_group("limits (API Gateway's by default)")
     seconds, size = _positive(float), _positive(int)

@@ -309,6 +309,22 @@ class TestConsole:
             assert piece not in log
 
 
+class TestLogLevels:
+    @async_test
+    async def test_quiet_hides_the_access_lines_and_debug_adds_the_handlers_records(
+        self, start: StartGateway
+    ) -> None:
+        quiet, verbose = start("-q"), start("--log-level", "debug")
+        for running in (quiet, verbose):
+            async with running.client("val") as val:
+                await val.ping()
+        await eventually(lambda: any("roomcast.metrics" in line for line in verbose.output))
+        assert any("roomcast.invocation" in line for line in verbose.output)
+        assert any("$connect " in line for line in verbose.output)
+        await asyncio.sleep(0.3)
+        assert not any("roomcast." in line for line in quiet.output)
+
+
 class TestStats:
     @async_test
     async def test_stats_against_a_gateway_gives_its_live_counts(
