@@ -7,6 +7,7 @@ import json
 import re
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ from tests.e2e.support import (
     management_client,
     route_keys_once_disconnected,
 )
+from tests.moto_server import moto_server_url
 
 pytestmark = pytest.mark.e2e
 
@@ -344,11 +346,15 @@ class TestStats:
 
 class TestBanner:
     def test_it_names_the_dynamodb_table_and_endpoint_it_created_and_uses(
-        self, start: StartGateway, dynamodb_settings: dict[str, str]
+        self, start: StartGateway, request: pytest.FixtureRequest
     ) -> None:
-        table = "fidelity-created-table"
-        environ = {**dynamodb_settings, "CONNECTIONS_TABLE": table}
+        endpoint = moto_server_url(request.config)  # a process of its own, tables of its own
+        table = f"fidelity-{uuid.uuid4().hex[:8]}"
+        environ = {
+            "AWS_ENDPOINT_URL_DYNAMODB": endpoint, "CONNECTIONS_TABLE": table,
+            "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "e2e",
+            "AWS_SECRET_ACCESS_KEY": "e2e",
+        }
         running = start("--store", "dynamodb", "--create-table", env=environ)
-        endpoint = dynamodb_settings["AWS_ENDPOINT_URL_DYNAMODB"]
         assert f"Created table {table} (TTL on expiresAt)" in running.output
         assert f"  Store:      DynamoDB table {table} at {endpoint}" in running.output

@@ -96,8 +96,9 @@ class TestAgainstTheGateway:
 
     @async_test
     async def test_the_gateway_prints_each_invocation_readably(
-        self, gateway: GatewayProcess, room: str
+        self, start: StartGateway, room: str
     ) -> None:
+        gateway = start("--log-level", "debug")  # at info, the access line stands for them
         async with gateway.client("yvonne") as yvonne:
             await yvonne.join_room(room)
             await next_frame(yvonne)
