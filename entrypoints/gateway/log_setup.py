@@ -35,10 +35,20 @@ class RedactQueryStrings(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if record.exc_info:
-            message += "\n" + logging.Formatter().formatException(record.exc_info)
+            message += _exception_text(record.exc_info)
             record.exc_info, record.exc_text = None, None
         record.msg, record.args = redact(message), ()
         return True
+
+
+def _exception_text(exc_info: Any) -> str:
+    """A traceback, except for a client's malformed request: aiohttp's reason in one line."""
+    from aiohttp.http_exceptions import HttpProcessingError
+
+    error = exc_info[1]
+    if isinstance(error, HttpProcessingError):
+        return f": {' '.join(str(error).split())}"
+    return "\n" + logging.Formatter().formatException(exc_info)
 
 
 class HideRoutineRecords(logging.Filter):

@@ -181,6 +181,18 @@ class TestRedaction:
         assert "eyJhbGciOi" not in shown and "secret" not in shown
         assert "?[redacted]" in shown
 
+    def test_a_clients_malformed_request_is_one_line_without_a_traceback(self) -> None:
+        from aiohttp.http_exceptions import BadHttpMessage
+
+        try:
+            raise BadHttpMessage("Duplicate 'Host' header found.")
+        except BadHttpMessage as error:
+            entry = record("Error handling request from %s", "127.0.0.1", exc=error)
+        log_setup.RedactQueryStrings().filter(entry)
+        assert logging.Formatter().format(entry) == (
+            "Error handling request from 127.0.0.1: 400, message: Duplicate 'Host' header found."
+        )
+
     def test_a_bare_token_parameter_is_redacted_too(self) -> None:
         assert log_setup.redact("token=abc.def.ghi&x=1") == "token=[redacted]&x=1"
 
