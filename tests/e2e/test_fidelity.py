@@ -154,6 +154,16 @@ class TestSubprotocols:
             assert joy.subprotocol is None
 
 
+    @async_test
+    async def test_one_the_client_did_not_offer_is_dropped_with_a_warning_not_naming_it(
+        self, gateway: GatewayProcess
+    ) -> None:
+        async with connect(url(gateway, "kit", subprotocol="token.s3cr3t")) as kit:
+            assert kit.subprotocol is None
+        await eventually(lambda: any("did not offer" in line for line in gateway.output))
+        assert not any("s3cr3t" in line for line in gateway.output)
+
+
 class TestClosing:
     @async_test
     async def test_a_binary_frame_closes_with_1003_and_runs_disconnect(
