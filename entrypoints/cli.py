@@ -58,6 +58,27 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="how roomcast's handlers deliver: straight to the sockets, or by PostToConnection "
         "through the management API",
     )
+    serve.add_argument(
+        "--create-table", action="store_true",
+        help="with --store dynamodb: create the table from the template (TTL on) if missing",
+    )
+    serve.add_argument(
+        "--allow-aws", action="store_true",
+        help="with --store dynamodb and no AWS_ENDPOINT_URL_DYNAMODB: use the real AWS account",
+    )
+    serve.add_argument(
+        "--allowed-origin", action="append", default=[], metavar="ORIGIN",
+        help="also accept WebSocket upgrades and management calls from pages of this origin, "
+        "e.g. https://app.example (repeatable; WebSockets always accept loopback origins)",
+    )
+    serve.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), default="info",
+        help="debug adds the handlers' own invocation records and metrics",
+    )
+    serve.add_argument(
+        "-q", "--quiet", dest="log_level", action="store_const", const="warning",
+        default=argparse.SUPPRESS, help="only warnings and errors (= --log-level warning)",
+    )
     limits = serve.add_argument_group("limits (API Gateway's by default)")
     seconds, size = _positive(float), _positive(int)
     limits.add_argument(
@@ -143,6 +164,10 @@ def _serve(args: argparse.Namespace) -> int:
         notifier=args.notifier,
         handshake_timeout=args.handshake_timeout,
         limits=limits,
+        allowed_origins=tuple(args.allowed_origin),
+        log_level=args.log_level,
+        create_table=args.create_table,
+        allow_aws=args.allow_aws,
     )
     return run(options)
 
@@ -154,12 +179,19 @@ def _add_stats(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Reads the store chosen by ROOMCAST_STORE (dynamodb by default).",
     )
     stats.add_argument("--table", help="DynamoDB table (default: $CONNECTIONS_TABLE)")
+    stats.add_argument(
+        "--gateway", metavar="URL",
+        help="a running roomcast serve, e.g. http://127.0.0.1:8080: its own counts",
+    )
     stats.set_defaults(run=_stats)
 
 
 def _stats(args: argparse.Namespace) -> int:
     from entrypoints.containers import build_container
     from entrypoints.settings import ConfigurationError
+
+    if args.gateway:
+        return _gateway_stats(args.gateway)
 
     environ = {**os.environ, **({"CONNECTIONS_TABLE": args.table} if args.table else {})}
     try:
@@ -172,6 +204,29 @@ def _stats(args: argparse.Namespace) -> int:
         "totalConnections": stats.total_connections,
         "roomCounts": dict(sorted(stats.room_counts.items())),
         "timestamp": container.clock().now_ms(),
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _gateway_stats(url: str) -> int:
+    """The seed's getStats over a running gateway's listing, which sees its memory store."""
+    import time
+    from collections import Counter
+
+    from entrypoints.operations.errors import OperatorError
+    from entrypoints.operations.sources import GatewaySource
+
+    try:
+        rows = GatewaySource(url).connections()
+    except OperatorError as error:
+        print(f"roomcast stats: {error}", file=sys.stderr)
+        return error.exit_code
+    rooms = Counter(room for row in rows for room in row.rooms)
+    report = {
+        "totalConnections": len(rows),
+        "roomCounts": dict(sorted(rooms.items())),
+        "timestamp": time.time_ns() // 1_000_000,
     }
     print(json.dumps(report, indent=2))
     return 0

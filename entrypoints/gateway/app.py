@@ -6,17 +6,18 @@ import os
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from entrypoints.gateway import listing, management
+from entrypoints.gateway import access_log, listing, management
 from entrypoints.gateway.page_config import chat_page_config
 from entrypoints.gateway.sessions import websocket_endpoint
-from entrypoints.gateway.state import GATEWAY, Gateway
+from entrypoints.gateway.state import GATEWAY, Gateway, aws_error
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def make_app(gateway: Gateway) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[only_local_callers])
     app[GATEWAY] = gateway
     app.router.add_get("/", chat_page)
     app.router.add_get("/config.json", page_config)
@@ -34,3 +35,24 @@ async def chat_page(request: web.Request) -> web.FileResponse:
 async def page_config(request: web.Request) -> web.Response:
     """Where the page should connect: the stage's path on the host that served it."""
     return web.json_response(chat_page_config(request.app[GATEWAY], os.environ))
+
+
+def _is_management(path: str) -> bool:
+    return "/@connections/" in path or path.startswith("/@roomcast/")
+
+
+@web.middleware
+async def only_local_callers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a rebound DNS name, and browsers of other sites on the management API."""
+    origins = request.app[GATEWAY].origins
+    host = request.headers.get("Host")
+    problem = origins.host_problem(host)
+    if problem is None and _is_management(request.path):
+        problem = origins.management_problem(request.method, request.headers, host)
+    if problem is None:
+        return await handler(request)
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        access_log.refused(403, problem, request.headers.get("User-Agent", ""))
+        return web.Response(status=403, text="Forbidden")
+    access_log.log.info("%s %s refused: %s", request.method, request.path, problem)
+    return aws_error(403, "ForbiddenException", "Forbidden")

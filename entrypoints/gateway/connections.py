@@ -17,6 +17,7 @@ from entrypoints.gateway.outbox import Outbox
 
 NORMAL = 1000
 GOING_AWAY = 1001
+UNSUPPORTED_DATA = 1003
 NO_STATUS = 1005
 ABNORMAL = 1006
 POLICY_VIOLATION = 1008
@@ -27,6 +28,7 @@ CLOSE_TIMEOUT_SECONDS = 2.0
 REASONS = {
     NORMAL: "Connection Closed Normally",
     GOING_AWAY: "Going away",
+    UNSUPPORTED_DATA: "Binary frames are not supported",
     NO_STATUS: "Client-side close frame status not set",
     ABNORMAL: "Connection Closed Abnormally",
     POLICY_VIOLATION: "Outbound queue full",
@@ -36,9 +38,6 @@ REASONS = {
 
 def reason_for(code: int, given: str = "") -> str:
     return given or REASONS.get(code, "")
-
-
-Inbound = tuple[WSMsgType, object]
 
 
 @dataclass(eq=False)
@@ -52,7 +51,7 @@ class LiveConnection:
     close_code: int | None = None
     close_reason: str = ""
     finished: asyncio.Event = field(default_factory=asyncio.Event)
-    inbound: deque[Inbound] = field(default_factory=deque)
+    inbound: deque[str] = field(default_factory=deque)
     dispatcher: asyncio.Task[None] | None = None
     _dropping: asyncio.Task[None] | None = None
 
@@ -75,6 +74,12 @@ class LiveConnection:
         """Record how the connection ended; the first cause wins."""
         if self.close_code is None:
             self.close_code, self.close_reason = code, reason_for(code, reason)
+
+    def closed_by_client(self, code: int, reason: str) -> None:
+        """The client's own close frame: its reason as sent, "" when it gave none, as API
+        Gateway reports it (the canned texts are for closes API Gateway makes itself)."""
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
 
     def deliver(self, data: bytes, opcode: WSMsgType = WSMsgType.TEXT) -> bool:
         """Queue a frame for the client; False when the connection takes no more (410).

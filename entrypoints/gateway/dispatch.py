@@ -7,13 +7,11 @@ ends when its inbound queue is empty, so an idle connection costs no task.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
+import time
 
-from aiohttp import WSMsgType
-
-from entrypoints.gateway import events
+from entrypoints.gateway import access_log, events
 from entrypoints.gateway.connections import LiveConnection
 from entrypoints.gateway.state import Gateway
 
@@ -22,15 +20,14 @@ log = logging.getLogger("roomcast.gateway")
 TOO_MANY_REQUESTS = "Too Many Requests"
 
 
-def accept(
-    gateway: Gateway, api: events.Api, connection: LiveConnection, kind: WSMsgType, data: object
-) -> None:
-    """Queue a client frame for its handler, or refuse it at once when the queue is full."""
+def accept(gateway: Gateway, api: events.Api, connection: LiveConnection, body: str) -> None:
+    """Queue a client's text frame for its handler, or refuse it at once when the queue is full."""
     connection.touch()
     if not gateway.invoker.admit():
+        access_log.invoked(connection.id, "-", 429, time.monotonic())
         _send_gateway_error(connection, TOO_MANY_REQUESTS, events.new_id())
         return
-    connection.inbound.append((kind, data))
+    connection.inbound.append(body)
     if connection.dispatcher is None:
         work = _dispatch_in_order(gateway, api, connection)
         connection.dispatcher = asyncio.get_running_loop().create_task(work)
@@ -39,9 +36,9 @@ def accept(
 async def _dispatch_in_order(gateway: Gateway, api: events.Api, connection: LiveConnection) -> None:
     try:
         while connection.inbound:
-            kind, data = connection.inbound.popleft()
+            body = connection.inbound.popleft()
             try:
-                await _dispatch(gateway, api, connection, kind, data)
+                await _dispatch(gateway, api, connection, body)
             except Exception:
                 log.exception("could not dispatch a frame from %s", connection.id)
     finally:
@@ -49,23 +46,24 @@ async def _dispatch_in_order(gateway: Gateway, api: events.Api, connection: Live
 
 
 async def _dispatch(
-    gateway: Gateway, api: events.Api, connection: LiveConnection, kind: WSMsgType, data: object
+    gateway: Gateway, api: events.Api, connection: LiveConnection, body: str
 ) -> None:
     """Route one message as API Gateway does and run its integration to its end."""
-    if kind is WSMsgType.TEXT:
-        body, encoded = str(data), False
-    else:
-        body, encoded = base64.b64encode(bytes(data)).decode(), True  # type: ignore[call-overload]
-    route = gateway.routes.select(None if encoded else body)
+    started = time.monotonic()
+    route = gateway.routes.select(body)
     if route is None:
         gateway.invoker.release()
+        access_log.invoked(connection.id, "-", 403, started)
         _send_gateway_error(connection, "Forbidden", events.new_id())
         return
-    event = events.message_event(api, connection.caller, route.key, body, is_base64_encoded=encoded)
+    event = events.message_event(api, connection.caller, route.key, body)
     invocation = gateway.invoker.start(route, event, admitted=True)
     outcome = await invocation.answer(route)
+    access_log.invoked(connection.id, route.key, outcome.status_code, started)
     if outcome.error is not None:
         _send_gateway_error(connection, outcome.error, event["requestContext"]["requestId"])
+    elif route.two_way and outcome.body:
+        connection.deliver(outcome.body.encode())
     await invocation.finished()  # the next frame waits for this one's handler, timed out or not
 
 

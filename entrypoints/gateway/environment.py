@@ -34,10 +34,20 @@ def configure(
     environ["ROOMCAST_STORE"] = store
     environ["WEBSOCKET_ENDPOINT"] = endpoint
     environ.setdefault("CONNECTIONS_TABLE", table_name)
+    use_local_aws_defaults(environ)
+
+
+def use_local_aws_defaults(environ: MutableMapping[str, str]) -> None:
+    """Dummy credentials and a region, only where none are configured."""
     if not _has_aws_credentials(environ):
         environ.update(LOCAL_CREDENTIALS)
     if not _has_region(environ):
         environ["AWS_DEFAULT_REGION"] = LOCAL_REGION
+
+
+def dynamodb_endpoint_override(environ: Mapping[str, str]) -> str | None:
+    """The endpoint boto3 will use instead of AWS's, from its own variables."""
+    return environ.get("AWS_ENDPOINT_URL_DYNAMODB") or environ.get("AWS_ENDPOINT_URL") or None
 
 
 def _aws_file(environ: Mapping[str, str], variable: str, default: str) -> Path:

@@ -51,24 +51,26 @@ class Caller:
     user_agent: str
 
 
-def _request_context(
-    api: Api, caller: Caller, route_key: str, event_type: str, *, user_agent: bool = False
-) -> dict[str, Any]:
+def trace_id(epoch_ms: int) -> str:
+    """X-Ray's trace header as API Gateway adds it: Root=1-<epoch seconds, hex>-<96 random bits>."""
+    return f"Root=1-{epoch_ms // 1000:08x}-{secrets.token_hex(12)}"
+
+
+def _request_context(api: Api, caller: Caller, route_key: str, event_type: str) -> dict[str, Any]:
+    """Every event's context; `requestId` equals `extendedRequestId`, as in API Gateway's."""
     epoch_ms = now_ms()
-    identity = {"sourceIp": caller.source_ip}
-    if user_agent:
-        identity["userAgent"] = caller.user_agent
+    request_id = new_id()
     return {
         "routeKey": route_key,
         "eventType": event_type,
-        "extendedRequestId": new_id(),
+        "extendedRequestId": request_id,
         "requestTime": request_time(epoch_ms),
         "messageDirection": "IN",
         "stage": api.stage,
         "connectedAt": caller.connected_at,
         "requestTimeEpoch": epoch_ms,
-        "identity": identity,
-        "requestId": new_id(),
+        "identity": {"sourceIp": caller.source_ip, "userAgent": caller.user_agent},
+        "requestId": request_id,
         "domainName": api.domain_name,
         "connectionId": caller.connection_id,
         "apiId": api.api_id,
@@ -87,36 +89,47 @@ def _single_and_multi(pairs: Pairs) -> tuple[dict[str, str], dict[str, list[str]
     return single, multi
 
 
+# API Gateway's edge ends the HTTP hop: its handshake headers never reach the integration.
+HOP_BY_HOP = frozenset({"connection", "upgrade", "keep-alive", "te", "trailer"})
+
+
+def connect_headers(headers: Pairs, caller: Caller, port: int) -> list[tuple[str, str]]:
+    """The client's headers as API Gateway forwards them: hop-by-hop ones out, its own in."""
+    kept = [(name, value) for name, value in headers if name.lower() not in HOP_BY_HOP]
+    added = [
+        ("X-Amzn-Trace-Id", trace_id(now_ms())),
+        ("X-Forwarded-For", caller.source_ip),
+        ("X-Forwarded-Port", str(port)),
+        ("X-Forwarded-Proto", "http"),
+    ]
+    return [*kept, *added]
+
+
 def connect_event(
-    api: Api,
-    caller: Caller,
-    headers: Iterable[tuple[str, str]],
-    query: Iterable[tuple[str, str]],
+    api: Api, caller: Caller, headers: Pairs, query: Pairs, *, port: int
 ) -> dict[str, Any]:
     """CONNECT: headers always; query string parameters only when the URL has some."""
-    forwarded = [("X-Forwarded-For", caller.source_ip), ("X-Forwarded-Proto", "http")]
-    single_headers, multi_headers = _single_and_multi([*headers, *forwarded])
+    single_headers, multi_headers = _single_and_multi(connect_headers(headers, caller, port))
     event: dict[str, Any] = {"headers": single_headers, "multiValueHeaders": multi_headers}
     single_query, multi_query = _single_and_multi(query)
     if single_query:
         event["queryStringParameters"] = single_query
         event["multiValueQueryStringParameters"] = multi_query
-    event["requestContext"] = _request_context(api, caller, "$connect", "CONNECT", user_agent=True)
+    event["requestContext"] = _request_context(api, caller, "$connect", "CONNECT")
     event["isBase64Encoded"] = False
     return event
 
 
-def message_event(
-    api: Api, caller: Caller, route_key: str, body: str, *, is_base64_encoded: bool = False
-) -> dict[str, Any]:
+def message_event(api: Api, caller: Caller, route_key: str, body: str) -> dict[str, Any]:
+    """MESSAGE: always a text frame's body (API Gateway closes on binary frames)."""
     context = _request_context(api, caller, route_key, "MESSAGE")
     context["messageId"] = new_id()
-    return {"requestContext": context, "body": body, "isBase64Encoded": is_base64_encoded}
+    return {"requestContext": context, "body": body, "isBase64Encoded": False}
 
 
 def disconnect_event(api: Api, caller: Caller, status_code: int, reason: str) -> dict[str, Any]:
     """DISCONNECT: API Gateway puts the close code and reason in the request context."""
-    context = _request_context(api, caller, "$disconnect", "DISCONNECT", user_agent=True)
+    context = _request_context(api, caller, "$disconnect", "DISCONNECT")
     context["disconnectStatusCode"] = status_code
     context["disconnectReason"] = reason
     headers = {"Host": api.domain_name, "x-api-key": "", "X-Forwarded-For": "", "x-restapi": ""}

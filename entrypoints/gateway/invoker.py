@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from entrypoints.gateway.routing import Route
@@ -24,6 +25,7 @@ class Outcome:
     status_code: int
     body: str = ""
     error: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def accepted(self) -> bool:
@@ -133,4 +135,6 @@ def _outcome_of(result: Any) -> Outcome:
         log.error("integration response has an invalid statusCode: %r", result.get("statusCode"))
         return Outcome(502, INTERNAL_SERVER_ERROR, error=INTERNAL_SERVER_ERROR)
     body = result.get("body")
-    return Outcome(status_code, "" if body is None else str(body))
+    headers = result.get("headers")
+    headers = {str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
+    return Outcome(status_code, "" if body is None else str(body), headers=headers)

@@ -31,6 +31,9 @@ class Route:
     function: str
     handler_name: str
     handler: Handler
+    # A two-way route: it has a `$default` RouteResponse, so the integration's body goes back
+    # to the client. Without one, API Gateway sends the client nothing.
+    two_way: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ def route_key_for(body: str | None, expression: str) -> str | None:
 def load_routes(template: Mapping[str, Any]) -> RouteTable:
     resources: Mapping[str, Any] = template.get("Resources", {})
     api_id, api = _websocket_api(resources)
+    two_way = _routes_with_a_response(resources)
     routes = {}
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::ApiGatewayV2::Route":
@@ -74,7 +78,7 @@ def load_routes(template: Mapping[str, Any]) -> RouteTable:
         properties = resource.get("Properties", {})
         if _referenced_ids(properties.get("ApiId")) not in ([api_id], []):
             continue
-        route = _route(resources, logical_id, properties)
+        route = _route(resources, logical_id, properties, logical_id in two_way)
         routes[route.key] = route
     expression = api.get("Properties", {}).get("RouteSelectionExpression", DEFAULT_EXPRESSION)
     return RouteTable(selection_expression=str(expression), routes=routes)
@@ -91,7 +95,22 @@ def _websocket_api(resources: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]
     raise TemplateError("no AWS::ApiGatewayV2::Api with ProtocolType WEBSOCKET")
 
 
-def _route(resources: Mapping[str, Any], logical_id: str, properties: Mapping[str, Any]) -> Route:
+def _routes_with_a_response(resources: Mapping[str, Any]) -> set[str]:
+    """Logical ids of the routes that have a RouteResponse under the `$default` key."""
+    answered: set[str] = set()
+    for resource in resources.values():
+        properties = resource.get("Properties", {})
+        if (
+            resource.get("Type") == "AWS::ApiGatewayV2::RouteResponse"
+            and properties.get("RouteResponseKey") == "$default"
+        ):
+            answered.update(_referenced_ids(properties.get("RouteId")))
+    return answered
+
+
+def _route(
+    resources: Mapping[str, Any], logical_id: str, properties: Mapping[str, Any], two_way: bool
+) -> Route:
     key = str(properties.get("RouteKey"))
     integration_id = _single_reference(properties.get("Target"), f"route {logical_id} Target")
     integration = resources.get(integration_id, {}).get("Properties", {})
@@ -102,7 +121,7 @@ def _route(resources: Mapping[str, Any], logical_id: str, properties: Mapping[st
     if function.get("Type") not in ("AWS::Lambda::Function", "AWS::Serverless::Function"):
         raise TemplateError(f"integration {integration_id} does not target a Lambda function")
     handler_name = str(function.get("Properties", {}).get("Handler", ""))
-    return Route(key, function_id, handler_name, import_handler(handler_name))
+    return Route(key, function_id, handler_name, import_handler(handler_name), two_way)
 
 
 def import_handler(dotted_name: str) -> Handler:

@@ -14,16 +14,18 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
-from entrypoints.gateway import environment, injection, log_setup
+from entrypoints.gateway import environment, injection, log_setup, table_check
 from entrypoints.gateway.app import make_app
 from entrypoints.gateway.invoker import Invoker
 from entrypoints.gateway.limits import GatewayLimits
-from entrypoints.gateway.routing import load_routes
+from entrypoints.gateway.origins import OriginPolicy
+from entrypoints.gateway.routing import RouteTable, load_routes
 from entrypoints.gateway.state import Gateway
+from entrypoints.gateway.table_check import CannotStart
+from entrypoints.settings import ConfigurationError, from_environ
 from entrypoints.template import DEFAULT_TEMPLATE, load_template
 
 log = logging.getLogger("roomcast.gateway")
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,10 @@ class ServeOptions:
     notifier: str = "inprocess"
     handshake_timeout: float = 10.0
     limits: GatewayLimits = field(default_factory=GatewayLimits)
+    allowed_origins: tuple[str, ...] = ()
+    log_level: str = "info"
+    create_table: bool = False
+    allow_aws: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,14 +70,8 @@ class Urls:
         return f"http://{self.base}/{self.stage}"
 
 
-class CannotStart(Exception):
-    """The gateway cannot start as asked (port taken, template unreadable...): said in one line."""
-
-
 def run(options: ServeOptions) -> int:
-    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
-    log.setLevel(logging.INFO)
-    log_setup.configure()
+    log_setup.configure(options.log_level)
     try:
         asyncio.run(serve(options))
     except CannotStart as error:
@@ -81,13 +81,18 @@ def run(options: ServeOptions) -> int:
 
 
 async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> None:
+    template = _template(options.template)
+    table_name = environment.table_name(template, options.stage)
+    _check_settings(options, table_name)
+    environment.use_local_aws_defaults(os.environ)
+    store = _store_description(options, template)
+    routes = _routes(options.template, template)
     listener = _listen(options.host, options.port)
     urls = Urls(options.host, listener.getsockname()[1], options.stage)
-    try:
-        gateway = _build_gateway(options, urls)
-    except (OSError, ValueError, yaml.YAMLError) as error:
-        listener.close()
-        raise CannotStart(f"cannot use the template {options.template}: {error}") from None
+    environment.configure(
+        os.environ, store=options.store, endpoint=urls.management, table_name=table_name
+    )
+    gateway = _gateway(options, routes)
     injection.configure(gateway, options.notifier, options.workers)
     # aiohttp arms its keep-alive timer when a connection opens and disarms it when a
     # request arrives: with the handshake timeout as keep-alive timeout, a connection that
@@ -101,7 +106,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
     )
     await runner.setup()
     await web.SockSite(runner, listener).start()
-    print(banner(options, urls), flush=True)
+    print(banner(options, urls, store), flush=True)
     stop = stop or _stop_on_signals()
     await stop.wait()
     print(f"Shutting down: closing {len(gateway.connections)} connection(s)", flush=True)
@@ -128,22 +133,51 @@ def _release_handler_resources() -> None:
         reset()
 
 
-def _build_gateway(options: ServeOptions, urls: Urls) -> Gateway:
-    template = load_template(options.template)
-    routes = load_routes(template)
-    environment.configure(
-        os.environ,
-        store=options.store,
-        endpoint=urls.management,
-        table_name=environment.table_name(template, options.stage),
-    )
-    # Handlers named in a template resolve from the working directory, as `flask run` does.
+def _template(path: Path) -> dict[str, object]:
+    try:
+        return load_template(path)
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        raise CannotStart(f"cannot use the template {path}: {error}") from None
+
+
+def _routes(path: Path, template: dict[str, object]) -> RouteTable:
+    # Handlers named in a template resolve from the working directory, as `flask run` does;
+    # a console script's sys.path starts with its own bin/ instead.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
+    try:
+        return load_routes(template)
+    except (ImportError, ValueError) as error:
+        raise CannotStart(f"cannot use the template {path}: {error}") from None
+
+
+def _check_settings(options: ServeOptions, table_name: str) -> None:
+    """Every setting the handlers will read, checked now rather than on the first $connect."""
+    environ = {**os.environ, "ROOMCAST_STORE": options.store}
+    environ.pop("WEBSOCKET_ENDPOINT", None)  # the gateway sets its own
+    environ.setdefault("CONNECTIONS_TABLE", table_name)
+    try:
+        from_environ(environ)
+    except ConfigurationError as error:
+        raise CannotStart(str(error)) from None
+
+
+def _store_description(options: ServeOptions, template: dict[str, object]) -> str:
+    if options.store != "dynamodb":
+        return "memory (in this process)"
+    table = os.environ.get("CONNECTIONS_TABLE") or environment.table_name(template, options.stage)
+    endpoint = table_check.ensure_table(
+        table, template, create=options.create_table, allow_aws=options.allow_aws
+    )
+    return f"DynamoDB table {table} at {endpoint}"
+
+
+def _gateway(options: ServeOptions, routes: RouteTable) -> Gateway:
     invoker = Invoker(
         options.workers, options.limits.integration_timeout_seconds, options.max_queued
     )
-    return Gateway(routes, options.limits, invoker, options.stage)
+    origins = OriginPolicy.of(options.host, options.allowed_origins)
+    return Gateway(routes, options.limits, invoker, options.stage, origins=origins)
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -154,11 +188,12 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-def banner(options: ServeOptions, urls: Urls) -> str:
+def banner(options: ServeOptions, urls: Urls, store: str) -> str:
     return "\n".join(
         [
             f"roomcast gateway: stage {options.stage}, {options.store} store, "
             f"{options.notifier} notifier, {options.template}",
+            f"  Store:      {store}",
             f"  WebSocket:  {urls.websocket}",
             f"  Chat page:  {urls.page}",
             f"  Management: {urls.management}/@connections/{{connectionId}}",

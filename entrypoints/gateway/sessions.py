@@ -8,37 +8,58 @@ does. Client frames go on to `dispatch`, which runs them in order in a task of i
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 from aiohttp import WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
-from entrypoints.gateway import dispatch, events
-from entrypoints.gateway.connections import ABNORMAL, GOING_AWAY, NO_STATUS, LiveConnection
+from entrypoints.gateway import access_log, dispatch, events, subprotocols
+from entrypoints.gateway.connections import (
+    ABNORMAL,
+    GOING_AWAY,
+    NO_STATUS,
+    UNSUPPORTED_DATA,
+    LiveConnection,
+)
 from entrypoints.gateway.frame_guard import LimitedWebSocketResponse
+from entrypoints.gateway.invoker import Outcome
 from entrypoints.gateway.state import GATEWAY, Gateway, forbidden
+
+log = logging.getLogger("roomcast.gateway")
 
 
 async def websocket_endpoint(request: web.Request) -> web.StreamResponse:
     gateway = request.app[GATEWAY]
+    user_agent = request.headers.get("User-Agent", "")
     if request.match_info["stage"] != gateway.stage:
+        access_log.refused(403, f"no stage {request.match_info['stage']!r}", user_agent)
         return forbidden()
-    socket = LimitedWebSocketResponse(gateway.limits)
-    if not socket.can_prepare(request).ok:
-        return web.Response(status=426, text="Upgrade Required")
+    if not LimitedWebSocketResponse(gateway.limits).can_prepare(request).ok:
+        return _refused(426, "Upgrade Required", "not a WebSocket upgrade", user_agent)
+    problem = gateway.origins.websocket_origin_problem(
+        request.headers.get("Origin"), request.headers.get("Host")
+    )
+    if problem is not None:
+        return _refused(403, "Forbidden", problem, user_agent)
     if not gateway.accepting:
-        return web.Response(status=503, text="Gateway is shutting down")
+        return _refused(503, "Gateway is shutting down", "shutting down", user_agent)
     caller = _caller(request)
     api = gateway.api(request.host)
-    rejection = await _run_connect(gateway, api, caller, request)
-    if rejection is not None:
-        return rejection
+    outcome = await _run_connect(gateway, api, caller, request)
+    if not outcome.accepted:
+        reason = outcome.error or outcome.body or "refused by $connect"
+        access_log.refused(outcome.status_code, reason, user_agent, caller.connection_id)
+        return web.Response(status=outcome.status_code, text=outcome.body)
+    socket = LimitedWebSocketResponse(gateway.limits, _subprotocols(request, outcome))
     outbound_limit = gateway.limits.max_outbound_bytes
     connection = LiveConnection(caller, socket, request.transport, outbound_limit)
     try:
         await socket.prepare(request)
         gateway.connections.add(connection)
         await _serve(gateway, api, connection)
+    except ConnectionError:  # the client left during the handshake: nothing to report
+        connection.ended(ABNORMAL)
     finally:
         if connection.dispatcher is not None:  # every accepted frame is handled, then $disconnect
             await asyncio.wait({connection.dispatcher})
@@ -46,6 +67,11 @@ async def websocket_endpoint(request: web.Request) -> web.StreamResponse:
         await _run_disconnect(gateway, api, connection)
         connection.finished.set()
     return socket
+
+
+def _refused(status: int, text: str, reason: str, user_agent: str) -> web.Response:
+    access_log.refused(status, reason, user_agent)
+    return web.Response(status=status, text=text)
 
 
 def _caller(request: web.Request) -> events.Caller:
@@ -57,20 +83,38 @@ def _caller(request: web.Request) -> events.Caller:
     )
 
 
+def _subprotocols(request: web.Request, outcome: Outcome) -> tuple[str, ...]:
+    """The one `$connect` selected, if any; aiohttp answers with it when the client offered it."""
+    chosen = subprotocols.selected(outcome.headers)
+    if chosen is None:
+        return ()
+    if chosen not in subprotocols.offered(request.headers):
+        # Not the value: a subprotocol may carry a token.
+        log.warning("$connect selected a subprotocol the client did not offer")
+    return (chosen,)
+
+
+def _local_port(request: web.Request) -> int:
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    return int(sockname[1]) if sockname else 0
+
+
 async def _run_connect(
     gateway: Gateway, api: events.Api, caller: events.Caller, request: web.Request
-) -> web.Response | None:
+) -> Outcome:
     """The handshake waits for $connect; a non-2xx answer (or a failure) rejects it."""
     route = gateway.routes.get("$connect")
     if route is None:
-        return None
+        return Outcome(200)
     if not gateway.invoker.admit():
-        return web.Response(status=429, text=dispatch.TOO_MANY_REQUESTS)
-    event = events.connect_event(api, caller, request.headers.items(), request.query.items())
+        return Outcome(429, dispatch.TOO_MANY_REQUESTS, error=dispatch.TOO_MANY_REQUESTS)
+    started = time.monotonic()
+    headers, query = request.headers.items(), request.query.items()
+    event = events.connect_event(api, caller, headers, query, port=_local_port(request))
     outcome = await gateway.invoker.start(route, event, admitted=True).answer(route)
     if outcome.accepted:
-        return None
-    return web.Response(status=outcome.status_code, text=outcome.body)
+        access_log.connected(caller, outcome.status_code, started)
+    return outcome
 
 
 async def _serve(gateway: Gateway, api: events.Api, connection: LiveConnection) -> None:
@@ -78,8 +122,11 @@ async def _serve(gateway: Gateway, api: events.Api, connection: LiveConnection) 
     try:
         while True:
             message = await connection.socket.receive()
-            if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                dispatch.accept(gateway, api, connection, message.type, message.data)
+            if message.type is WSMsgType.TEXT:
+                dispatch.accept(gateway, api, connection, message.data)
+            elif message.type is WSMsgType.BINARY:
+                # API Gateway takes no binary frames from a client: it closes with 1003.
+                await connection.close(UNSUPPORTED_DATA)
             else:
                 _record_end(connection, message.type, message.data, message.extra)
                 return
@@ -89,8 +136,10 @@ async def _serve(gateway: Gateway, api: events.Api, connection: LiveConnection) 
 
 def _record_end(connection: LiveConnection, kind: WSMsgType, data: object, extra: object) -> None:
     if kind is WSMsgType.CLOSE:
-        code = data if isinstance(data, int) and data else NO_STATUS
-        connection.ended(code, extra if isinstance(extra, str) else "")
+        if isinstance(data, int) and data:
+            connection.closed_by_client(data, extra if isinstance(extra, str) else "")
+        else:
+            connection.ended(NO_STATUS)
     elif kind is WSMsgType.ERROR and isinstance(data, WebSocketError):
         connection.ended(data.code, str(data))
     else:
@@ -98,15 +147,15 @@ def _record_end(connection: LiveConnection, kind: WSMsgType, data: object, extra
 
 
 async def _run_disconnect(gateway: Gateway, api: events.Api, connection: LiveConnection) -> None:
-    route = gateway.routes.get("$disconnect")
-    if route is None:
-        return
     connection.ended(ABNORMAL)  # unless an earlier cause was recorded
     assert connection.close_code is not None
-    event = events.disconnect_event(
-        api, connection.caller, connection.close_code, connection.close_reason
-    )
-    await gateway.invoker.invoke(route, event)
+    code, reason, started = connection.close_code, connection.close_reason, time.monotonic()
+    route = gateway.routes.get("$disconnect")
+    status: int | str = "-"
+    if route is not None:
+        event = events.disconnect_event(api, connection.caller, code, reason)
+        status = (await gateway.invoker.invoke(route, event)).status_code
+    access_log.disconnected(connection.caller, code, reason, status, started)
 
 
 async def _enforce_deadlines(gateway: Gateway, connection: LiveConnection) -> None:
@@ -122,4 +171,3 @@ async def _enforce_deadlines(gateway: Gateway, connection: LiveConnection) -> No
             await asyncio.shield(connection.close(GOING_AWAY))
             return
         await asyncio.sleep(delay)
-

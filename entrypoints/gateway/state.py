@@ -15,6 +15,7 @@ from entrypoints.gateway.connections import GOING_AWAY, ConnectionRegistry
 from entrypoints.gateway.events import Api, new_api_id
 from entrypoints.gateway.invoker import Invoker
 from entrypoints.gateway.limits import GatewayLimits
+from entrypoints.gateway.origins import OriginPolicy
 from entrypoints.gateway.routing import RouteTable
 
 log = logging.getLogger("roomcast.gateway")
@@ -26,6 +27,7 @@ class Gateway:
     limits: GatewayLimits
     invoker: Invoker
     stage: str
+    origins: OriginPolicy = field(default_factory=OriginPolicy)
     api_id: str = field(default_factory=new_api_id)
     connections: ConnectionRegistry = field(default_factory=ConnectionRegistry)
     accepting: bool = True

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
 
+import boto3
 import pytest
+import yaml
 
 from entrypoints.cli import main
+from entrypoints.gateway.table_check import ensure_table
+from entrypoints.template import load_template, table_definition, ttl_attribute
+from tests.moto_server import moto_server_url
 
 
 class TestArguments:
@@ -53,3 +64,95 @@ class TestCannotStart:
         error = capsys.readouterr().err
         assert error.startswith(f"roomcast serve: cannot use the template {template}")
         assert "Traceback" not in error
+
+
+class TestSettingsBeforeBinding:
+    def test_a_bad_setting_is_one_line_naming_it_before_the_port_is_tried(
+        self, environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        environment.setenv("ROOMCAST_MAX_ROOMS_PER_CONNECTION", "zero")
+        with socket.create_server(("127.0.0.1", 0)) as taken:
+            assert main(["serve", "--port", str(taken.getsockname()[1])]) == 2
+        assert capsys.readouterr().err == (
+            "roomcast serve: ROOMCAST_MAX_ROOMS_PER_CONNECTION must be a positive integer, "
+            "got 'zero'\n"
+        )
+
+
+class TestDynamoDBStore:
+    def test_without_an_endpoint_override_it_refuses_to_reach_aws(
+        self, environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["serve", "--port", "0", "--store", "dynamodb"]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith("roomcast serve: --store dynamodb would use real AWS")
+        assert "--allow-aws" in error and error.count("\n") == 1
+
+    def test_a_missing_table_is_one_line_saying_how_to_create_it(
+        self,
+        environment: pytest.MonkeyPatch,
+        request: pytest.FixtureRequest,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        endpoint = moto_server_url(request.config)
+        environment.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+        environment.setenv("CONNECTIONS_TABLE", f"missing-{uuid.uuid4().hex[:8]}")
+        assert main(["serve", "--port", "0", "--store", "dynamodb"]) == 2
+        error = capsys.readouterr().err
+        assert "does not exist at " + endpoint in error
+        assert "roomcast serve --store dynamodb --create-table" in error
+        assert error.count("\n") == 1
+
+    def test_create_table_makes_the_templates_table_with_its_ttl(
+        self, environment: pytest.MonkeyPatch, request: pytest.FixtureRequest
+    ) -> None:
+        endpoint = moto_server_url(request.config)
+        environment.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+        name = f"created-{uuid.uuid4().hex[:8]}"
+        template = load_template()
+
+        assert ensure_table(name, template, create=True, allow_aws=False) == endpoint
+        assert ensure_table(name, template, create=False, allow_aws=False) == endpoint
+
+        client = boto3.client("dynamodb", endpoint_url=endpoint)
+        schema = client.describe_table(TableName=name)["Table"]["KeySchema"]
+        assert schema == table_definition(template)["KeySchema"]
+        ttl = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": ttl_attribute(template)}
+
+
+HANDLER_MODULE = '''
+def connect(event, context):
+    return {"statusCode": 200}
+
+
+message = disconnect = connect
+'''
+
+
+class TestConsoleScript:
+    def test_handlers_in_the_working_directory_import(self, tmp_path: Path) -> None:
+        (tmp_path / "cwd_only_handlers.py").write_text(HANDLER_MODULE)
+        template = load_template()
+        for resource in template["Resources"].values():
+            handler = resource.get("Properties", {}).get("Handler", "")
+            if handler.startswith("entrypoints.handlers."):
+                resource["Properties"]["Handler"] = handler.replace(
+                    "entrypoints.handlers.", "cwd_only_handlers."
+                )
+        (tmp_path / "template.yaml").write_text(yaml.safe_dump(template))
+        output = tmp_path / "serve.log"
+        script = Path(sys.executable).parent / "roomcast"
+        command = [str(script), "serve", "--port", "0", "--template", "template.yaml"]
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("ROOMCAST_")}
+        with open(output, "w") as log:
+            process = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=log, env=environ)
+        try:
+            for _ in range(300):
+                if "Press Ctrl-C" in output.read_text() or process.poll() is not None:
+                    break
+                time.sleep(0.1)
+            assert process.poll() is None, output.read_text()
+        finally:
+            process.terminate()
+            process.wait(30)
