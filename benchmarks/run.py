@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_cold_start, bench_core, bench_fanout
+from benchmarks import bench_cold_start, bench_core, bench_fanout, bench_logging
 
 
 def main() -> int:
@@ -14,6 +14,8 @@ def main() -> int:
         bench_core.send_overhead(),
         bench_fanout.fanout_speedup(),
         bench_cold_start.cold_import(),
+        *bench_logging.logging_cold_start(),
+        bench_logging.instrumentation_overhead(),
     )
     for ratio in ratios:
         print(ratio.line())

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from entrypoints.extras import missing_dependency
+from entrypoints.operations.commands import add_commands as add_operator_commands
 
 Number = TypeVar("Number", int, float)
 
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(commands)
     _add_stats(commands)
+    add_operator_commands(commands)
     return parser
 
 

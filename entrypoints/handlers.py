@@ -16,6 +16,8 @@ from entrypoints import events
 from entrypoints.authorizer import authorize
 from entrypoints.containers import Container, get_container
 from entrypoints.events import MalformedEvent
+from entrypoints.instrumentation import current_tally, instrumented
+from entrypoints.metering import MeteringNotifier
 from entrypoints.settings import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,7 @@ __all__ = ["authorize", "cleanup", "connect", "disconnect", "message"]
 Response = dict[str, Any]
 
 
+@instrumented("connect")
 def connect(event: Any, context: Any = None) -> Response:
     try:
         request = events.connect_request(event)
@@ -52,15 +55,18 @@ def connect(event: Any, context: Any = None) -> Response:
     return _response(200, "Connected") | events.subprotocol_answer(request)
 
 
+@instrumented("disconnect")
 def disconnect(event: Any, context: Any = None) -> Response:
     """Always 200: API Gateway ignores the answer and the socket is closed either way."""
     try:
         _service(event).disconnect(events.connection_id(event))
     except Exception:
         log.exception("disconnect failed (%s)", events.describe(event))
+        current_tally().failed_quietly = True
     return _response(200, "Disconnected")
 
 
+@instrumented("message")
 def message(event: Any, context: Any = None) -> Response:
     """$default and every action route: the frame's own `action` decides what happens."""
     try:
@@ -73,15 +79,14 @@ def message(event: Any, context: Any = None) -> Response:
     return _response(reply.status_code, reply.body)
 
 
+@instrumented("cleanup")
 def cleanup(event: Any, context: Any = None) -> dict[str, int]:
     """The scheduled sweep; the EventBridge event itself carries nothing it needs."""
     container = get_container()
     endpoint = container.config.websocket_endpoint()
     if not endpoint:
         raise ConfigurationError("WEBSOCKET_ENDPOINT is required by the cleanup job")
-    report = _service_at(container, endpoint).sweep_stale()
-    log.info("cleanup checked %d connections, removed %d", report.checked, report.removed)
-    return report.as_dict()
+    return _service_at(container, endpoint).sweep_stale().as_dict()
 
 
 def _service(event: Any) -> ChatService:
@@ -91,7 +96,9 @@ def _service(event: Any) -> ChatService:
 
 
 def _service_at(container: Container, endpoint: str) -> ChatService:
-    return container.chat_service(notifier=container.notifier(endpoint=endpoint))
+    """The service of this invocation, its notifier metered into the invocation's tally."""
+    notifier = MeteringNotifier(container.notifier(endpoint=endpoint), current_tally())
+    return container.chat_service(notifier=notifier)
 
 
 def _event_endpoint(event: Any) -> str:

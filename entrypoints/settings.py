@@ -139,6 +139,8 @@ SETTINGS = (
     Setting("ROOMCAST_JWT_ISSUER", "jwt_issuer", _text, None,
             "Required `iss` claim, checked when set"),
     *AUTHENTICATION_SETTINGS,
+    Setting("ROOMCAST_ENVIRONMENT", "environment", _text, "local",
+            "The `Environment` dimension of roomcast's metrics (the stack sets its stage)"),
 )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from entrypoints.gateway import management
+from entrypoints.gateway import listing, management
 from entrypoints.gateway.page_config import chat_page_config
 from entrypoints.gateway.sessions import websocket_endpoint
 from entrypoints.gateway.state import GATEWAY, Gateway
@@ -22,6 +22,7 @@ def make_app(gateway: Gateway) -> web.Application:
     app.router.add_get("/config.json", page_config)
     app.router.add_static("/static/", STATIC_DIR)
     management.add_routes(app)
+    listing.add_routes(app)
     app.router.add_get("/{stage}", websocket_endpoint)
     return app
 

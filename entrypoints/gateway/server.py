@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
-from entrypoints.gateway import environment
+from entrypoints.gateway import environment, log_setup
 from entrypoints.gateway.app import make_app
 from entrypoints.gateway.invoker import Invoker
 from entrypoints.gateway.limits import GatewayLimits
@@ -68,6 +68,7 @@ class CannotStart(Exception):
 def run(options: ServeOptions) -> int:
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     log.setLevel(logging.INFO)
+    log_setup.configure()
     try:
         asyncio.run(serve(options))
     except CannotStart as error:

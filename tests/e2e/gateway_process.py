@@ -30,6 +30,7 @@ class GatewayProcess:
     page_url: str
     output: list[str]
     event_log: Path | None
+    follower: threading.Thread | None = None  # drains the output; done once the pipe closes
 
     @property
     def management_url(self) -> str:
@@ -57,6 +58,8 @@ class GatewayProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.follower is not None:  # the last lines may still be in the pipe
+            self.follower.join(timeout)
         return self.process.returncode
 
     def log_tail(self, lines: int = 40) -> str:
@@ -77,12 +80,15 @@ def start_gateway(
     )
     output: list[str] = []
     ready = threading.Event()
-    threading.Thread(target=_follow, args=(process, output, ready), daemon=True).start()
+    follower = threading.Thread(target=_follow, args=(process, output, ready), daemon=True)
+    follower.start()
     if not ready.wait(STARTUP_SECONDS):
         process.kill()
         raise RuntimeError("roomcast serve did not start:\n" + "\n".join(output))
     urls = dict(re.findall(r"^\s+(WebSocket|Chat page):\s+(\S+)$", "\n".join(output), re.M))
-    return GatewayProcess(process, urls["WebSocket"], urls["Chat page"], output, event_log)
+    return GatewayProcess(
+        process, urls["WebSocket"], urls["Chat page"], output, event_log, follower
+    )
 
 
 def _follow(process: subprocess.Popen[str], output: list[str], ready: threading.Event) -> None:

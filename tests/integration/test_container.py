@@ -239,4 +239,4 @@ def run_probe(code: str) -> str:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
+    return result.stdout.strip().splitlines()[-1]  # after the handler's EMF line

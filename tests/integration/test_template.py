@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
+import boto3  # type: ignore[import-untyped]
 import pytest
 
 from adapters.clocks import FixedClock
@@ -39,15 +40,25 @@ FUNCTIONS = of_type("AWS::Lambda::Function")
 
 
 def policy_statements() -> dict[str, dict[str, Any]]:
-    [role] = of_type("AWS::IAM::Role").values()
-    [policy] = role["Policies"]
+    [policy] = RESOURCES["FunctionRole"]["Properties"]["Policies"]
     return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
 
 
+def sub_text(value: dict[str, Any]) -> str:
+    """The text of an Fn::Sub, in its short form or its [text, variables] form."""
+    sub = value["Fn::Sub"]
+    return str(sub[0] if isinstance(sub, list) else sub)
+
+
 def function_behind(route: dict[str, Any]) -> str:
-    integration_id = route["Target"]["Fn::Sub"].removeprefix("integrations/${").rstrip("}")
-    uri = RESOURCES[integration_id]["Properties"]["IntegrationUri"]["Fn::Sub"]
-    return str(uri.split("functions/${")[1].split(".Arn}")[0])
+    integration_id = sub_text(route["Target"]).removeprefix("integrations/${").rstrip("}")
+    uri = sub_text(RESOURCES[integration_id]["Properties"]["IntegrationUri"])
+    return uri.split("functions/${")[1].split(".Arn}")[0]
+
+
+def function_named(name: dict[str, Any]) -> str:
+    """The function a permission's FunctionName names: a Ref, or its ARN with a qualifier."""
+    return str(name["Ref"]) if "Ref" in name else sub_text(name).split("${")[1].split(".Arn}")[0]
 
 
 class TestTemplate:
@@ -107,10 +118,29 @@ class TestRoutes:
             source = f"${{WebSocketApi}}/${{Environment}}/{route['RouteKey']}"
             granting = [
                 p for p in permissions
-                if p["FunctionName"] == {"Ref": function}
+                if function_named(p["FunctionName"]) == function
                 and p["SourceArn"]["Fn::Sub"].endswith(source)
             ]
             assert len(granting) == 1, route["RouteKey"]
+
+    def test_with_provisioned_concurrency_the_message_routes_invoke_and_permit_the_alias(
+        self,
+    ) -> None:
+        qualifier = {"Qualifier": {"Fn::If": ["HasProvisionedConcurrency", ":live", ""]}}
+        uri = RESOURCES["MessageIntegration"]["Properties"]["IntegrationUri"]["Fn::Sub"]
+        assert uri[0].endswith("${MessageFunction.Arn}${Qualifier}/invocations")
+        assert uri[1] == qualifier
+        message_permissions = [
+            p for p in of_type("AWS::Lambda::Permission").values()
+            if function_named(p["FunctionName"]) == "MessageFunction"
+        ]
+        assert len(message_permissions) == 5
+        for permission in message_permissions:
+            assert permission["FunctionName"]["Fn::Sub"][1] == qualifier
+        alias = RESOURCES["MessageAlias"]
+        assert alias["Condition"] == "HasProvisionedConcurrency"
+        assert alias["Properties"]["Name"] == "live"
+        assert TEMPLATE["Parameters"]["MessageProvisionedConcurrency"]["Default"] == 0
 
     def test_the_stage_throttles_by_parameters(self) -> None:
         [stage] = of_type("AWS::ApiGatewayV2::Stage").values()
@@ -193,3 +223,41 @@ def record_dynamodb_actions(container: Container) -> set[str]:
 
     container.dynamodb_client().meta.events.register("provide-client-params.dynamodb", record)
     return used
+
+
+class TestObservability:
+    @pytest.mark.parametrize("name", sorted(FUNCTIONS))
+    def test_every_function_logs_json_at_the_chosen_level_into_its_own_group(
+        self, name: str
+    ) -> None:
+        function = FUNCTIONS[name]
+        group = name.removesuffix("Function") + "LogGroup"
+        assert function["LoggingConfig"] == {
+            "LogFormat": "JSON", "ApplicationLogLevel": {"Ref": "LogLevel"},
+            "SystemLogLevel": "INFO", "LogGroup": {"Ref": group},
+        }
+        assert function["Environment"]["Variables"]["ROOMCAST_ENVIRONMENT"] == {
+            "Ref": "Environment"}
+        assert TEMPLATE["Parameters"]["LogLevel"]["Default"] == "INFO"
+
+    def test_the_stage_writes_a_json_access_log_to_its_own_group(self) -> None:
+        [stage] = of_type("AWS::ApiGatewayV2::Stage").values()
+        settings = stage["AccessLogSettings"]
+        assert settings["DestinationArn"] == {"Fn::GetAtt": ["AccessLogGroup", "Arn"]}
+        fields = json.loads(settings["Format"])
+        assert fields["connectionId"] == "$context.connectionId"
+        assert {"requestId", "routeKey", "status", "integrationLatency", "error"} <= set(fields)
+
+    def test_tracing_and_provisioned_concurrency_are_off_by_default(self) -> None:
+        parameters = TEMPLATE["Parameters"]
+        assert parameters["MessageTracing"]["Default"] == "PassThrough"
+        assert FUNCTIONS["MessageFunction"]["TracingConfig"] == {"Mode": {"Ref": "MessageTracing"}}
+        assert parameters["MessageProvisionedConcurrency"]["Default"] == 0
+        policies = RESOURCES["FunctionRole"]["Properties"]["ManagedPolicyArns"]["Fn::If"]
+        assert policies[0] == "TracesMessages" and policies[2] == {"Ref": "AWS::NoValue"}
+
+    def test_the_alarm_topic_mails_only_when_an_address_is_given(self) -> None:
+        subscription = RESOURCES["AlarmEmailSubscription"]
+        assert subscription["Condition"] == "HasAlarmEmail"
+        assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+        assert TEMPLATE["Parameters"]["AlarmEmail"]["Default"] == ""

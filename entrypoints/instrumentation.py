@@ -1,0 +1,129 @@
+"""Wraps each Lambda handler: one JSON log line and one EMF document per invocation.
+
+The line carries ids, the route, the outcome, the duration and what the deliveries came
+to; never a query string, a header or a body (tokens and messages live there).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+from attrs import frozen
+
+from entrypoints import metrics
+from entrypoints.invocation_metrics import metric_documents
+from entrypoints.metering import Tally
+
+log = logging.getLogger("roomcast.invocation")
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+_tally: ContextVar[Tally | None] = ContextVar("roomcast_tally", default=None)
+_warm = False
+
+
+def current_tally() -> Tally:
+    """The running invocation's tally (a throwaway one outside an instrumented handler)."""
+    return _tally.get() or Tally()
+
+
+@frozen
+class Invocation:
+    function: str
+    event: Any
+    context: Any
+    result: Any
+    duration_ms: float
+    tally: Tally
+    cold_start: bool
+    status: int
+    outcome: str
+
+    @property
+    def request(self) -> Mapping[str, Any]:
+        context = self.event.get("requestContext") if isinstance(self.event, Mapping) else None
+        return context if isinstance(context, Mapping) else {}
+
+
+def status_of(result: Any, raised: bool) -> int:
+    if raised:
+        return 500
+    if isinstance(result, Mapping) and isinstance(result.get("statusCode"), int):
+        return int(result["statusCode"])
+    return 200
+
+
+def outcome_of(status: int) -> str:
+    if status >= 500:
+        return "error"
+    if status == 401:
+        return "unauthorized"
+    return "rejected" if status >= 400 else "ok"
+
+
+def instrumented(function: str) -> Callable[[Handler], Handler]:
+    """Decorate a handler named `function` (connect, disconnect, message, cleanup)."""
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def run(event: Any, context: Any = None) -> Any:
+            global _warm
+            cold_start, _warm = not _warm, True
+            tally, raised, result = Tally(), True, None
+            token = _tally.set(tally)
+            started = time.perf_counter()
+            try:
+                result = handler(event, context)
+                raised = False
+                return result
+            finally:
+                _tally.reset(token)
+                elapsed = (time.perf_counter() - started) * 1000
+                status = status_of(result, raised)
+                outcome = "error" if tally.failed_quietly else outcome_of(status)
+                report(Invocation(function, event, context, result, elapsed, tally, cold_start,
+                                  status, outcome))
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+def report(invocation: Invocation) -> None:
+    try:
+        level = logging.WARNING if invocation.outcome == "error" else logging.INFO
+        log.log(level, "invocation", extra=log_fields(invocation))
+        for metric_sets in metric_documents(invocation):
+            metrics.emit(metric_sets, {"function": invocation.function})
+    except Exception:  # telemetry must never turn a handled request into a failure
+        log.exception("could not report an invocation")
+
+
+def log_fields(invocation: Invocation) -> dict[str, Any]:
+    request, tally = invocation.request, invocation.tally
+    fields: dict[str, Any] = {
+        "function": invocation.function,
+        "environment": metrics.environment(),
+        "routeKey": request.get("routeKey"),
+        "connectionId": request.get("connectionId"),
+        "apiRequestId": request.get("requestId"),
+        "aws_request_id": getattr(invocation.context, "aws_request_id", None),
+        "status": invocation.status,
+        "outcome": invocation.outcome,
+        "durationMs": round(invocation.duration_ms, 2),
+        "coldStart": invocation.cold_start,
+    }
+    if tally.fanout_sizes or tally.delivered or tally.gone or tally.failed:
+        fields.update(
+            fanoutSize=tally.recipients, broadcasts=len(tally.fanout_sizes),
+            delivered=tally.delivered, gone=tally.gone, failed=tally.failed,
+        )
+    if invocation.function == "cleanup" and isinstance(invocation.result, Mapping):
+        fields.update(checked=invocation.result.get("checked"),
+                      removed=invocation.result.get("removed"))
+    return {key: value for key, value in fields.items() if value is not None}

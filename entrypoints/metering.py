@@ -1,0 +1,108 @@
+"""What one invocation's deliveries came to: a Notifier decorator counts into a Tally."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+from attrs import define, field
+
+from domain.errors import ConnectionGone, DeliveryFailed
+from domain.frames import Frame
+from domain.model import ConnectionId
+from domain.results import BroadcastResult
+from ports import Notifier
+
+log = logging.getLogger("roomcast.delivery")
+
+# A failure reason becomes a metric dimension, so it is folded into a few fixed classes:
+# the adapters' reasons carry the HTTP status in parentheses ("forbidden (403): ...").
+REASON_BY_STATUS = {"429": "RateLimited", "413": "PayloadTooLarge", "403": "Forbidden"}
+STATUS = re.compile(r"\((\d{3})\)")
+
+
+def failure_class(reason: str) -> str:
+    status = STATUS.search(reason)
+    if status is not None:
+        code = status.group(1)
+        return REASON_BY_STATUS.get(code, "ServerError" if code.startswith("5") else "Other")
+    lowered = reason.lower()
+    if "timeout" in lowered or "timed out" in lowered:
+        return "Timeout"
+    if "connect" in lowered or "unreachable" in lowered:
+        return "Unreachable"
+    return "Other"
+
+
+@define
+class Tally:
+    """Counts for one invocation; only the thread running that invocation touches it."""
+
+    delivered: int = 0
+    gone: int = 0
+    failures: Counter[str] = field(factory=Counter)
+    fanout_sizes: list[int] = field(factory=list)
+    fanout_ms: list[float] = field(factory=list)
+    failed_quietly: bool = False  # the work failed though the answer is 200 ($disconnect)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
+    @property
+    def recipients(self) -> int:
+        return sum(self.fanout_sizes)
+
+    def count_failure(self, reason: str) -> str:
+        kind = failure_class(reason)
+        self.failures[kind] += 1
+        return kind
+
+
+class MeteringNotifier:
+    """Passes every call to `inner` and counts what became of each frame."""
+
+    def __init__(self, inner: Notifier, tally: Tally) -> None:
+        self._inner = inner
+        self._tally = tally
+
+    def send(self, connection_id: ConnectionId, frame: Frame) -> None:
+        try:
+            self._inner.send(connection_id, frame)
+        except ConnectionGone:
+            self._tally.gone += 1
+            log.info("connection gone", extra={"connectionId": connection_id.value,
+                                               "frameAction": frame.action})
+            raise
+        except DeliveryFailed as failure:
+            kind = self._tally.count_failure(failure.reason)
+            log.warning("delivery failed", extra={"connectionId": connection_id.value,
+                                                  "frameAction": frame.action, "reason": kind})
+            raise
+        self._tally.delivered += 1
+
+    def broadcast(self, connection_ids: Sequence[ConnectionId], frame: Frame) -> BroadcastResult:
+        started = time.perf_counter()
+        result = self._inner.broadcast(connection_ids, frame)
+        self._tally.fanout_ms.append(round((time.perf_counter() - started) * 1000, 3))
+        self._tally.fanout_sizes.append(len(connection_ids))
+        self._tally.delivered += result.delivered
+        self._tally.gone += len(result.gone)
+        kinds = Counter(self._tally.count_failure(reason) for reason in result.failed.values())
+        if result.gone:
+            log.info("connections gone", extra={
+                "frameAction": frame.action, "gone": len(result.gone),
+                "connectionIds": sorted(c.value for c in result.gone),
+            })
+        if kinds:
+            log.warning("delivery failed", extra={
+                "frameAction": frame.action, "failed": sum(kinds.values()),
+                "reasons": dict(kinds),
+            })
+        return result
+
+    def find_gone(self, connection_ids: Sequence[ConnectionId]) -> frozenset[ConnectionId]:
+        return self._inner.find_gone(connection_ids)

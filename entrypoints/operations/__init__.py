@@ -1,0 +1,1 @@
+"""The operator's commands: listings, the sweep on demand, post and kick."""

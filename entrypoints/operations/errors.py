@@ -1,0 +1,64 @@
+"""How the operator's commands fail: one line, and an exit code that says whose fault."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+USAGE, FAILURE = 2, 1
+
+
+class OperatorError(Exception):
+    """A failure said in one line; `exit_code` 2 for a missing or bad setting, 1 otherwise."""
+
+    def __init__(self, message: str, exit_code: int = FAILURE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def gone(connection_id: str) -> OperatorError:
+    return OperatorError(f"connection {connection_id} is gone (410)")
+
+
+@contextmanager
+def aws_errors(connection_id: str = "", client: Any = None) -> Iterator[None]:
+    """botocore's failures as one line each: no region, no credentials, no table, no route."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        ProfileNotFound,
+    )
+
+    try:
+        yield
+    except NoRegionError:
+        raise OperatorError(
+            "no AWS region configured: set AWS_DEFAULT_REGION (or a profile with a region)",
+            USAGE,
+        ) from None
+    except ProfileNotFound as error:
+        raise OperatorError(str(error), USAGE) from None
+    except NoCredentialsError:
+        raise OperatorError(
+            "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
+            "AWS_SECRET_ACCESS_KEY", USAGE,
+        ) from None
+    except ValueError as error:  # botocore's answer to an empty region: "dynamodb..amazonaws"
+        if "Invalid endpoint" not in str(error):
+            raise
+        raise OperatorError(f"{error}: is AWS_DEFAULT_REGION set and not empty?", USAGE) from None
+    except EndpointConnectionError as error:
+        raise OperatorError(f"cannot reach {error.kwargs.get('endpoint_url')}") from None
+    except ClientError as error:
+        if client is not None and isinstance(error, client.exceptions.GoneException):
+            raise gone(connection_id) from None
+        code = error.response.get("Error", {}).get("Code", "Error")
+        message = error.response.get("Error", {}).get("Message", "")
+        exit_code = USAGE if code == "ResourceNotFoundException" else FAILURE
+        raise OperatorError(f"{code}: {message}", exit_code) from None
+    except BotoCoreError as error:  # timeouts, bad parameters: still one line
+        raise OperatorError(f"{type(error).__name__}: {error}") from None

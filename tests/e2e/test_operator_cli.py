@@ -1,0 +1,157 @@
+"""The operator's commands against a running `roomcast serve`, run as a user runs them, and
+the readable records the gateway prints for each invocation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import boto3  # type: ignore[import-untyped]
+import pytest
+
+from adapters.clocks import FixedClock
+from adapters.dynamodb_store import DynamoDBConnectionStore
+from domain.model import Connection, ConnectionId, UserId
+from entrypoints.template import load_template, table_definition
+from roomcast_client import RoomcastClient
+from tests.e2e.conftest import StartGateway
+from tests.e2e.gateway_process import INHERITED_SETTINGS, ROOT, GatewayProcess
+from tests.e2e.support import async_test, eventually, next_frame
+from tests.moto_server import moto_server_url
+
+pytestmark = pytest.mark.e2e
+
+
+def roomcast(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not INHERITED_SETTINGS.match(k)}
+    return subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli", *argv], cwd=ROOT, env={**environ, **(env or {})},
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+async def roomcast_json(gateway: GatewayProcess, *argv: str) -> Any:
+    result = await asyncio.to_thread(roomcast, *argv, "--json", "--gateway", base(gateway))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def base(gateway: GatewayProcess) -> str:
+    return gateway.page_url.rstrip("/")
+
+
+async def join_all(room: str, *members: RoomcastClient) -> None:
+    for member in members:
+        await member.join_room(room)
+        assert (await next_frame(member))["action"] == "joinedRoom"
+
+
+def row_of(rows: list[dict[str, Any]], user: str) -> dict[str, Any]:
+    [row] = [r for r in rows if r["userId"] == user]
+    return row
+
+
+class TestAgainstTheGateway:
+    @async_test
+    async def test_connections_and_rooms_show_the_live_sockets_with_users_and_rooms(
+        self, gateway: GatewayProcess, room: str
+    ) -> None:
+        async with gateway.client("ursula") as ursula, gateway.client("victor") as victor:
+            await join_all(room, ursula, victor)
+            rows = await roomcast_json(gateway, "connections")
+            assert row_of(rows, "ursula")["rooms"] == [room]
+            assert row_of(rows, "victor")["rooms"] == [room]
+            assert abs(row_of(rows, "ursula")["connectedAt"] / 1000 - time.time()) < 60
+            rooms = {r["roomId"]: r for r in await roomcast_json(gateway, "rooms")}
+            assert rooms[room] == {"roomId": room, "members": 2, "users": ["ursula", "victor"]}
+
+    @async_test
+    async def test_post_delivers_and_kick_closes_then_the_connection_is_gone(
+        self, gateway: GatewayProcess, room: str
+    ) -> None:
+        async with gateway.client("wendy") as wendy, gateway.client("xavier") as xavier:
+            await join_all(room, wendy, xavier)
+            assert (await next_frame(wendy))["action"] == "userJoined"
+            rows = await roomcast_json(gateway, "connections")
+            wendy_id, xavier_id = row_of(rows, "wendy")["connectionId"], row_of(
+                rows, "xavier")["connectionId"]
+
+            await roomcast_json(gateway, "post", wendy_id, '{"action":"notice","text":"hi"}')
+            assert await next_frame(wendy) == {"action": "notice", "text": "hi"}
+
+            assert await roomcast_json(gateway, "kick", xavier_id) == {
+                "connectionId": xavier_id, "kicked": True}
+            assert await asyncio.wait_for(xavier.closes.get(), 10) == 1000
+            assert (await next_frame(wendy))["action"] == "userLeft"
+            late = await asyncio.to_thread(
+                roomcast, "post", xavier_id, "late", "--gateway", base(gateway))
+            assert late.returncode == 1
+            assert late.stderr.strip() == f"roomcast post: connection {xavier_id} is gone (410)"
+
+    @async_test
+    async def test_the_gateway_prints_each_invocation_readably(
+        self, gateway: GatewayProcess, room: str
+    ) -> None:
+        async with gateway.client("yvonne") as yvonne:
+            await yvonne.join_room(room)
+            await next_frame(yvonne)
+
+        def printed() -> list[str]:
+            return [line for line in gateway.output if "routeKey=joinRoom" in line
+                    and "roomcast.invocation: invocation" in line]
+
+        await eventually(lambda: bool(printed()))
+        line = printed()[-1]
+        for field in ("function=message", "status=200", "outcome=ok", "durationMs=",
+                      "delivered=1", "connectionId="):
+            assert field in line, line
+        assert not line.lstrip().startswith("{")
+        assert any("roomcast.metrics: metrics" in out and "Route=joinRoom" in out
+                   for out in gateway.output)
+
+
+@pytest.fixture
+def dynamodb_table(request: pytest.FixtureRequest) -> tuple[dict[str, str], Any]:
+    """A table of its own on the session's moto_server (a separate process): the gateway's
+    environment, and a client to it."""
+    settings = {
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_server_url(request.config),
+        "CONNECTIONS_TABLE": f"e2e-cli-{uuid.uuid4().hex[:8]}",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "e2e",
+        "AWS_SECRET_ACCESS_KEY": "e2e",
+    }
+    client = boto3.client(
+        "dynamodb", endpoint_url=settings["AWS_ENDPOINT_URL_DYNAMODB"], region_name="us-east-1",
+        aws_access_key_id="e2e", aws_secret_access_key="e2e",
+    )
+    client.create_table(TableName=settings["CONNECTIONS_TABLE"],
+                        **table_definition(load_template()))
+    return settings, client
+
+
+class TestCleanupThroughTheGateway:
+    def test_the_sweep_probes_through_the_gateway_and_removes_what_it_does_not_know(
+        self, start: StartGateway, dynamodb_table: tuple[dict[str, str], Any]
+    ) -> None:
+        settings, client = dynamodb_table
+        running = start("--store", "dynamodb", env=settings)
+        table = settings["CONNECTIONS_TABLE"]
+        now_ms = int(time.time() * 1000)
+        store = DynamoDBConnectionStore(client, table, FixedClock(now_ms))
+        stale = Connection(ConnectionId("STALE0000000000="), UserId("ghost"),
+                           connected_at=now_ms - 120_000, expires_at=now_ms // 1000 + 3600)
+        store.add(stale)
+
+        result = roomcast("cleanup", "--json", "--gateway", base(running), "--table", table,
+                          env=settings)
+
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == {"checked": 1, "removed": 1}
+        assert store.get(stale.id) is None
