@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from entrypoints.extras import missing_dependency
 from entrypoints.operations.commands import add_commands as add_operator_commands
+from entrypoints.token_command import add_token_command
 
 Number = TypeVar("Number", int, float)
 
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_stats(commands)
     add_operator_commands(commands)
+    add_token_command(commands)
     return parser
 
 
