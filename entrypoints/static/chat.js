@@ -181,8 +181,9 @@ function onFrame(frame) {
   renderMembers();
 }
 
+// The Token field, filled from ?token= in the page's address when there is one.
 function connectQuery(userId) {
-  const token = new URLSearchParams(location.search).get('token');
+  const token = $('#token').value.trim();
   return token ? { userId, token } : { userId };
 }
 
@@ -231,7 +232,9 @@ async function explainRefusal(userId) {
     state.shown,
     'error',
     `The server refused the connection as ${userId}: with authentication on, a missing or ` +
-      'invalid token is refused (HTTP 401); open this page with ?token=<JWT> in its address.',
+      'invalid token is refused (HTTP 401; 403 when an authorizer denies it). Paste a token ' +
+      'in the Token field or open this page with ?token=<JWT>; for local work, ' +
+      `roomcast token --sub ${userId} prints one. The user is the token's sub, not the name.`,
   );
 }
 
@@ -307,6 +310,7 @@ function send(event) {
   input.value = '';
 }
 
+$('#token').value = new URLSearchParams(location.search).get('token') || '';
 $('#join-form').addEventListener('submit', join);
 $('#leave').addEventListener('click', leave);
 $('#send-form').addEventListener('submit', send);
