@@ -28,7 +28,8 @@ def connect_in_fresh_interpreter(environ: dict[str, str], query: dict[str, str])
         env={"PATH": "/usr/bin:/bin", "ROOMCAST_STORE": "memory", **environ},
     )
     assert result.returncode == 0, result.stderr
-    status, modules = json.loads(result.stdout)
+    # The handler's own metrics (EMF) go to stdout before the line printed here.
+    status, modules = json.loads(result.stdout.splitlines()[-1])
     return status, set(modules)
 
 
