@@ -7,7 +7,7 @@ SERVE_STAMP := $(VENV)/.installed-serve
 CHROMIUM := /usr/bin/chromium
 TYPED_PACKAGES := domain ports adapters entrypoints roomcast_client benchmarks setup.py
 
-.PHONY: install test lint run bench package clean
+.PHONY: install test lint run bench package print-lambda-python clean
 
 install: $(STAMP)
 
@@ -44,21 +44,52 @@ bench: $(STAMP)
 run: $(SERVE_STAMP)
 	$(VENV)/bin/roomcast serve $(ARGS)
 
-# The Lambda artifact: pinned wheels for python3.12 on arm64 (as infra/template.yaml runs
-# them) plus roomcast's own packages, minus the local gateway and its page.
-LAMBDA_DIR := build/lambda
-LAMBDA_ZIP := build/roomcast-lambda.zip
+# The Lambda artifact: pinned wheels for the functions' runtime and architecture plus
+# roomcast's own packages, minus the local gateway and its page, minus what Lambda never
+# runs, compiled to bytecode by the runtime's Python (/var/task is read-only, so a cold start
+# could never write its own). The Python version has one pin: the template's `Runtime`.
+LAMBDA_PYTHON_VERSION := $(shell sed -n 's/^ *Runtime: python//p' infra/template.yaml | sort -u)
+LAMBDA_PYTHON ?= $(shell for python in python$(LAMBDA_PYTHON_VERSION) \
+	"$$(pyenv prefix "$$(pyenv latest $(LAMBDA_PYTHON_VERSION) 2>/dev/null)" 2>/dev/null)/bin/python$(LAMBDA_PYTHON_VERSION)"; do \
+	"$$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null \
+	| grep -qx '$(LAMBDA_PYTHON_VERSION)' && { echo "$$python"; break; }; done)
+LAMBDA_PLATFORM ?= manylinux2014_aarch64
+LAMBDA_DIR ?= build/lambda
+LAMBDA_ZIP ?= build/roomcast-lambda.zip
+# The service models the artifact's clients (DynamoDB, the Management API) and botocore's
+# credential chain (STS, SSO, sign-in) load; the other ~430 services' are 21 MB never read.
+LAMBDA_BOTOCORE_SERVICES := dynamodb apigatewaymanagementapi sts sso sso-oidc signin
+# C and Cython sources, stubs, test packages and test-only modules: nothing Lambda imports.
+LAMBDA_STRIPPED := -name '*.c' -o -name '*.h' -o -name '*.cpp' -o -name '*.pyx' -o -name '*.pxd' \
+	-o -name '*.pxi' -o -name '*.pyi' -o -name '_testcapi*' -o -path '*/aiohttp/pytest_plugin.py' \
+	-o -path '*/aiohttp/test_utils.py'
 
 package: $(STAMP)
+	@test "$(words $(LAMBDA_PYTHON_VERSION))" = 1 || { echo "make package: infra/template.yaml \
+	must give every function one python3.X Runtime (found: $(LAMBDA_PYTHON_VERSION))" >&2; exit 1; }
+	@test -n "$(LAMBDA_PYTHON)" || { echo "make package: python$(LAMBDA_PYTHON_VERSION) not found. \
+	Lambda runs python$(LAMBDA_PYTHON_VERSION) (infra/template.yaml) and the artifact's bytecode \
+	must be compiled by that version: install it (e.g. pyenv install $(LAMBDA_PYTHON_VERSION)) \
+	or pass LAMBDA_PYTHON=/path/to/python$(LAMBDA_PYTHON_VERSION)." >&2; exit 1; }
 	rm -rf $(LAMBDA_DIR) $(LAMBDA_ZIP)
 	$(PY) -m pip install --quiet --no-deps --no-compile --only-binary=:all: \
-		--platform manylinux2014_aarch64 --implementation cp --python-version 3.12 \
+		--platform $(LAMBDA_PLATFORM) --implementation cp --python-version $(LAMBDA_PYTHON_VERSION) \
 		--target $(LAMBDA_DIR) -r infra/lambda-requirements.txt
 	cp -R domain ports adapters entrypoints $(LAMBDA_DIR)/
 	rm -rf $(LAMBDA_DIR)/bin $(LAMBDA_DIR)/entrypoints/gateway $(LAMBDA_DIR)/entrypoints/static
-	find $(LAMBDA_DIR) -name __pycache__ -type d -prune -exec rm -rf {} +
-	$(PY) -c "import shutil; shutil.make_archive('build/roomcast-lambda', 'zip', '$(LAMBDA_DIR)')"
-	@du -k $(LAMBDA_ZIP) | awk '{printf "$(LAMBDA_ZIP): %.1f MB\n", $$1 / 1024}'
+	find $(LAMBDA_DIR) -type d \( -name __pycache__ -o -name tests \) -prune -exec rm -rf {} +
+	find $(LAMBDA_DIR) -type f \( $(LAMBDA_STRIPPED) \) -delete
+	find $(LAMBDA_DIR)/botocore/data -mindepth 1 -maxdepth 1 -type d \
+		$(foreach service,$(LAMBDA_BOTOCORE_SERVICES),! -name $(service)) -exec rm -rf {} +
+	$(LAMBDA_PYTHON) -m compileall -q --invalidation-mode unchecked-hash \
+		-s $(LAMBDA_DIR) -p /var/task $(LAMBDA_DIR)
+	$(PY) -c "import shutil; shutil.make_archive('$(basename $(LAMBDA_ZIP))', 'zip', '$(LAMBDA_DIR)')"
+	@$(PY) -c "import os, zipfile; infos = zipfile.ZipFile('$(LAMBDA_ZIP)').infolist(); \
+	print(f'$(LAMBDA_ZIP): {os.path.getsize(\"$(LAMBDA_ZIP)\") / 1e6:.1f} MB zipped, ' \
+	f'{sum(i.file_size for i in infos) / 1e6:.1f} MB unpacked, bytecode by $(LAMBDA_PYTHON)')"
+
+print-lambda-python:
+	@echo $(LAMBDA_PYTHON)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

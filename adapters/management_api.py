@@ -1,4 +1,4 @@
-"""What both PostToConnection notifiers share: client settings, error translation, retry policy."""
+"""What the PostToConnection notifiers share: client settings, error translation, retry policy."""
 
 from __future__ import annotations
 
@@ -66,25 +66,27 @@ class Unreachable(Retryable):
     the first posts after a Lambda execution environment thaws."""
 
 
-def translate(error: Exception, modeled: Any) -> Exception:
-    """Map an SDK error to ConnectionGone, Throttled or DeliveryFailed.
+def translate(error: Exception) -> Exception:
+    """Map an SDK error to ConnectionGone, Throttled, Unreachable or DeliveryFailed.
 
-    `modeled` is `client.exceptions`; its classes are ClientError subclasses, so they are
-    checked before the generic ClientError.
+    The modeled exceptions (client.exceptions.GoneException...) are the ClientErrors whose
+    code is the modeled name (botocore picks the class by x-amzn-ErrorType), so matching the
+    code treats them, and a ClientError parsed from a raw answer, alike.
     """
     if isinstance(error, ConnectionClosedError | EndpointConnectionError | ConnectTimeoutError):
         return Unreachable(f"{type(error).__name__}: {error}")
-    if isinstance(error, modeled.GoneException):
-        return ConnectionGone(_message(error))
-    if isinstance(error, modeled.LimitExceededException):
-        return Throttled(_message(error))
-    if isinstance(error, modeled.PayloadTooLargeException):
-        return DeliveryFailed(f"payload too large (413): {_message(error)}")
-    if isinstance(error, modeled.ForbiddenException):
-        return DeliveryFailed(f"forbidden (403): {_message(error)}")
-    if isinstance(error, ClientError):
-        return DeliveryFailed(f"{_code(error)} ({_status(error)}): {_message(error)}")
-    return DeliveryFailed(f"{type(error).__name__}: {error}")
+    if not isinstance(error, ClientError):
+        return DeliveryFailed(f"{type(error).__name__}: {error}")
+    code, message = _code(error), _message(error)
+    if code == "GoneException":
+        return ConnectionGone(message)
+    if code == "LimitExceededException":
+        return Throttled(message)
+    if code == "PayloadTooLargeException":
+        return DeliveryFailed(f"payload too large (413): {message}")
+    if code == "ForbiddenException":
+        return DeliveryFailed(f"forbidden (403): {message}")
+    return DeliveryFailed(f"{code} ({_status(error)}): {message}")
 
 
 def exhausted(last: Retryable | None, attempts: int) -> DeliveryFailed:

@@ -96,4 +96,4 @@ class PostToConnectionNotifier:
         try:
             getattr(self._client, operation)(**params)
         except Exception as error:
-            raise translate(error, self._client.exceptions) from error
+            raise translate(error) from error

@@ -12,8 +12,7 @@ def main() -> int:
     ratios = (
         bench_core.parse_overhead(),
         bench_core.send_overhead(),
-        bench_fanout.fanout_speedup(),
-        bench_cold_start.cold_import(),
+        *bench_cold_start.cold_start(),
         *bench_logging.logging_cold_start(),
         bench_logging.instrumentation_overhead(),
     )
@@ -24,6 +23,7 @@ def main() -> int:
         f"{'memory per connection (memory store)':<44} {per_connection / per_plain:8.2f}x  "
         f"({per_connection:9.0f} B vs {per_plain:9.0f} B in a plain dict)"
     )
+    bench_fanout.report()
     return 0
 
 

@@ -19,7 +19,7 @@ from entrypoints.notifier_cache import EndpointNotifier, NotifierCache
 from ports import Clock, Notifier
 
 # The AWS adapters are imported inside their factories: a $connect cold start should not
-# pay for importing aiobotocore, and building a container must create no SDK client.
+# pay for importing aiohttp or aiobotocore, and building a container must create no SDK client.
 
 
 def _dynamodb_client() -> Any:
@@ -38,6 +38,12 @@ def _sync_notifier(endpoint: str) -> Notifier:
     from adapters.post_to_connection import PostToConnectionNotifier, management_client
 
     return PostToConnectionNotifier(management_client(endpoint))
+
+
+def _http_notifier(endpoint: str, concurrency: int) -> Notifier:
+    from adapters.signed_http import SignedHttpNotifier
+
+    return SignedHttpNotifier(endpoint, concurrency=concurrency)
 
 
 def _async_notifier(endpoint: str, concurrency: int) -> Notifier:
@@ -70,6 +76,7 @@ class Container(containers.DeclarativeContainer):
 
     notifier_factory = providers.Selector(
         config.notifier,
+        http=providers.Factory(_http_notifier, concurrency=config.fanout_concurrency),
         sync=providers.Factory(_sync_notifier),
         **{"async": providers.Factory(_async_notifier, concurrency=config.fanout_concurrency)},
     )

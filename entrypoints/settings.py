@@ -117,8 +117,9 @@ SETTINGS = (
             "Management API endpoint; unset: derived from each event's domainName/stage"),
     Setting("ROOMCAST_STORE", "store", _one_of("dynamodb", "memory"), "dynamodb",
             "Connection store: `dynamodb` or `memory` (one per process)"),
-    Setting("ROOMCAST_NOTIFIER", "notifier", _one_of("async", "sync"), "async",
-            "PostToConnection fan-out: `async` (aiobotocore) or `sync` (boto3)"),
+    Setting("ROOMCAST_NOTIFIER", "notifier", _one_of("http", "async", "sync"), "http",
+            "PostToConnection fan-out: `http` (SigV4-signed aiohttp), `async` (aiobotocore) "
+            "or `sync` (boto3)"),
     Setting("ROOMCAST_FANOUT_CONCURRENCY", "fanout_concurrency", _positive_int, 50,
             "Most PostToConnection calls in flight at once"),
     Setting("ROOMCAST_MAX_ROOMS_PER_CONNECTION", "max_rooms_per_connection", _positive_int, 1,

@@ -34,7 +34,7 @@ class TestTheDocument:
     @pytest.mark.parametrize(
         "frame",
         [
-            frames.joined_room(ROOM, [ALICE, UserId("bob")]),
+            frames.joined_room(ROOM, [ALICE, UserId("bob")], 2),
             frames.user_joined(ROOM, ALICE, NOW),
             frames.user_left(ROOM, ALICE, NOW),
             frames.left_room(ROOM),
@@ -58,9 +58,11 @@ class TestTheDocument:
                 check = rules.client_frame if name in rules.client_messages else rules.server_frame
                 assert check(raw).problem is None, (name, example)
 
-    def test_joined_room_may_carry_a_member_count(self, rules: Protocol) -> None:
-        frame = {"action": "joinedRoom", "roomId": "r", "members": ["a"], "memberCount": 1}
-        assert rules.server_frame(encoded(frame)).problem is None
+    def test_joined_room_must_carry_its_member_count(self, rules: Protocol) -> None:
+        frame = {"action": "joinedRoom", "roomId": "r", "members": ["a"]}
+        assert rules.server_frame(encoded(frame)).problem is not None
+        counted = {**frame, "memberCount": 300}
+        assert rules.server_frame(encoded(counted)).problem is None
 
     @pytest.mark.parametrize(
         "frame",

@@ -83,10 +83,12 @@ def stub(environment: pytest.MonkeyPatch) -> Iterator[GatewayStub]:
 
 
 class TestCleanupOverHttp:
-    def test_the_default_async_notifier_finds_the_gone_connection_by_its_410(
-        self, stub: GatewayStub, environment: pytest.MonkeyPatch, table: str
+    @pytest.mark.parametrize("notifier", ["http", "async"])
+    def test_a_concurrent_notifier_finds_the_gone_connection_by_its_410(
+        self, stub: GatewayStub, environment: pytest.MonkeyPatch, table: str, notifier: str
     ) -> None:
         environment.setenv("CONNECTIONS_TABLE", table)
+        environment.setenv("ROOMCAST_NOTIFIER", notifier)
         clock = FixedClock()
         get_container().clock.override(providers.Object(clock))
         gateway = Gateway(lambda c: [json.loads(body) for body in stub.received(c)])

@@ -56,7 +56,7 @@ class TestConfiguration:
         environment.setenv("CONNECTIONS_TABLE", "dev-roomcast-connections")
         config = get_container().config()
         assert (config["store"], config["notifier"], config["fanout_concurrency"]) == (
-            "dynamodb", "async", 50
+            "dynamodb", "http", 50
         )
         assert get_container().limits() == Limits(1, 32768, 7200)
 
@@ -129,7 +129,11 @@ class TestAdapterChoice:
 
     @pytest.mark.parametrize(
         ("choice", "class_name"),
-        [("async", "AsyncFanoutNotifier"), ("sync", "PostToConnectionNotifier")],
+        [
+            ("http", "SignedHttpNotifier"),
+            ("async", "AsyncFanoutNotifier"),
+            ("sync", "PostToConnectionNotifier"),
+        ],
     )
     def test_the_notifier_is_chosen_by_configuration(
         self, environment: pytest.MonkeyPatch, choice: str, class_name: str
@@ -228,12 +232,14 @@ class TestColdStart:
 
 
 def run_probe(code: str) -> str:
-    """Runs `code` in a fresh interpreter and names the AWS SDKs it imported: with none
-    imported, no client can have been built and no request sent."""
+    """Runs `code` in a fresh interpreter and names the AWS SDKs (and the HTTP client the
+    default notifier posts with) it imported: with none imported, no client can have been
+    built and no request sent."""
     probe = (
         "import sys\n"
         f"{code}\n"
-        "print(sorted(m for m in ('boto3', 'botocore', 'aiobotocore') if m in sys.modules))\n"
+        "print(sorted(m for m in ('boto3', 'botocore', 'aiobotocore', 'aiohttp')"
+        " if m in sys.modules))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60

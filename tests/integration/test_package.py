@@ -18,11 +18,24 @@ ROOT = Path(__file__).resolve().parents[2]
 PINS_FILE = ROOT / "infra" / "lambda-requirements.txt"
 ARTIFACT = ROOT / "build" / "roomcast-lambda.zip"
 ELF_AARCH64 = 183  # e_machine of an arm64 shared object; the functions run on arm64
+MAX_UNPACKED_BYTES = 35_000_000
+UNCHECKED_HASH_PYC = 0b01  # PEP 552 flags: hash-based, source never checked
+NOT_RUNTIME = (".c", ".h", ".cpp", ".pyx", ".pxd", ".pxi", ".pyi")
 LAMBDA = {
     "python_version": "3.12", "python_full_version": "3.12.0", "sys_platform": "linux",
     "platform_system": "Linux", "platform_machine": "aarch64", "os_name": "posix",
     "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": "",
 }
+
+
+def lambda_python_tag() -> str:
+    """The bytecode tag of the functions' one runtime, e.g. `cpython-312` for python3.12."""
+    functions = [
+        r["Properties"] for r in load_template()["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function"
+    ]
+    [runtime] = {f["Runtime"] for f in functions}
+    return "cpython-" + str(runtime).removeprefix("python").replace(".", "")
 
 
 def pins() -> dict[str, Requirement]:
@@ -88,3 +101,42 @@ class TestArtifact:
         assert any(name.startswith("dependency_injector/") for name in compiled)
         machines = {name: int.from_bytes(head[18:20], "little") for name, head in compiled.items()}
         assert {name: m for name, m in machines.items() if m != ELF_AARCH64} == {}
+
+    def test_it_ships_no_sources_stubs_tests_or_test_only_modules(self, artifact: Path) -> None:
+        names = zipfile.ZipFile(artifact).namelist()
+        assert [n for n in names if n.endswith(NOT_RUNTIME)] == []
+        assert [n for n in names if "/tests/" in f"/{n}" or "_testcapi" in n] == []
+        assert any(n.startswith("dependency_injector/providers.") for n in names)
+
+    def test_it_fits_the_size_budget_with_boto3_and_botocore(self, artifact: Path) -> None:
+        infos = zipfile.ZipFile(artifact).infolist()
+        tops = {info.filename.split("/")[0] for info in infos}
+        assert {"boto3", "botocore"} <= tops
+        assert sum(info.file_size for info in infos) <= MAX_UNPACKED_BYTES
+
+    def test_every_module_has_bytecode_for_the_runtime_that_never_checks_the_source(
+        self, artifact: Path
+    ) -> None:
+        tag = lambda_python_tag()
+        with zipfile.ZipFile(artifact) as archive:
+            names = set(archive.namelist())
+            sources = [n for n in names if n.endswith(".py")]
+            compiled = {n: _compiled_name(n, tag) for n in sources}
+            assert {s: c for s, c in compiled.items() if c not in names} == {}
+            flags = {c: int.from_bytes(archive.read(c)[4:8], "little") for c in compiled.values()}
+        assert set(flags.values()) == {UNCHECKED_HASH_PYC}
+
+    def test_botocore_keeps_the_models_of_the_clients_and_credentials_it_uses(
+        self, artifact: Path
+    ) -> None:
+        models = [n for n in zipfile.ZipFile(artifact).namelist() if n.endswith(".json.gz")]
+        services = {n.split("/")[2] for n in models if n.startswith("botocore/data/")}
+        services_used = {"dynamodb", "apigatewaymanagementapi", "sts"}
+        assert services_used <= services
+        assert services <= {*services_used, "sso", "sso-oidc", "signin"}
+
+
+def _compiled_name(source: str, tag: str) -> str:
+    folder, _, module = source.rpartition("/")
+    prefix = f"{folder}/" if folder else ""
+    return f"{prefix}__pycache__/{module.removesuffix('.py')}.{tag}.pyc"

@@ -11,6 +11,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
+from tests.support.sigv4_check import signer_of
+
 # What API Gateway answers for each status: botocore maps x-amzn-ErrorType to the
 # modeled exception (client.exceptions.GoneException...); without it, a bare ClientError.
 ERROR_TYPES = {
@@ -21,16 +23,24 @@ ERROR_TYPES = {
     429: "LimitExceededException",
     500: "InternalServerErrorException",
 }
+BAD_SIGNATURE = -403  # the status respond() reports for a request whose signature fails
 
 
 HANG_UP = 0  # a scripted "status" that closes the socket without answering
 
 
 class GatewayStub:
-    """Answers POST/GET /{stage}/@connections/{id}; records bodies, requests and concurrency."""
+    """Answers POST/GET /{stage}/@connections/{id}; records bodies, requests and concurrency.
 
-    def __init__(self, stage: str = "test") -> None:
+    Given `secrets` (access key -> secret key), it checks every request's SigV4 signature as
+    API Gateway does, answers 403 to a bad one, and records which key signed each request.
+    """
+
+    def __init__(self, stage: str = "test", secrets: dict[str, str] | None = None) -> None:
         self.stage = stage
+        self.secrets = secrets
+        self.signed_by: list[str] = []
+        self.connections_opened = 0
         self._lock = threading.Lock()
         self._scripts: dict[str, list[int]] = {}
         self._received: dict[str, list[bytes]] = defaultdict(list)
@@ -72,15 +82,31 @@ class GatewayStub:
 
     # -- called by the handler threads -----------------------------------------------
 
-    def respond(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+    def respond(
+        self, method: str, path: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
         prefix = f"/{self.stage}/@connections/"
         if not path.startswith(prefix):
             return 404, b""
+        if self.secrets is not None and not self._verified(method, path, body, headers or {}):
+            return BAD_SIGNATURE, b""
         connection_id = unquote(path[len(prefix) :])
         status = self._next_status(method, connection_id)
         if method == "POST":
             return status, self._post(connection_id, status, body)
         return status, _connection_info() if status == 200 else b""
+
+    def _verified(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> bool:
+        url = f"http://{headers.get('Host', '')}{path}"
+        key = signer_of(method, url, headers, body, self.secrets or {})
+        with self._lock:
+            if key is not None:
+                self.signed_by.append(key)
+        return key is not None
+
+    def opened_connection(self) -> None:
+        with self._lock:
+            self.connections_opened += 1
 
     def _next_status(self, method: str, connection_id: str) -> int:
         with self._lock:
@@ -123,6 +149,10 @@ def _handler_for(stub: GatewayStub) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as a real client pool expects
 
+        def setup(self) -> None:
+            super().setup()
+            stub.opened_connection()
+
         def do_POST(self) -> None:
             self._answer("POST")
 
@@ -131,15 +161,19 @@ def _handler_for(stub: GatewayStub) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            status, body = stub.respond(method, self.path, self.rfile.read(length))
+            body = self.rfile.read(length)
+            status, body = stub.respond(method, self.path, body, dict(self.headers.items()))
             if status == HANG_UP:
                 self.close_connection = True  # no response at all, like a dead keep-alive
                 return
+            error_type = ERROR_TYPES.get(status, "UnknownError")
+            if status == BAD_SIGNATURE:
+                status, error_type = 403, "InvalidSignatureException"
             if status >= 400:
                 body = json.dumps({"message": HTTPStatus(status).phrase}).encode()
             self.send_response(status)
             if status >= 400:
-                self.send_header("x-amzn-ErrorType", ERROR_TYPES.get(status, "UnknownError"))
+                self.send_header("x-amzn-ErrorType", error_type)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

@@ -7,18 +7,21 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from aiobotocore.session import AioSession
 
 from adapters.async_fanout import AsyncFanoutNotifier
 from adapters.management_api import RetryPolicy
 from adapters.post_to_connection import PostToConnectionNotifier, management_client
+from adapters.signed_http import SignedHttpNotifier
 from domain.model import ConnectionId
 from tests.support import moto_gateway
 from tests.support.gateway_stub import GatewayStub
 
 FAST_RETRY = RetryPolicy(attempts=5, base_delay=0.001, max_delay=0.01)
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+SECRETS = {CREDENTIALS["aws_access_key_id"]: CREDENTIALS["aws_secret_access_key"]}
 STUB_REGION = "us-east-1"
 
 
@@ -28,6 +31,12 @@ def boto3_session() -> boto3.Session:
 
 def aio_session() -> AioSession:
     session = AioSession()
+    session.set_credentials(CREDENTIALS["aws_access_key_id"], CREDENTIALS["aws_secret_access_key"])
+    return session
+
+
+def botocore_session() -> botocore.session.Session:
+    session = botocore.session.Session()
     session.set_credentials(CREDENTIALS["aws_access_key_id"], CREDENTIALS["aws_secret_access_key"])
     return session
 
@@ -66,13 +75,22 @@ class MotoHarness:
 
 
 def start_stub(request: pytest.FixtureRequest) -> GatewayStub:
-    stub = GatewayStub()
+    """A stub that, like API Gateway, refuses a request not signed with CREDENTIALS."""
+    stub = GatewayStub(secrets=SECRETS)
     request.addfinalizer(stub.close)
     return stub
 
 
 def async_fanout(request: pytest.FixtureRequest, endpoint: str, region: str) -> AsyncFanoutNotifier:
     notifier = AsyncFanoutNotifier(endpoint, region=region, retry=FAST_RETRY, session=aio_session())
+    request.addfinalizer(notifier.close)
+    return notifier
+
+
+def signed_http(request: pytest.FixtureRequest, endpoint: str, region: str) -> SignedHttpNotifier:
+    notifier = SignedHttpNotifier(
+        endpoint, region=region, retry=FAST_RETRY, session=botocore_session()
+    )
     request.addfinalizer(notifier.close)
     return notifier
 
@@ -86,6 +104,11 @@ def _post_to_connection_stub(request: pytest.FixtureRequest) -> StubHarness:
 def _async_fanout_stub(request: pytest.FixtureRequest) -> StubHarness:
     stub = start_stub(request)
     return StubHarness(async_fanout(request, stub.endpoint, STUB_REGION), stub)
+
+
+def _signed_http_stub(request: pytest.FixtureRequest) -> StubHarness:
+    stub = start_stub(request)
+    return StubHarness(signed_http(request, stub.endpoint, STUB_REGION), stub)
 
 
 def _post_to_connection_moto(request: pytest.FixtureRequest) -> MotoHarness:
@@ -108,16 +131,26 @@ def _async_fanout_moto_server(request: pytest.FixtureRequest) -> MotoHarness:
     return MotoHarness(async_fanout(request, endpoint, moto_gateway.REGION))
 
 
+def _signed_http_moto_server(request: pytest.FixtureRequest) -> MotoHarness:
+    endpoint = moto_gateway.threaded_moto_url(request.config)
+    moto_gateway.forget_posts(request)
+    return MotoHarness(signed_http(request, endpoint, moto_gateway.REGION))
+
+
 NotifierFactory = Callable[[pytest.FixtureRequest], Any]
 
 # aiobotocore cannot run under moto in-process (moto hands back a synchronous response:
-# aio-libs/aiobotocore#1320, getmoto/moto#8694), so the async adapter meets moto over HTTP only.
+# aio-libs/aiobotocore#1320, getmoto/moto#8694), and moto in-process patches botocore's HTTP
+# layer, which the signed-http adapter does not use (it sends over aiohttp): both meet moto
+# over HTTP only.
 FAULT_INJECTING_HARNESSES: dict[str, NotifierFactory] = {
     "post-to-connection-stub": _post_to_connection_stub,
     "async-fanout-stub": _async_fanout_stub,
+    "signed-http-stub": _signed_http_stub,
 }
 MOTO_HARNESSES: dict[str, NotifierFactory] = {
     "post-to-connection-moto": _post_to_connection_moto,
     "post-to-connection-moto-server": _post_to_connection_moto_server,
     "async-fanout-moto-server": _async_fanout_moto_server,
+    "signed-http-moto-server": _signed_http_moto_server,
 }
