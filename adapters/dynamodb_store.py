@@ -21,13 +21,18 @@ from ports import Clock
 log = logging.getLogger(__name__)
 
 
-def make_dynamodb_client(region: str | None = None) -> Any:
-    """A low-level client; boto3 itself honours AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL."""
+def make_dynamodb_client(region: str | None = None, max_pool_connections: int = 10) -> Any:
+    """A low-level client; boto3 itself honours AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL.
+
+    One Lambda invocation uses one connection; a process running handlers in N threads
+    (roomcast serve) wants a pool of N, or botocore discards the extra connections.
+    """
     config = Config(
         # total_max_attempts counts the first request; Config's max_attempts would not.
         retries={"mode": "standard", "total_max_attempts": 5},
         connect_timeout=2,
         read_timeout=5,
+        max_pool_connections=max_pool_connections,
     )
     return boto3.client("dynamodb", region_name=region, config=config)
 

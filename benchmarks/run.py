@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_cold_start, bench_core, bench_fanout, bench_logging
+from benchmarks import bench_cold_start, bench_core, bench_fanout, bench_gateway, bench_logging
 
 
 def main() -> int:
@@ -24,6 +24,7 @@ def main() -> int:
         f"({per_connection:9.0f} B vs {per_plain:9.0f} B in a plain dict)"
     )
     bench_fanout.report()
+    print("\n".join(bench_gateway.lines(bench_gateway.gateway_report())))
     return 0
 
 

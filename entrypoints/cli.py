@@ -51,11 +51,20 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument(
         "--workers", type=_positive(int), default=32, help="handler threads (concurrency)"
     )
+    serve.add_argument(
+        "--max-queued", type=_positive(int), default=10_000, metavar="FRAMES",
+        help="invocations that may wait for a worker; beyond, 'Too Many Requests'",
+    )
+    serve.add_argument(
+        "--notifier", choices=("inprocess", "http"), default="inprocess",
+        help="how roomcast's handlers deliver: straight to the sockets, or by PostToConnection "
+        "through the management API",
+    )
     limits = serve.add_argument_group("limits (API Gateway's by default)")
     seconds, size = _positive(float), _positive(int)
     limits.add_argument(
         "--idle-timeout", type=seconds, default=600, metavar="SECONDS",
-        help="close with 1001 after this long without a client frame",
+        help="close with 1001 after this long without a frame from or to the client",
     )
     limits.add_argument(
         "--max-connection-duration", type=seconds, default=7200, metavar="SECONDS",
@@ -64,6 +73,14 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     limits.add_argument(
         "--integration-timeout", type=seconds, default=29, metavar="SECONDS",
         help="a handler running longer answers 'Endpoint request timed out'",
+    )
+    limits.add_argument(
+        "--handshake-timeout", type=seconds, default=10, metavar="SECONDS",
+        help="close a connection that has not sent its upgrade request by then",
+    )
+    limits.add_argument(
+        "--max-outbound-bytes", type=size, default=1024 * 1024, metavar="BYTES",
+        help="close with 1008 a client this far behind in reading its frames",
     )
     limits.add_argument(
         "--max-frame-bytes", type=size, default=32 * 1024, metavar="BYTES",
@@ -115,6 +132,7 @@ def _serve(args: argparse.Namespace) -> int:
         idle_timeout_seconds=args.idle_timeout,
         max_connection_seconds=args.max_connection_duration,
         integration_timeout_seconds=args.integration_timeout,
+        max_outbound_bytes=args.max_outbound_bytes,
     )
     options = ServeOptions(
         host=args.host,
@@ -123,6 +141,9 @@ def _serve(args: argparse.Namespace) -> int:
         store=args.store,
         template=getattr(args, "template", DEFAULT_TEMPLATE),
         workers=args.workers,
+        max_queued=args.max_queued,
+        notifier=args.notifier,
+        handshake_timeout=args.handshake_timeout,
         limits=limits,
     )
     return run(options)

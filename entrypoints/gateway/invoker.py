@@ -47,25 +47,77 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-class Invoker:
-    def __init__(self, workers: int, timeout_seconds: float) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda")
+class Invocation:
+    """One handler run: answered within the integration timeout, finished whenever it ends.
+
+    Nothing cancels a run: as on API Gateway, the timeout decides only what the caller is
+    told; the Lambda it invoked runs to its end.
+    """
+
+    def __init__(self, run: asyncio.Future[Outcome], timeout_seconds: float) -> None:
+        self._run = run
+        self._deadline = time.monotonic() + timeout_seconds
         self._timeout = timeout_seconds
 
-    async def invoke(self, route: Route, event: dict[str, Any]) -> Outcome:
-        request_id = event["requestContext"]["requestId"]
-        context = LambdaContext(route.function, request_id, self._timeout)
-        loop = asyncio.get_running_loop()
-        try:
-            call = loop.run_in_executor(self._pool, route.handler, event, context)
-            result = await asyncio.wait_for(call, self._timeout)
-        except TimeoutError:
+    async def answer(self, route: Route) -> Outcome:
+        """The outcome, or `Endpoint request timed out` once the timeout has passed."""
+        remaining = self._deadline - time.monotonic()
+        done, _ = await asyncio.wait({self._run}, timeout=max(0.0, remaining))
+        if not done:
             log.error("%s (%s) timed out after %ss", route.handler_name, route.key, self._timeout)
             return Outcome(504, TIMED_OUT, error=TIMED_OUT)
+        if self._run.cancelled():  # queued when the gateway shut its pool down
+            return Outcome(500, INTERNAL_SERVER_ERROR, error=INTERNAL_SERVER_ERROR)
+        return self._run.result()
+
+    async def finished(self) -> None:
+        await asyncio.wait({self._run})
+
+
+class Invoker:
+    """At most `workers` handlers run at once, and at most `max_queued` more wait: like a
+    Lambda function's reserved concurrency, but with a queue where Lambda throttles at once."""
+
+    def __init__(self, workers: int, timeout_seconds: float, max_queued: int = 10_000) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lambda")
+        self._timeout = timeout_seconds
+        self._capacity = workers + max_queued
+        self._admitted = 0
+
+    def admit(self) -> bool:
+        """Reserve a place for one invocation (False when all are taken); event loop only."""
+        if self._admitted >= self._capacity:
+            return False
+        self._admitted += 1
+        return True
+
+    def release(self) -> None:
+        self._admitted -= 1
+
+    def start(self, route: Route, event: dict[str, Any], *, admitted: bool = False) -> Invocation:
+        """Run the handler in the pool; an admitted invocation gives its place back at the end."""
+        loop = asyncio.get_running_loop()
+        try:
+            run = loop.run_in_executor(self._pool, self._run, route, event)
+        except RuntimeError:  # the pool is shut down: the gateway is stopping
+            run = loop.create_future()
+            run.set_result(Outcome(500, INTERNAL_SERVER_ERROR, error=INTERNAL_SERVER_ERROR))
+        if admitted:
+            run.add_done_callback(lambda _: self.release())
+        return Invocation(run, self._timeout)
+
+    async def invoke(self, route: Route, event: dict[str, Any]) -> Outcome:
+        """Start a run and wait for its answer (not for its end)."""
+        return await self.start(route, event).answer(route)
+
+    def _run(self, route: Route, event: dict[str, Any]) -> Outcome:
+        request_id = event["requestContext"]["requestId"]
+        context = LambdaContext(route.function, request_id, self._timeout)
+        try:
+            return _outcome_of(route.handler(event, context))
         except Exception:
             log.exception("%s (%s) raised", route.handler_name, route.key)
             return Outcome(500, INTERNAL_SERVER_ERROR, error=INTERNAL_SERVER_ERROR)
-        return _outcome_of(result)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -17,3 +17,6 @@ class GatewayLimits:
     max_connection_seconds: float = 2 * 60 * 60
     integration_timeout_seconds: float = 29
     max_post_bytes: int = 128 * KB
+    # Not API Gateway's (it drops a client that cannot keep up, at a limit it does not
+    # publish): how far a client may fall behind before it is closed with 1008.
+    max_outbound_bytes: int = 1024 * KB

@@ -6,7 +6,7 @@ import datetime
 
 from aiohttp import web
 
-from entrypoints.gateway.connections import NORMAL, LiveConnection
+from entrypoints.gateway.connections import NORMAL, LiveConnection, opcode_for
 from entrypoints.gateway.state import GATEWAY, Gateway, aws_error, forbidden
 
 PATH = "/{stage}/@connections/{connection_id}"
@@ -43,11 +43,7 @@ async def post_to_connection(request: web.Request) -> web.Response:
     data = await _body_within(request, gateway.limits.max_post_bytes)
     if data is None:
         return aws_error(413, "PayloadTooLargeException", "Request entity too large")
-    if connection is None:
-        return _gone()
-    try:
-        await connection.send(data)
-    except (ConnectionError, RuntimeError):
+    if connection is None or not connection.deliver(data, opcode_for(data)):
         return _gone()
     return web.Response(status=200)
 

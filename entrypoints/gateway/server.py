@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
-from entrypoints.gateway import environment, log_setup
+from entrypoints.gateway import environment, injection, log_setup
 from entrypoints.gateway.app import make_app
 from entrypoints.gateway.invoker import Invoker
 from entrypoints.gateway.limits import GatewayLimits
@@ -34,6 +34,9 @@ class ServeOptions:
     store: str = "memory"
     template: Path = DEFAULT_TEMPLATE
     workers: int = 32
+    max_queued: int = 10_000
+    notifier: str = "inprocess"
+    handshake_timeout: float = 10.0
     limits: GatewayLimits = field(default_factory=GatewayLimits)
 
 
@@ -85,7 +88,17 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
     except (OSError, ValueError, yaml.YAMLError) as error:
         listener.close()
         raise CannotStart(f"cannot use the template {options.template}: {error}") from None
-    runner = web.AppRunner(make_app(gateway), access_log=None, handle_signals=False)
+    injection.configure(gateway, options.notifier, options.workers)
+    # aiohttp arms its keep-alive timer when a connection opens and disarms it when a
+    # request arrives: with the handshake timeout as keep-alive timeout, a connection that
+    # never completes its upgrade request is closed after it (an idle HTTP keep-alive
+    # connection too; a WebSocket, once upgraded, is not idle in aiohttp's sense).
+    runner = web.AppRunner(
+        make_app(gateway),
+        access_log=None,
+        handle_signals=False,
+        keepalive_timeout=options.handshake_timeout,
+    )
     await runner.setup()
     await web.SockSite(runner, listener).start()
     print(banner(options, urls), flush=True)
@@ -127,7 +140,9 @@ def _build_gateway(options: ServeOptions, urls: Urls) -> Gateway:
     # Handlers named in a template resolve from the working directory, as `flask run` does.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    invoker = Invoker(options.workers, options.limits.integration_timeout_seconds)
+    invoker = Invoker(
+        options.workers, options.limits.integration_timeout_seconds, options.max_queued
+    )
     return Gateway(routes, options.limits, invoker, options.stage)
 
 
@@ -142,7 +157,8 @@ def _stop_on_signals() -> asyncio.Event:
 def banner(options: ServeOptions, urls: Urls) -> str:
     return "\n".join(
         [
-            f"roomcast gateway: stage {options.stage}, {options.store} store, {options.template}",
+            f"roomcast gateway: stage {options.stage}, {options.store} store, "
+            f"{options.notifier} notifier, {options.template}",
             f"  WebSocket:  {urls.websocket}",
             f"  Chat page:  {urls.page}",
             f"  Management: {urls.management}/@connections/{{connectionId}}",

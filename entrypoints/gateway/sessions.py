@@ -1,17 +1,19 @@
-"""One WebSocket connection's life: $connect before the upgrade, messages in order, $disconnect."""
+"""One WebSocket connection's life: $connect before the upgrade, messages in order, $disconnect.
+
+The session's own task only reads: aiohttp answers a ping inside `receive()`, so a read
+loop that never waits for a handler answers control frames at once, as API Gateway's edge
+does. Client frames go on to `dispatch`, which runs them in order in a task of its own.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
-import json
 import time
 
 from aiohttp import WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
-from entrypoints.gateway import events
+from entrypoints.gateway import dispatch, events
 from entrypoints.gateway.connections import ABNORMAL, GOING_AWAY, NO_STATUS, LiveConnection
 from entrypoints.gateway.frame_guard import LimitedWebSocketResponse
 from entrypoints.gateway.state import GATEWAY, Gateway, forbidden
@@ -31,12 +33,15 @@ async def websocket_endpoint(request: web.Request) -> web.StreamResponse:
     rejection = await _run_connect(gateway, api, caller, request)
     if rejection is not None:
         return rejection
-    connection = LiveConnection(caller, socket)
+    outbound_limit = gateway.limits.max_outbound_bytes
+    connection = LiveConnection(caller, socket, request.transport, outbound_limit)
     try:
         await socket.prepare(request)
         gateway.connections.add(connection)
         await _serve(gateway, api, connection)
     finally:
+        if connection.dispatcher is not None:  # every accepted frame is handled, then $disconnect
+            await asyncio.wait({connection.dispatcher})
         gateway.connections.discard(connection)
         await _run_disconnect(gateway, api, connection)
         connection.finished.set()
@@ -59,8 +64,10 @@ async def _run_connect(
     route = gateway.routes.get("$connect")
     if route is None:
         return None
+    if not gateway.invoker.admit():
+        return web.Response(status=429, text=dispatch.TOO_MANY_REQUESTS)
     event = events.connect_event(api, caller, request.headers.items(), request.query.items())
-    outcome = await gateway.invoker.invoke(route, event)
+    outcome = await gateway.invoker.start(route, event, admitted=True).answer(route)
     if outcome.accepted:
         return None
     return web.Response(status=outcome.status_code, text=outcome.body)
@@ -72,7 +79,7 @@ async def _serve(gateway: Gateway, api: events.Api, connection: LiveConnection) 
         while True:
             message = await connection.socket.receive()
             if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                await _dispatch(gateway, api, connection, message.type, message.data)
+                dispatch.accept(gateway, api, connection, message.type, message.data)
             else:
                 _record_end(connection, message.type, message.data, message.extra)
                 return
@@ -88,32 +95,6 @@ def _record_end(connection: LiveConnection, kind: WSMsgType, data: object, extra
         connection.ended(data.code, str(data))
     else:
         connection.ended(ABNORMAL)
-
-
-async def _dispatch(
-    gateway: Gateway, api: events.Api, connection: LiveConnection, kind: WSMsgType, data: object
-) -> None:
-    """Route one message as API Gateway does and run its integration; in order per connection."""
-    connection.touch()
-    if kind is WSMsgType.TEXT:
-        body, encoded = str(data), False
-    else:
-        body, encoded = base64.b64encode(bytes(data)).decode(), True  # type: ignore[call-overload]
-    route = gateway.routes.select(None if encoded else body)
-    if route is None:
-        await _send_gateway_error(connection, "Forbidden", events.new_id())
-        return
-    event = events.message_event(api, connection.caller, route.key, body, is_base64_encoded=encoded)
-    outcome = await gateway.invoker.invoke(route, event)
-    if outcome.error is not None:
-        await _send_gateway_error(connection, outcome.error, event["requestContext"]["requestId"])
-
-
-async def _send_gateway_error(connection: LiveConnection, message: str, request_id: str) -> None:
-    """API Gateway's own error frame, e.g. {"message": "Internal server error", ...}."""
-    frame = {"message": message, "connectionId": connection.id, "requestId": request_id}
-    with contextlib.suppress(ConnectionError, RuntimeError):
-        await connection.send(json.dumps(frame).encode())
 
 
 async def _run_disconnect(gateway: Gateway, api: events.Api, connection: LiveConnection) -> None:

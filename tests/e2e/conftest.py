@@ -25,13 +25,18 @@ def e2e_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_e2e_template(tmp_path_factory.mktemp("template"))
 
 
-@pytest.fixture(scope="module")
+NOTIFIERS = ["inprocess", "http"]
+
+
+@pytest.fixture(scope="module", params=NOTIFIERS)
 def gateway(
-    e2e_template: Path, tmp_path_factory: pytest.TempPathFactory
+    e2e_template: Path, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[GatewayProcess]:
-    """One gateway per test module, recording every event; tests use rooms of their own."""
+    """One gateway per test module and notifier (straight to the sockets, or PostToConnection
+    through the management API), recording every event; tests use rooms of their own."""
     event_log = tmp_path_factory.mktemp("events") / "events.jsonl"
-    running = start_gateway("--template", str(e2e_template), event_log=event_log)
+    arguments = ("--template", str(e2e_template), "--notifier", request.param)
+    running = start_gateway(*arguments, event_log=event_log)
     yield running
     running.stop()
 

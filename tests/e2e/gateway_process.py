@@ -44,8 +44,11 @@ class GatewayProcess:
         """Every event the e2e handlers recorded, oldest first."""
         if self.event_log is None or not self.event_log.exists():
             return []
-        lines = self.event_log.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines]
+        text = self.event_log.read_text(encoding="utf-8")
+        # A handler may be appending right now: a last line without its newline is not
+        # written yet.
+        complete = text[: text.rfind("\n") + 1]
+        return [json.loads(line) for line in complete.splitlines()]
 
     def events_of(self, connection_id: str) -> list[dict[str, Any]]:
         return [e for e in self.events() if e["requestContext"]["connectionId"] == connection_id]

@@ -35,6 +35,8 @@ def message(event: dict[str, Any], context: Any) -> Any:
         raise RuntimeError("message handler failed on purpose")
     if "dawdle" in body:
         time.sleep(2)
+    if "linger" in body:
+        time.sleep(0.4)
     return real.message(event, context)
 
 

@@ -27,6 +27,9 @@ class Member:
         while not self.client.inbox.empty():
             self.received.append(self.client.inbox.get_nowait())
 
+    def has_joined(self) -> bool:
+        return bool(self.of("joinedRoom"))
+
     def of(self, action: str) -> list[dict[str, Any]]:
         self.drain()
         return [frame for frame in self.received if frame.get("action") == action]
@@ -57,8 +60,8 @@ async def run_load(
         for i in range(clients)
     ]
     await _timed(report, "connect", _limited(m.client.connect() for m in members))
-    rooms = by_room(members).values()
-    await _timed(report, "join", asyncio.gather(*(_join_in_turn(room) for room in rooms)))
+    groups = by_room(members).values()
+    await _timed(report, "join", asyncio.gather(*(_join_in_turn(group) for group in groups)))
     await _timed(report, "messages", _send_and_receive(members, messages))
     report.message_frames = sum(len(m.of("message")) for m in members)
     return members, report
@@ -79,7 +82,7 @@ async def _join_in_turn(room: list[Member]) -> None:
     """One room's members join one after another, so each join's expected frames are exact."""
     for member in room:
         await member.client.join_room(member.room)
-        await _until(lambda m=member: bool(m.of("joinedRoom")))
+        await _until(member.has_joined)
 
 
 async def _send_and_receive(members: list[Member], messages: int) -> None:

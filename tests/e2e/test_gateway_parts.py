@@ -131,3 +131,4 @@ class TestInvokerAtShutdown:
         event = {"requestContext": {"requestId": "r-1"}}
         outcome = asyncio.run(invoker.invoke(route, event))
         assert outcome.status_code == 500
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 
@@ -10,7 +11,7 @@ import pytest
 
 from tests.e2e.conftest import StartGateway
 from tests.e2e.gateway_process import GatewayProcess
-from tests.e2e.support import async_test, connection_id_of, next_frame
+from tests.e2e.support import async_test, connection_id_of, management_client, next_frame
 
 pytestmark = pytest.mark.e2e
 
@@ -82,6 +83,26 @@ class TestTimeLimits:
         assert (context["disconnectStatusCode"], context["disconnectReason"]) == (
             1001, "Going away"
         )
+
+    @async_test
+    async def test_frames_posted_to_a_client_keep_it_from_idling_out(
+        self, start: StartGateway
+    ) -> None:
+        gateway = start("--idle-timeout", "0.6")
+        client = gateway.client("nora")
+        await client.connect()
+        post = functools.partial(
+            management_client(gateway).post_to_connection,
+            ConnectionId=connection_id_of(gateway, "nora"),
+            Data=b"{}",
+        )
+        for _ in range(6):  # 1.5 s of frames for the client, none from it
+            await asyncio.to_thread(post)
+            await asyncio.sleep(0.25)
+        assert client.is_open
+        opened_idle = time.monotonic()
+        assert await asyncio.wait_for(client.closes.get(), 10) == 1001
+        assert 0.3 < time.monotonic() - opened_idle < 3
 
     @async_test
     async def test_activity_keeps_a_connection_open_until_its_maximum_duration(

@@ -20,6 +20,10 @@ class TestArguments:
             (["--idle-timeout", "-1"], "--idle-timeout: must be more than 0"),
             (["--max-frame-bytes", "0"], "--max-frame-bytes: must be more than 0"),
             (["--store", "redis"], "invalid choice"),
+            (["--notifier", "pigeon"], "invalid choice"),
+            (["--handshake-timeout", "0"], "--handshake-timeout: must be more than 0"),
+            (["--max-queued", "0"], "--max-queued: must be more than 0"),
+            (["--max-outbound-bytes", "-1"], "--max-outbound-bytes: must be more than 0"),
         ],
     )
     def test_a_bad_argument_is_refused_by_name(self, arguments, complaint, capsys):

@@ -242,7 +242,7 @@ class TestFailureReasons:
         ("SomethingNew", 400, "Other"),
     ])
     def test_a_failed_post(self, client: Any, name: str, status: int, kind: str) -> None:
-        reason = str(translate(modeled_error(client, name, status), client.exceptions))
+        reason = str(translate(modeled_error(client, name, status)))
         assert failure_class(reason) == kind, reason
 
     def test_throttled_after_every_retry(self) -> None:
@@ -250,9 +250,8 @@ class TestFailureReasons:
 
     def test_a_read_timeout_and_a_refused_connection(self, client: Any) -> None:
         timeout = ReadTimeoutError(endpoint_url=events.ENDPOINT)
-        assert failure_class(str(translate(timeout, client.exceptions))) == "Timeout"
-        refused = translate(EndpointConnectionError(endpoint_url=events.ENDPOINT),
-                            client.exceptions)
+        assert failure_class(str(translate(timeout))) == "Timeout"
+        refused = translate(EndpointConnectionError(endpoint_url=events.ENDPOINT))
         assert isinstance(refused, Retryable)
         assert failure_class(str(exhausted(refused, 5))) == "Unreachable"
 

@@ -1,0 +1,75 @@
+"""Client frames to handlers: admitted or refused at once, then run one at a time, in order.
+
+A connection's dispatcher task is started when a frame arrives and none is running, and
+ends when its inbound queue is empty, so an idle connection costs no task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+
+from aiohttp import WSMsgType
+
+from entrypoints.gateway import events
+from entrypoints.gateway.connections import LiveConnection
+from entrypoints.gateway.state import Gateway
+
+log = logging.getLogger("roomcast.gateway")
+# API Gateway's answer when it throttles a route: the frame is not handled.
+TOO_MANY_REQUESTS = "Too Many Requests"
+
+
+def accept(
+    gateway: Gateway, api: events.Api, connection: LiveConnection, kind: WSMsgType, data: object
+) -> None:
+    """Queue a client frame for its handler, or refuse it at once when the queue is full."""
+    connection.touch()
+    if not gateway.invoker.admit():
+        _send_gateway_error(connection, TOO_MANY_REQUESTS, events.new_id())
+        return
+    connection.inbound.append((kind, data))
+    if connection.dispatcher is None:
+        work = _dispatch_in_order(gateway, api, connection)
+        connection.dispatcher = asyncio.get_running_loop().create_task(work)
+
+
+async def _dispatch_in_order(gateway: Gateway, api: events.Api, connection: LiveConnection) -> None:
+    try:
+        while connection.inbound:
+            kind, data = connection.inbound.popleft()
+            try:
+                await _dispatch(gateway, api, connection, kind, data)
+            except Exception:
+                log.exception("could not dispatch a frame from %s", connection.id)
+    finally:
+        connection.dispatcher = None
+
+
+async def _dispatch(
+    gateway: Gateway, api: events.Api, connection: LiveConnection, kind: WSMsgType, data: object
+) -> None:
+    """Route one message as API Gateway does and run its integration to its end."""
+    if kind is WSMsgType.TEXT:
+        body, encoded = str(data), False
+    else:
+        body, encoded = base64.b64encode(bytes(data)).decode(), True  # type: ignore[call-overload]
+    route = gateway.routes.select(None if encoded else body)
+    if route is None:
+        gateway.invoker.release()
+        _send_gateway_error(connection, "Forbidden", events.new_id())
+        return
+    event = events.message_event(api, connection.caller, route.key, body, is_base64_encoded=encoded)
+    invocation = gateway.invoker.start(route, event, admitted=True)
+    outcome = await invocation.answer(route)
+    if outcome.error is not None:
+        _send_gateway_error(connection, outcome.error, event["requestContext"]["requestId"])
+    await invocation.finished()  # the next frame waits for this one's handler, timed out or not
+
+
+def _send_gateway_error(connection: LiveConnection, message: str, request_id: str) -> None:
+    """API Gateway's own error frame, e.g. {"message": "Internal server error", ...}."""
+    frame = {"message": message, "connectionId": connection.id, "requestId": request_id}
+    connection.deliver(json.dumps(frame).encode())

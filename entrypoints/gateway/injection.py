@@ -1,0 +1,46 @@
+"""What the gateway hands roomcast's own handlers: its in-process notifier, a sized pool.
+
+The handlers build everything through the process-wide container; the gateway overrides
+two of its providers (dependency-injector's `override`), so no handler changes and a
+deployment never sees either. Handlers of another template are untouched: they keep
+posting with boto3 through the management API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from dependency_injector import providers
+
+from entrypoints.gateway.inprocess import InProcessNotifier
+from entrypoints.gateway.state import Gateway
+
+log = logging.getLogger("roomcast.gateway")
+
+BOTOCORE_DEFAULT_POOL = 10
+
+
+def configure(gateway: Gateway, notifier: str, workers: int) -> None:
+    from entrypoints.containers import get_container
+    from entrypoints.settings import ConfigurationError
+
+    try:
+        container = get_container()
+    except ConfigurationError as error:  # the handlers will say so on every invocation
+        log.warning("roomcast's handlers are misconfigured: %s", error)
+        return
+    if notifier == "inprocess":
+        loop = asyncio.get_running_loop()
+        delivery = InProcessNotifier(gateway.connections, loop, gateway.limits.max_post_bytes)
+        container.notifier.override(providers.Object(delivery))
+    # Every worker thread may be in a DynamoDB call at once: one pooled HTTP connection each.
+    pool = max(workers, BOTOCORE_DEFAULT_POOL)
+    container.dynamodb_client.override(providers.ThreadSafeSingleton(_dynamodb_client, pool))
+
+
+def _dynamodb_client(max_pool_connections: int) -> Any:
+    from adapters.dynamodb_store import make_dynamodb_client
+
+    return make_dynamodb_client(max_pool_connections=max_pool_connections)
