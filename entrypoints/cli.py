@@ -60,6 +60,12 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="how roomcast's handlers deliver: straight to the sockets, or by PostToConnection "
         "through the management API",
     )
+    serve.add_argument(
+        "--parameter-overrides", nargs="+", action="extend", type=_parameter_override,
+        default=[], metavar="KEY=VALUE",
+        help="template parameters, as `aws cloudformation deploy` takes them "
+        "(e.g. Authentication=authorizer)",
+    )
     limits = serve.add_argument_group("limits (API Gateway's by default)")
     seconds, size = _positive(float), _positive(int)
     limits.add_argument(
@@ -91,6 +97,13 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="a larger (fragmented) message closes the socket with 1009",
     )
     serve.set_defaults(run=_serve)
+
+
+def _parameter_override(text: str) -> tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        raise argparse.ArgumentTypeError(f"a parameter override is KEY=VALUE, got {text!r}")
+    return key, value
 
 
 def _port(text: str) -> int:
@@ -145,6 +158,7 @@ def _serve(args: argparse.Namespace) -> int:
         notifier=args.notifier,
         handshake_timeout=args.handshake_timeout,
         limits=limits,
+        parameter_overrides=dict(args.parameter_overrides),
     )
     return run(options)
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
+import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from attrs import frozen
+
+log = logging.getLogger("roomcast.gateway")
 
 Handler = Callable[[dict[str, Any], Any], Any]
 FUNCTION_ARN = re.compile(r"functions/\$\{([A-Za-z0-9]+)\.Arn\}")
@@ -40,6 +43,7 @@ class ConnectAuthorizer:
         try:
             answer = self.handler(authorizer_event(connect_event, region), context)
         except Exception:
+            log.exception("the $connect authorizer %s raised", self.handler_name)
             return Decision(500)
         return read_policy(answer, method_arn(connect_event, region))
 
@@ -62,7 +66,10 @@ def connect_authorizer(template: Mapping[str, Any]) -> ConnectAuthorizer | None:
         raise ValueError("the $connect authorizer's AuthorizerUri names no function")
     handler_name = str(resources[found.group(1)]["Properties"]["Handler"])
     module, _, attribute = handler_name.rpartition(".")
-    handler = getattr(importlib.import_module(module), attribute)
+    try:
+        handler = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as missing:
+        raise ValueError(f"cannot import the authorizer {handler_name}: {missing}") from None
     sources = tuple(str(s) for s in authorizer.get("IdentitySource", []))
     return ConnectAuthorizer(sources, handler_name, handler)
 

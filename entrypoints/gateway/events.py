@@ -6,7 +6,7 @@ import base64
 import secrets
 import string
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,8 @@ class Caller:
     connected_at: int
     source_ip: str
     user_agent: str
+    # What a $connect authorizer allowed: requestContext.authorizer of every event.
+    authorizer: Mapping[str, Any] | None = None
 
 
 def _request_context(
@@ -58,7 +60,7 @@ def _request_context(
     identity = {"sourceIp": caller.source_ip}
     if user_agent:
         identity["userAgent"] = caller.user_agent
-    return {
+    context: dict[str, Any] = {
         "routeKey": route_key,
         "eventType": event_type,
         "extendedRequestId": new_id(),
@@ -73,6 +75,9 @@ def _request_context(
         "connectionId": caller.connection_id,
         "apiId": api.api_id,
     }
+    if caller.authorizer is not None:
+        context["authorizer"] = dict(caller.authorizer)
+    return context
 
 
 Pairs = Iterable[tuple[str, str]]

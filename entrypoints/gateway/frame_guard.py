@@ -114,9 +114,11 @@ class FrameSizeGuard:
 class LimitedWebSocketResponse(web.WebSocketResponse):
     """A WebSocketResponse whose parser sits behind a FrameSizeGuard."""
 
-    def __init__(self, limits: GatewayLimits) -> None:
+    def __init__(self, limits: GatewayLimits, protocols: tuple[str, ...] = ()) -> None:
         # aiohttp refuses a message whose size equals max_msg_size, hence the + 1.
-        super().__init__(max_msg_size=limits.max_message_bytes + 1, compress=False)
+        super().__init__(
+            max_msg_size=limits.max_message_bytes + 1, compress=False, protocols=protocols
+        )
         self._limits = limits
 
     def _post_start(self, request: web.BaseRequest, protocol: str | None, writer: Any) -> None:

@@ -24,6 +24,7 @@ class Outcome:
     status_code: int
     body: str = ""
     error: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def accepted(self) -> bool:
@@ -133,4 +134,6 @@ def _outcome_of(result: Any) -> Outcome:
         log.error("integration response has an invalid statusCode: %r", result.get("statusCode"))
         return Outcome(502, INTERNAL_SERVER_ERROR, error=INTERNAL_SERVER_ERROR)
     body = result.get("body")
-    return Outcome(status_code, "" if body is None else str(body))
+    headers = result.get("headers")
+    pairs = tuple((str(k), str(v)) for k, v in headers.items()) if isinstance(headers, dict) else ()
+    return Outcome(status_code, "" if body is None else str(body), headers=pairs)

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from entrypoints.gateway.invoker import Invoker
 from entrypoints.gateway.limits import GatewayLimits
 from entrypoints.gateway.routing import load_routes
 from entrypoints.gateway.state import Gateway
-from entrypoints.template import DEFAULT_TEMPLATE, load_template
+from entrypoints.local_authorizer import connect_authorizer
+from entrypoints.template import DEFAULT_TEMPLATE, load_template, with_parameters
 
 log = logging.getLogger("roomcast.gateway")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -38,6 +40,7 @@ class ServeOptions:
     notifier: str = "inprocess"
     handshake_timeout: float = 10.0
     limits: GatewayLimits = field(default_factory=GatewayLimits)
+    parameter_overrides: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,9 @@ def _release_handler_resources() -> None:
 
 
 def _build_gateway(options: ServeOptions, urls: Urls) -> Gateway:
-    template = load_template(options.template)
+    # The stack as `--parameter-overrides` would deploy it: its conditions decide, e.g.,
+    # whether an authorizer guards $connect.
+    template = with_parameters(load_template(options.template), options.parameter_overrides)
     routes = load_routes(template)
     environment.configure(
         os.environ,
@@ -143,7 +148,9 @@ def _build_gateway(options: ServeOptions, urls: Urls) -> Gateway:
     invoker = Invoker(
         options.workers, options.limits.integration_timeout_seconds, options.max_queued
     )
-    return Gateway(routes, options.limits, invoker, options.stage)
+    return Gateway(
+        routes, options.limits, invoker, options.stage, authorizer=connect_authorizer(template)
+    )
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -163,6 +170,12 @@ def banner(options: ServeOptions, urls: Urls) -> str:
             f"  Chat page:  {urls.page}",
             f"  Management: {urls.management}/@connections/{{connectionId}}",
             f"  Try:        npx wscat -c '{urls.websocket}?userId=alice'",
+            *_overrides_line(options),
             "Press Ctrl-C to stop.",
         ]
     )
+
+
+def _overrides_line(options: ServeOptions) -> list[str]:
+    chosen = " ".join(f"{k}={v}" for k, v in options.parameter_overrides.items())
+    return [f"  Parameters: {chosen}"] if chosen else []

@@ -14,6 +14,7 @@ from aiohttp import WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
 from entrypoints.gateway import dispatch, events
+from entrypoints.gateway.authorization import authorize
 from entrypoints.gateway.connections import ABNORMAL, GOING_AWAY, NO_STATUS, LiveConnection
 from entrypoints.gateway.frame_guard import LimitedWebSocketResponse
 from entrypoints.gateway.state import GATEWAY, Gateway, forbidden
@@ -28,11 +29,14 @@ async def websocket_endpoint(request: web.Request) -> web.StreamResponse:
         return web.Response(status=426, text="Upgrade Required")
     if not gateway.accepting:
         return web.Response(status=503, text="Gateway is shutting down")
-    caller = _caller(request)
     api = gateway.api(request.host)
-    rejection = await _run_connect(gateway, api, caller, request)
-    if rejection is not None:
-        return rejection
+    caller = await authorize(gateway, api, _caller(request), request)
+    if isinstance(caller, web.Response):
+        return caller
+    chosen = await _run_connect(gateway, api, caller, request)
+    if isinstance(chosen, web.Response):
+        return chosen
+    socket = LimitedWebSocketResponse(gateway.limits, protocols=chosen)
     outbound_limit = gateway.limits.max_outbound_bytes
     connection = LiveConnection(caller, socket, request.transport, outbound_limit)
     try:
@@ -59,17 +63,18 @@ def _caller(request: web.Request) -> events.Caller:
 
 async def _run_connect(
     gateway: Gateway, api: events.Api, caller: events.Caller, request: web.Request
-) -> web.Response | None:
-    """The handshake waits for $connect; a non-2xx answer (or a failure) rejects it."""
+) -> web.Response | tuple[str, ...]:
+    """The handshake waits for $connect; a non-2xx answer (or a failure) rejects it, and a
+    `Sec-WebSocket-Protocol` header in its answer is the subprotocol the handshake selects."""
     route = gateway.routes.get("$connect")
     if route is None:
-        return None
+        return ()
     if not gateway.invoker.admit():
         return web.Response(status=429, text=dispatch.TOO_MANY_REQUESTS)
     event = events.connect_event(api, caller, request.headers.items(), request.query.items())
     outcome = await gateway.invoker.start(route, event, admitted=True).answer(route)
     if outcome.accepted:
-        return None
+        return tuple(v for k, v in outcome.headers if k.lower() == "sec-websocket-protocol")
     return web.Response(status=outcome.status_code, text=outcome.body)
 
 

@@ -16,6 +16,7 @@ from entrypoints.gateway.events import Api, new_api_id
 from entrypoints.gateway.invoker import Invoker
 from entrypoints.gateway.limits import GatewayLimits
 from entrypoints.gateway.routing import RouteTable
+from entrypoints.local_authorizer import ConnectAuthorizer
 
 log = logging.getLogger("roomcast.gateway")
 
@@ -28,6 +29,7 @@ class Gateway:
     stage: str
     api_id: str = field(default_factory=new_api_id)
     connections: ConnectionRegistry = field(default_factory=ConnectionRegistry)
+    authorizer: ConnectAuthorizer | None = None
     accepting: bool = True
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 

@@ -19,23 +19,18 @@ from tests.support.identity import (
     CLIENT_ID,
     ISSUER,
     JwksServer,
-    alg_none_token,
     ec_key,
     hs256_with_public_key,
+    refused_tokens,
     rsa_key,
     write_jwks,
 )
 
-RSA, EC, STRANGER = rsa_key("rsa-1"), ec_key("ec-1"), rsa_key("unpublished")
+RSA, EC = rsa_key("rsa-1"), ec_key("ec-1")
 GOOD = {"sub": "alice", "iss": ISSUER, "client_id": CLIENT_ID, "token_use": "access"}
 
 REFUSED_TOKENS: dict[str, Callable[[], str]] = {
-    "expired": lambda: RSA.sign({**GOOD, "exp": int(time.time()) - 120}),
-    "wrong issuer": lambda: RSA.sign({**GOOD, "iss": "https://evil.example"}),
-    "wrong audience": lambda: RSA.sign({**GOOD, "client_id": "another-client"}),
-    "alg none": lambda: alg_none_token(RSA.kid, GOOD),
-    "HS256 with the public key": lambda: hs256_with_public_key(RSA, GOOD),
-    "unknown kid": lambda: STRANGER.sign(GOOD),
+    **refused_tokens(RSA, GOOD, {"client_id": "another-client"}),
     "garbage": lambda: "not-a-jwt",
     "subject breaking the user-id rule": lambda: RSA.sign({**GOOD, "sub": "alice\u202e"}),
 }

@@ -8,7 +8,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -87,6 +87,21 @@ def hs256_with_public_key(key: SigningKey, claims: dict[str, Any]) -> str:
     signing_input = _unsigned_parts({"alg": "HS256", "typ": "JWT", "kid": key.kid}, claims)
     mac = hmac.new(key.public_pem(), signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{_b64(mac)}"
+
+
+def refused_tokens(
+    key: SigningKey, good: dict[str, Any], wrong_audience: dict[str, Any]
+) -> dict[str, Callable[[], str]]:
+    """Tokens that prove nobody, by what is wrong with them; `good` is otherwise accepted."""
+    stranger = rsa_key("unpublished")
+    return {
+        "expired": lambda: key.sign({**good, "exp": int(time.time()) - 120}),
+        "wrong issuer": lambda: key.sign({**good, "iss": "https://evil.example"}),
+        "wrong audience": lambda: key.sign({**good, **wrong_audience}),
+        "alg none": lambda: alg_none_token(key.kid, good),
+        "HS256 with the public key": lambda: hs256_with_public_key(key, good),
+        "unknown kid": lambda: stranger.sign(good),
+    }
 
 
 class JwksServer:
