@@ -17,11 +17,11 @@ from aiohttp import web
 
 from entrypoints.gateway import environment, injection, log_setup
 from entrypoints.gateway.app import make_app
+from entrypoints.gateway.connect_authorizer import connect_authorizer
 from entrypoints.gateway.invoker import Invoker
 from entrypoints.gateway.limits import GatewayLimits
 from entrypoints.gateway.routing import load_routes
 from entrypoints.gateway.state import Gateway
-from entrypoints.local_authorizer import connect_authorizer
 from entrypoints.template import DEFAULT_TEMPLATE, load_template, with_parameters
 
 log = logging.getLogger("roomcast.gateway")

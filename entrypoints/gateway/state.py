@@ -11,12 +11,12 @@ from typing import Any
 
 from aiohttp import web
 
+from entrypoints.gateway.connect_authorizer import ConnectAuthorizer
 from entrypoints.gateway.connections import GOING_AWAY, ConnectionRegistry
 from entrypoints.gateway.events import Api, new_api_id
 from entrypoints.gateway.invoker import Invoker
 from entrypoints.gateway.limits import GatewayLimits
 from entrypoints.gateway.routing import RouteTable
-from entrypoints.local_authorizer import ConnectAuthorizer
 
 log = logging.getLogger("roomcast.gateway")
 

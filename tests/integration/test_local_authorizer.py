@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from entrypoints.containers import get_container
-from entrypoints.local_authorizer import connect_authorizer, read_policy
+from entrypoints.gateway.connect_authorizer import connect_authorizer, read_policy
 from entrypoints.template import load_template, with_parameters
 from tests.integration import events
 from tests.integration.events import REGION
