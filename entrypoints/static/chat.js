@@ -181,10 +181,16 @@ function onFrame(frame) {
   renderMembers();
 }
 
-// The Token field, filled from ?token= in the page's address when there is one.
-function connectQuery(userId) {
+// The Token field, filled from ?token= in the page's address when there is one. It goes in
+// Sec-WebSocket-Protocol when the gateway's authorizer looks for it there, else in the query.
+function connectQuery(userId, config) {
   const token = $('#token').value.trim();
-  return token ? { userId, token } : { userId };
+  return token && config.tokenIn !== 'protocol' ? { userId, token } : { userId };
+}
+
+function connectProtocols(config) {
+  const token = $('#token').value.trim();
+  return token && config.tokenIn === 'protocol' ? ['roomcast', token] : [];
 }
 
 async function connectAs(userId) {
@@ -194,7 +200,9 @@ async function connectAs(userId) {
   state.userId = userId;
   state.pending = [];
   let opened = false;
+  const config = await pageConfig();
   const client = new AWSWebSocketClient(await websocketUrl(), {
+    protocols: connectProtocols(config),
     onOpen: () => {
       opened = true;
       setStatus(`Connected as ${userId}`, 'open');
@@ -213,7 +221,7 @@ async function connectAs(userId) {
     onMessage: onFrame,
   });
   state.client = client;
-  await client.connect(connectQuery(userId));
+  await client.connect(connectQuery(userId, config));
 }
 
 // Browsers hide a refused handshake's HTTP status: say what refuses one here.

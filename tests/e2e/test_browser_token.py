@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import jwt
 import pytest
@@ -10,6 +11,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.browser import chromium, require_chromium, texts
 from tests.e2e.conftest import StartGateway
+from tests.support.identity import rsa_key, write_jwks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 require_chromium()
@@ -47,3 +49,28 @@ class TestTokenField:
             page = context.new_page()
             page.goto(f"{gateway.page_url}?token={token}")
             expect(page.locator("#token")).to_have_value(token)
+
+
+class TestTokenInTheSubprotocol:
+    def test_with_the_authorizer_reading_the_protocol_the_page_keeps_the_token_out_of_the_url(
+        self, start: StartGateway, room: str, tmp_path: Path
+    ) -> None:
+        key = rsa_key("page-1")
+        gateway = start(
+            "--parameter-overrides", "Authentication=authorizer",
+            "AuthorizerTokenSource=protocol",
+            env={"ROOMCAST_JWKS_FILE": str(write_jwks(tmp_path / "jwks.json", key))},
+        )
+        token = key.sign({"sub": "alice"})
+        with chromium() as context:
+            page = context.new_page()
+            opened: list[str] = []
+            page.on("websocket", lambda socket: opened.append(socket.url))
+            page.goto(gateway.page_url)
+            page.fill("#name", "alice")
+            page.fill("#room", room)
+            page.fill("#token", token)
+            page.click("#join")
+            expect(page.locator("#status")).to_have_text("Connected as alice")
+            expect(page.locator("#members li")).to_have_text(["alice (you)"])
+        assert opened and all(token not in url for url in opened)
