@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jwt
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import chromium, require_chromium, texts
 from tests.e2e.conftest import StartGateway
@@ -17,6 +17,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 require_chromium()
 
 SECRET = "e2e-token-field-secret-of-at-least-32-bytes"
+
+
+def join_with_token(page: Page, name: str, room: str, token: str) -> None:
+    page.fill("#name", name)
+    page.fill("#room", room)
+    page.fill("#token", token)
+    page.click("#join")
 
 
 class TestTokenField:
@@ -29,10 +36,7 @@ class TestTokenField:
         with chromium() as context:
             page = context.new_page()
             page.goto(gateway.page_url)
-            page.fill("#name", "alice")
-            page.fill("#room", room)
-            page.fill("#token", forged)
-            page.click("#join")
+            join_with_token(page, "alice", room, forged)
             expect(page.locator("#status")).to_have_text("Connection refused")
             expect(texts(page, "error")).to_contain_text(["roomcast token --sub alice"])
             page.fill("#token", good)
@@ -67,10 +71,7 @@ class TestTokenInTheSubprotocol:
             opened: list[str] = []
             page.on("websocket", lambda socket: opened.append(socket.url))
             page.goto(gateway.page_url)
-            page.fill("#name", "alice")
-            page.fill("#room", room)
-            page.fill("#token", token)
-            page.click("#join")
+            join_with_token(page, "alice", room, token)
             expect(page.locator("#status")).to_have_text("Connected as alice")
             expect(page.locator("#members li")).to_have_text(["alice (you)"])
         assert opened and all(token not in url for url in opened)
