@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from domain import commands, errors, frames
 from domain.commands import Command
 from domain.frames import Frame
+from domain.identity import authenticate, authenticated
 from domain.model import ANONYMOUS, Connection, ConnectionId, RoomId, UserId, valid_user_id
 from domain.policies import (
     Limits,
@@ -180,12 +181,10 @@ class ChatService:
         """Whoever it comes from, the id must pass `valid_user_id`: a claim that does not is
         InvalidUserId (400); an authorizer's or a token's is Unauthorized (401)."""
         if authorized is not None:
-            return _authenticated(authorized)
+            return authenticated(authorized)
         if self.verifier is None:
             return valid_user_id(claimed.value)
-        if not token:
-            raise errors.Unauthorized("token required")
-        return _authenticated(self.verifier.verify(token))
+        return authenticate(self.verifier, token)
 
     def _join_atomically(self, connection_id: ConnectionId, room_id: RoomId) -> Connection:
         for _ in range(JOIN_ATTEMPTS):
@@ -310,13 +309,6 @@ class ChatService:
             recipients = [m.connection_id for m in self.store.members(room_id)]
             for user_id in users:
                 self._broadcast(room_id, recipients, frames.user_left(room_id, user_id, now))
-
-
-def _authenticated(user_id: UserId) -> UserId:
-    try:
-        return valid_user_id(user_id.value)
-    except errors.InvalidUserId as refused:
-        raise errors.Unauthorized(f"invalid identity: {refused.message}") from None
 
 
 def _chunks(items: Iterable[Connection], size: int) -> Iterator[list[Connection]]:

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from entrypoints.extras import missing_dependency
 from entrypoints.operations.commands import add_commands as add_operator_commands
+from entrypoints.token_command import add_token_command
 
 Number = TypeVar("Number", int, float)
 
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_stats(commands)
     add_operator_commands(commands)
+    add_token_command(commands)
     return parser
 
 
@@ -79,6 +81,12 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "-q", "--quiet", dest="log_level", action="store_const", const="warning",
         default=argparse.SUPPRESS, help="only warnings and errors (= --log-level warning)",
     )
+    serve.add_argument(
+        "--parameter-overrides", nargs="+", action="extend", type=_parameter_override,
+        default=[], metavar="KEY=VALUE",
+        help="template parameters, as `aws cloudformation deploy` takes them "
+        "(e.g. Authentication=authorizer)",
+    )
     limits = serve.add_argument_group("limits (API Gateway's by default)")
     seconds, size = _positive(float), _positive(int)
     limits.add_argument(
@@ -110,6 +118,13 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="a larger (fragmented) message closes the socket with 1009",
     )
     serve.set_defaults(run=_serve)
+
+
+def _parameter_override(text: str) -> tuple[str, str]:
+    key, equals, value = text.partition("=")
+    if not equals or not key:
+        raise argparse.ArgumentTypeError(f"a parameter override is KEY=VALUE, got {text!r}")
+    return key, value
 
 
 def _port(text: str) -> int:
@@ -168,6 +183,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         create_table=args.create_table,
         allow_aws=args.allow_aws,
+        parameter_overrides=dict(args.parameter_overrides),
     )
     return run(options)
 

@@ -14,8 +14,9 @@ from adapters.memory_store import InMemoryConnectionStore
 from domain.policies import Limits
 from domain.service import ChatService
 from entrypoints import settings
+from entrypoints.authentication import build_verifier
 from entrypoints.notifier_cache import EndpointNotifier, NotifierCache
-from ports import Clock, Notifier, TokenVerifier
+from ports import Clock, Notifier
 
 # The AWS adapters are imported inside their factories: a $connect cold start should not
 # pay for importing aiohttp or aiobotocore, and building a container must create no SDK client.
@@ -63,17 +64,6 @@ def _async_notifier(endpoint: str, concurrency: int) -> Notifier:
     return AsyncFanoutNotifier(endpoint, concurrency=concurrency)
 
 
-def _token_verifier(
-    secret: str | None, audience: str | None, issuer: str | None
-) -> TokenVerifier | None:
-    """No secret, no authentication: the seed's behaviour, userId taken as given."""
-    if not secret:
-        return None
-    from adapters.jwt_verifier import JwtVerifier
-
-    return JwtVerifier(secret, audience=audience, issuer=issuer)
-
-
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
@@ -108,12 +98,7 @@ class Container(containers.DeclarativeContainer):
     notifiers = providers.ThreadSafeSingleton(NotifierCache, build=notifier_factory.provider)
     notifier = providers.Factory(EndpointNotifier, cache=notifiers)
 
-    verifier = providers.ThreadSafeSingleton(
-        _token_verifier,
-        secret=config.jwt_secret,
-        audience=config.jwt_audience,
-        issuer=config.jwt_issuer,
-    )
+    verifier = providers.ThreadSafeSingleton(build_verifier, config)
 
     chat_service = providers.Factory(
         ChatService, store=store, clock=clock, limits=limits, verifier=verifier

@@ -12,6 +12,7 @@ from attrs import field, frozen
 from domain.model import ANONYMOUS, ConnectionId, UserId
 
 Event = Mapping[str, Any]
+SUBPROTOCOL = "roomcast"
 
 
 class MalformedEvent(ValueError):
@@ -26,6 +27,7 @@ class ConnectRequest:
     user_agent: str | None
     token: str | None = field(default=None, repr=False)  # never in a log line
     authorized_user_id: UserId | None = None
+    subprotocol: str | None = None
 
 
 def request_context(event: object) -> Mapping[str, Any]:
@@ -54,10 +56,48 @@ def connect_request(event: Event) -> ConnectRequest:
         user_id=_user_id(query.get("userId")),
         source_ip=_optional_str(identity.get("sourceIp")),
         user_agent=_optional_str(identity.get("userAgent")),
-        token=_optional_str(query.get("token")),
+        token=token(event),
         # Only API Gateway writes requestContext, after a Lambda authorizer allowed the call.
         authorized_user_id=UserId(principal) if principal is not None else None,
+        subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered_subprotocols(event) else None,
     )
+
+
+def token(event: Event) -> str | None:
+    """`?token=`, else the protocol after `roomcast` in `Sec-WebSocket-Protocol: roomcast, <JWT>`
+    (browsers cannot set headers on a WebSocket, and a URL ends up in proxies' logs)."""
+    from_query = _optional_str(query_parameters(event).get("token"))
+    if from_query is not None:
+        return from_query
+    offered = offered_subprotocols(event)
+    others = [protocol for protocol in offered if protocol != SUBPROTOCOL]
+    return others[0] if SUBPROTOCOL in offered and len(others) == 1 else None
+
+
+def subprotocol_answer(request: ConnectRequest) -> dict[str, Any]:
+    """A `$connect` response's headers choose the subprotocol, as the handshake requires
+    (a browser that offered protocols fails a handshake that answers none)."""
+    if request.subprotocol is None:
+        return {}
+    return {"headers": {"Sec-WebSocket-Protocol": request.subprotocol}}
+
+
+def offered_subprotocols(event: Event) -> list[str]:
+    headers = _mapping(event.get("headers"))
+    value = next(
+        (v for k, v in headers.items() if str(k).lower() == "sec-websocket-protocol"), None
+    )
+    if not isinstance(value, str):
+        return []
+    return [protocol.strip() for protocol in value.split(",") if protocol.strip()]
+
+
+def method_arn(event: object) -> str:
+    """The route an authorizer is asked about: arn:aws:execute-api:REGION:ACCOUNT:API/STAGE/ROUTE"""
+    value = event.get("methodArn") if isinstance(event, Mapping) else None
+    if not isinstance(value, str) or not value.startswith("arn:"):
+        raise MalformedEvent("Malformed event: methodArn missing")
+    return value
 
 
 def query_parameters(event: Event) -> Mapping[str, Any]:

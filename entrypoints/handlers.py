@@ -13,6 +13,7 @@ from adapters.endpoints import endpoint_from_event, management_endpoint
 from domain.errors import DomainError, Unauthorized
 from domain.service import ChatService
 from entrypoints import events
+from entrypoints.authorizer import authorize
 from entrypoints.containers import Container, get_container
 from entrypoints.events import MalformedEvent
 from entrypoints.instrumentation import current_tally, instrumented
@@ -20,6 +21,8 @@ from entrypoints.metering import MeteringNotifier
 from entrypoints.settings import ConfigurationError
 
 log = logging.getLogger(__name__)
+
+__all__ = ["authorize", "cleanup", "connect", "disconnect", "message"]
 
 Response = dict[str, Any]
 
@@ -49,7 +52,7 @@ def connect(event: Any, context: Any = None) -> Response:
     except Exception:
         log.exception("could not record a connection (%s)", events.describe(event))
         return _response(500, "Failed to connect")
-    return _response(200, "Connected")
+    return _response(200, "Connected") | events.subprotocol_answer(request)
 
 
 @instrumented("disconnect")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from attrs import frozen
 
@@ -26,10 +27,20 @@ def _text(name: str, raw: str) -> str:
     return raw
 
 
-def _secret(name: str, raw: str) -> str:
+def check_secret(name: str, raw: str) -> str:
+    """An HS256 secret, from the environment or read from a secret store."""
     if len(raw.encode()) < MIN_SECRET_BYTES:  # RFC 7518 3.2: an HS256 key of >= 256 bits
         raise ConfigurationError(f"{name} must be at least {MIN_SECRET_BYTES} bytes long")
     return raw
+
+
+def _jwks_url(name: str, raw: str) -> str:
+    parts = urlsplit(raw)
+    secure = parts.scheme == "https" and bool(parts.hostname)
+    loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if secure or loopback:
+        return raw
+    raise ConfigurationError(f"{name} must be an https:// URL (http:// on loopback), got {raw!r}")
 
 
 def _endpoint(name: str, raw: str) -> str:
@@ -82,6 +93,23 @@ class Setting:
     meaning: str
 
 
+AUTHENTICATION_SETTINGS = (
+    Setting("ROOMCAST_JWT_CLIENT_ID", "jwt_client_id", _text, None,
+            "App client id: an `aud`, or a Cognito access token's `client_id`, must name it"),
+    Setting("ROOMCAST_JWKS_URL", "jwks_url", _jwks_url, None,
+            "JWKS of an RS256/ES256 issuer; set, $connect requires a token it signed"),
+    Setting("ROOMCAST_JWKS_FILE", "jwks_file", _text, None,
+            "A local JWKS JSON file, in place of ROOMCAST_JWKS_URL"),
+    Setting("ROOMCAST_JWKS_MIN_REFRESH_SECONDS", "jwks_min_refresh_seconds", _positive_int, 60,
+            "Least time between two JWKS reloads (a token with an unknown kid asks for one)"),
+    Setting("ROOMCAST_JWT_SECRET_PARAMETER", "jwt_secret_parameter", _text, None,
+            "SSM parameter (SecureString) holding the HS256 secret, read once per process"),
+    Setting("ROOMCAST_JWT_SECRET_ID", "jwt_secret_id", _text, None,
+            "Secrets Manager secret holding the HS256 secret, read once per process"),
+)
+KEY_SOURCES = ("jwt_secret", "jwt_secret_parameter", "jwt_secret_id", "jwks_url", "jwks_file")
+
+
 SETTINGS = (
     Setting("CONNECTIONS_TABLE", "table_name", _text, None,
             "DynamoDB table name (required with the dynamodb store)"),
@@ -105,12 +133,13 @@ SETTINGS = (
     Setting("ROOMCAST_MAX_MEMBERS_IN_JOINED_ROOM", "max_members_in_joined_room",
             _positive_int_up_to(MAX_MEMBERS_IN_JOINED_ROOM), DEFAULT_MAX_MEMBERS_IN_JOINED_ROOM,
             "Most user ids one joinedRoom lists (it always fits under 128 KB)"),
-    Setting("ROOMCAST_JWT_SECRET", "jwt_secret", _secret, None,
+    Setting("ROOMCAST_JWT_SECRET", "jwt_secret", check_secret, None,
             "HS256 secret; set, $connect requires a `token` and the user is its `sub`"),
     Setting("ROOMCAST_JWT_AUDIENCE", "jwt_audience", _text, None,
             "Required `aud` claim, checked when set"),
     Setting("ROOMCAST_JWT_ISSUER", "jwt_issuer", _text, None,
             "Required `iss` claim, checked when set"),
+    *AUTHENTICATION_SETTINGS,
     Setting("ROOMCAST_ENVIRONMENT", "environment", _text, "local",
             "The `Environment` dimension of roomcast's metrics (the stack sets its stage)"),
 )
@@ -121,7 +150,14 @@ def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
     values = {s.key: _read(s, environ) for s in SETTINGS}
     if values["store"] == "dynamodb" and not values["table_name"]:
         raise ConfigurationError("CONNECTIONS_TABLE is required when ROOMCAST_STORE=dynamodb")
+    _one_key_source(values)
     return values
+
+
+def _one_key_source(values: Mapping[str, Any]) -> None:
+    chosen = [s.env for s in SETTINGS if s.key in KEY_SOURCES and values[s.key] is not None]
+    if len(chosen) > 1:
+        raise ConfigurationError(f"set only one of {', '.join(chosen)}: each picks the keys")
 
 
 def _read(setting: Setting, environ: Mapping[str, str]) -> Any:

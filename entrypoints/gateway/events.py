@@ -6,7 +6,7 @@ import base64
 import secrets
 import string
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +49,8 @@ class Caller:
     connected_at: int
     source_ip: str
     user_agent: str
+    # What a $connect authorizer allowed: requestContext.authorizer of every event.
+    authorizer: Mapping[str, Any] | None = None
 
 
 def trace_id(epoch_ms: int) -> str:
@@ -60,7 +62,7 @@ def _request_context(api: Api, caller: Caller, route_key: str, event_type: str) 
     """Every event's context; `requestId` equals `extendedRequestId`, as in API Gateway's."""
     epoch_ms = now_ms()
     request_id = new_id()
-    return {
+    context: dict[str, Any] = {
         "routeKey": route_key,
         "eventType": event_type,
         "extendedRequestId": request_id,
@@ -75,6 +77,9 @@ def _request_context(api: Api, caller: Caller, route_key: str, event_type: str) 
         "connectionId": caller.connection_id,
         "apiId": api.api_id,
     }
+    if caller.authorizer is not None:
+        context["authorizer"] = dict(caller.authorizer)
+    return context
 
 
 Pairs = Iterable[tuple[str, str]]

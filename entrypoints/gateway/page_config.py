@@ -16,7 +16,15 @@ def chat_page_config(gateway: Gateway, environ: Mapping[str, str]) -> dict[str, 
         "stage": gateway.stage,
         "maxFrameBytes": gateway.limits.max_frame_bytes,
         "maxMessageBytes": _max_message_bytes(environ),
+        "tokenIn": _token_location(gateway),
     }
+
+
+def _token_location(gateway: Gateway) -> str:
+    """Where the page puts a token: where the $connect authorizer looks, else the query."""
+    sources = gateway.authorizer.identity_sources if gateway.authorizer else ()
+    header = "route.request.header.sec-websocket-protocol"
+    return "protocol" if any(s.lower() == header for s in sources) else "query"
 
 
 def _max_message_bytes(environ: Mapping[str, str]) -> int:

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from entrypoints.gateway import environment, injection, log_setup, table_check
 from entrypoints.gateway.app import make_app
+from entrypoints.gateway.connect_authorizer import connect_authorizer
 from entrypoints.gateway.invoker import Invoker
 from entrypoints.gateway.limits import GatewayLimits
 from entrypoints.gateway.origins import OriginPolicy
@@ -23,7 +25,7 @@ from entrypoints.gateway.routing import RouteTable, load_routes
 from entrypoints.gateway.state import Gateway
 from entrypoints.gateway.table_check import CannotStart
 from entrypoints.settings import ConfigurationError, from_environ
-from entrypoints.template import DEFAULT_TEMPLATE, load_template
+from entrypoints.template import DEFAULT_TEMPLATE, load_template, with_parameters
 
 log = logging.getLogger("roomcast.gateway")
 
@@ -44,6 +46,7 @@ class ServeOptions:
     log_level: str = "info"
     create_table: bool = False
     allow_aws: bool = False
+    parameter_overrides: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ def run(options: ServeOptions) -> int:
 
 
 async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> None:
-    template = _template(options.template)
+    template = _template(options.template, options.parameter_overrides)
     table_name = environment.table_name(template, options.stage)
     _check_settings(options, table_name)
     environment.use_local_aws_defaults(os.environ)
@@ -92,7 +95,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
     environment.configure(
         os.environ, store=options.store, endpoint=urls.management, table_name=table_name
     )
-    gateway = _gateway(options, routes)
+    gateway = _gateway(options, template, routes)
     injection.configure(gateway, options.notifier, options.workers)
     # aiohttp arms its keep-alive timer when a connection opens and disarms it when a
     # request arrives: with the handshake timeout as keep-alive timeout, a connection that
@@ -133,9 +136,11 @@ def _release_handler_resources() -> None:
         reset()
 
 
-def _template(path: Path) -> dict[str, object]:
+def _template(path: Path, parameter_overrides: Mapping[str, str]) -> dict[str, object]:
+    """The stack as `--parameter-overrides` would deploy it: its conditions decide, e.g.,
+    whether an authorizer guards $connect."""
     try:
-        return load_template(path)
+        return with_parameters(load_template(path), parameter_overrides)
     except (OSError, ValueError, yaml.YAMLError) as error:
         raise CannotStart(f"cannot use the template {path}: {error}") from None
 
@@ -172,12 +177,19 @@ def _store_description(options: ServeOptions, template: dict[str, object]) -> st
     return f"DynamoDB table {table} at {endpoint}"
 
 
-def _gateway(options: ServeOptions, routes: RouteTable) -> Gateway:
+def _gateway(options: ServeOptions, template: dict[str, object], routes: RouteTable) -> Gateway:
     invoker = Invoker(
         options.workers, options.limits.integration_timeout_seconds, options.max_queued
     )
     origins = OriginPolicy.of(options.host, options.allowed_origins)
-    return Gateway(routes, options.limits, invoker, options.stage, origins=origins)
+    return Gateway(
+        routes,
+        options.limits,
+        invoker,
+        options.stage,
+        origins=origins,
+        authorizer=connect_authorizer(template),
+    )
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -198,6 +210,12 @@ def banner(options: ServeOptions, urls: Urls, store: str) -> str:
             f"  Chat page:  {urls.page}",
             f"  Management: {urls.management}/@connections/{{connectionId}}",
             f"  Try:        npx wscat -c '{urls.websocket}?userId=alice'",
+            *_overrides_line(options),
             "Press Ctrl-C to stop.",
         ]
     )
+
+
+def _overrides_line(options: ServeOptions) -> list[str]:
+    chosen = " ".join(f"{k}={v}" for k, v in options.parameter_overrides.items())
+    return [f"  Parameters: {chosen}"] if chosen else []

@@ -15,6 +15,7 @@ from aiohttp import WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
 from entrypoints.gateway import access_log, dispatch, events, subprotocols
+from entrypoints.gateway.authorization import authorize
 from entrypoints.gateway.connections import (
     ABNORMAL,
     GOING_AWAY,
@@ -44,8 +45,11 @@ async def websocket_endpoint(request: web.Request) -> web.StreamResponse:
         return _refused(403, "Forbidden", problem, user_agent)
     if not gateway.accepting:
         return _refused(503, "Gateway is shutting down", "shutting down", user_agent)
-    caller = _caller(request)
     api = gateway.api(request.host)
+    caller = await authorize(gateway, api, _caller(request), request)
+    if isinstance(caller, web.Response):
+        access_log.refused(caller.status, f"refused by the authorizer: {caller.text}", user_agent)
+        return caller
     outcome = await _run_connect(gateway, api, caller, request)
     if not outcome.accepted:
         reason = outcome.error or outcome.body or "refused by $connect"

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from entrypoints.gateway.connect_authorizer import ConnectAuthorizer
 from entrypoints.gateway.connections import GOING_AWAY, ConnectionRegistry
 from entrypoints.gateway.events import Api, new_api_id
 from entrypoints.gateway.invoker import Invoker
@@ -30,6 +31,7 @@ class Gateway:
     origins: OriginPolicy = field(default_factory=OriginPolicy)
     api_id: str = field(default_factory=new_api_id)
     connections: ConnectionRegistry = field(default_factory=ConnectionRegistry)
+    authorizer: ConnectAuthorizer | None = None
     accepting: bool = True
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 

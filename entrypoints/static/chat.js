@@ -181,9 +181,16 @@ function onFrame(frame) {
   renderMembers();
 }
 
-function connectQuery(userId) {
-  const token = new URLSearchParams(location.search).get('token');
-  return token ? { userId, token } : { userId };
+// The Token field, filled from ?token= in the page's address when there is one. It goes in
+// Sec-WebSocket-Protocol when the gateway's authorizer looks for it there, else in the query.
+function connectQuery(userId, config) {
+  const token = $('#token').value.trim();
+  return token && config.tokenIn !== 'protocol' ? { userId, token } : { userId };
+}
+
+function connectProtocols(config) {
+  const token = $('#token').value.trim();
+  return token && config.tokenIn === 'protocol' ? ['roomcast', token] : [];
 }
 
 async function connectAs(userId) {
@@ -193,7 +200,9 @@ async function connectAs(userId) {
   state.userId = userId;
   state.pending = [];
   let opened = false;
+  const config = await pageConfig();
   const client = new AWSWebSocketClient(await websocketUrl(), {
+    protocols: connectProtocols(config),
     onOpen: () => {
       opened = true;
       setStatus(`Connected as ${userId}`, 'open');
@@ -212,7 +221,7 @@ async function connectAs(userId) {
     onMessage: onFrame,
   });
   state.client = client;
-  await client.connect(connectQuery(userId));
+  await client.connect(connectQuery(userId, config));
 }
 
 // Browsers hide a refused handshake's HTTP status: say what refuses one here.
@@ -231,7 +240,9 @@ async function explainRefusal(userId) {
     state.shown,
     'error',
     `The server refused the connection as ${userId}: with authentication on, a missing or ` +
-      'invalid token is refused (HTTP 401); open this page with ?token=<JWT> in its address.',
+      'invalid token is refused (HTTP 401; 403 when an authorizer denies it). Paste a token ' +
+      'in the Token field or open this page with ?token=<JWT>; for local work, ' +
+      `roomcast token --sub ${userId} prints one. The user is the token's sub, not the name.`,
   );
 }
 
@@ -307,6 +318,7 @@ function send(event) {
   input.value = '';
 }
 
+$('#token').value = new URLSearchParams(location.search).get('token') || '';
 $('#join-form').addEventListener('submit', join);
 $('#leave').addEventListener('click', leave);
 $('#send-form').addEventListener('submit', send);

@@ -1,7 +1,8 @@
 // The seed's AWSWebSocketClient, kept: query parameters on connect, joinRoom / leaveRoom /
 // sendMessage / ping, a 30 s heartbeat, reconnect with exponential backoff except after
-// close codes 1000 and 1001. Additions: onReconnecting for the UI, and a reconnect that
-// keeps trying when the new socket fails before it opens.
+// close codes 1000 and 1001. Additions: onReconnecting for the UI, a reconnect that
+// keeps trying when the new socket fails before it opens, and `protocols` (e.g.
+// ['roomcast', token]: a token in Sec-WebSocket-Protocol stays out of the URL).
 
 class AWSWebSocketClient {
   constructor(url, options = {}) {
@@ -11,6 +12,7 @@ class AWSWebSocketClient {
     this.maxReconnectAttempts = options.maxReconnectAttempts ?? 5;
     this.reconnectDelay = options.reconnectDelay ?? 1000;
     this.pingIntervalMs = options.pingIntervalMs ?? 30000;
+    this.protocols = options.protocols ?? [];
     this.pingInterval = null;
     this.reconnectTimer = null;
 
@@ -29,7 +31,9 @@ class AWSWebSocketClient {
 
     return new Promise((resolve, reject) => {
       try {
-        this.ws = new WebSocket(fullUrl);
+        this.ws = this.protocols.length
+          ? new WebSocket(fullUrl, this.protocols)
+          : new WebSocket(fullUrl);
       } catch (err) {
         reject(err);
         return;

@@ -1,16 +1,21 @@
-"""TokenVerifier contract over the fake and the JWT verifier, plus what only JWTs can get wrong."""
+"""TokenVerifier contract over the fake, HS256 and JWKS verifiers, plus what JWTs can get wrong."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import jwt
 import pytest
 
 from adapters.fake_verifier import FakeTokenVerifier
+from adapters.jwks_keys import JwksCache, file_loader
+from adapters.jwks_verifier import JwksVerifier
+from adapters.jwt_claims import ClaimRules
 from adapters.jwt_verifier import JwtVerifier
 from domain.errors import Unauthorized
 from domain.model import UserId
+from tests.support.identity import SigningKey, ec_key, rsa_key, write_jwks
 
 SECRET = "a-test-secret-that-is-at-least-32-bytes-long"
 
@@ -35,8 +40,20 @@ class JwtIssuer:
         return signed({"sub": user})
 
 
-@pytest.fixture(params=["fake", "jwt"])
-def issuer(request):
+class JwksIssuer:
+    def __init__(self, key: SigningKey, path: Path) -> None:
+        self.key = key
+        self.verifier = JwksVerifier(JwksCache(file_loader(write_jwks(path, key))), ClaimRules())
+
+    def token_for(self, user: str) -> str:
+        return self.key.sign({"sub": user})
+
+
+@pytest.fixture(params=["fake", "jwt", "jwks-rs256", "jwks-es256"])
+def issuer(request, tmp_path):
+    if request.param.startswith("jwks"):
+        key = rsa_key() if request.param.endswith("rs256") else ec_key()
+        return JwksIssuer(key, tmp_path / "jwks.json")
     return {"fake": FakeIssuer, "jwt": JwtIssuer}[request.param]()
 
 

@@ -40,6 +40,11 @@ def message(event: dict[str, Any], context: Any) -> Any:
     return real.message(event, context)
 
 
+def authorize(event: dict[str, Any], context: Any) -> Any:
+    _record(event)
+    return real.authorize(event, context)
+
+
 def disconnect(event: dict[str, Any], context: Any) -> Any:
     _record(event)
     return real.disconnect(event, context)

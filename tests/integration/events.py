@@ -115,3 +115,18 @@ def _context(
         "connectionId": connection_id,
         "apiId": API_ID,
     }
+
+
+CONNECT_ARN = f"arn:aws:execute-api:{REGION}:123456789012:{API_ID}/{STAGE}/$connect"
+
+
+def authorizer_event(
+    connection_id: str, query: dict[str, str] | None = None, protocols: str | None = None
+) -> dict[str, Any]:
+    """What API Gateway sends a REQUEST authorizer on $connect: the CONNECT request's headers
+    and query, plus `type` and the route's `methodArn`."""
+    event = connect_event(connection_id, query)
+    if protocols is not None:
+        event["headers"]["Sec-WebSocket-Protocol"] = protocols
+        event["multiValueHeaders"]["Sec-WebSocket-Protocol"] = [protocols]
+    return {"type": "REQUEST", "methodArn": CONNECT_ARN, "stageVariables": {}, **event}

@@ -33,7 +33,7 @@ DIMENSION_VALUES = {
     "Function": {name.removesuffix("Function").lower() for name in FUNCTIONS},
     "Reason": REASONS,
 }
-FUNCTION_NAME = re.compile(r"^dev-roomcast-(connect|disconnect|message|cleanup)$")
+FUNCTION_NAME = re.compile(r"^dev-roomcast-(connect|disconnect|message|cleanup|authorizer)$")
 
 Reference = tuple[str, str, dict[str, str]]  # namespace, metric, dimensions
 

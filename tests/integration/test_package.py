@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PINS_FILE = ROOT / "infra" / "lambda-requirements.txt"
 ARTIFACT = ROOT / "build" / "roomcast-lambda.zip"
 ELF_AARCH64 = 183  # e_machine of an arm64 shared object; the functions run on arm64
-MAX_UNPACKED_BYTES = 35_000_000
+# cryptography (RS256/ES256 tokens from a JWKS) is 14.5 MB of it, its Rust module 13.5 MB.
+MAX_UNPACKED_BYTES = 50_000_000
 UNCHECKED_HASH_PYC = 0b01  # PEP 552 flags: hash-based, source never checked
 NOT_RUNTIME = (".c", ".h", ".cpp", ".pyx", ".pxd", ".pxi", ".pyi")
 LAMBDA = {

@@ -1,0 +1,44 @@
+"""The Lambda REQUEST authorizer for `$connect`: API Gateway asks it before any handler runs.
+
+Allow: an IAM policy for the route, `principalId` = the user, and a `context` that API Gateway
+hands to every later event of the connection as `requestContext.authorizer`. A token that
+proves nobody gets Deny (the client sees 403); a misconfiguration raises (500).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from domain.errors import Unauthorized
+from domain.identity import authenticate
+from entrypoints import events
+from entrypoints.containers import get_container
+from entrypoints.settings import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+DENIED_PRINCIPAL = "unauthorized"
+
+
+def authorize(event: Any, context: Any = None) -> dict[str, Any]:
+    resource = events.method_arn(event)
+    verifier = get_container().verifier()
+    if verifier is None:
+        raise ConfigurationError(
+            "the authorizer needs ROOMCAST_JWKS_URL, ROOMCAST_JWKS_FILE or an HS256 secret"
+        )
+    try:
+        user = authenticate(verifier, events.token(event))
+    except Unauthorized as refused:
+        log.info("denied a connection: %s (%s)", refused, events.describe(event))
+        return policy(DENIED_PRINCIPAL, "Deny", resource)
+    return policy(user.value, "Allow", resource) | {"context": {"userId": user.value}}
+
+
+def policy(principal: str, effect: str, resource: str) -> dict[str, Any]:
+    statement = {"Action": "execute-api:Invoke", "Effect": effect, "Resource": resource}
+    return {
+        "principalId": principal,
+        "policyDocument": {"Version": "2012-10-17", "Statement": [statement]},
+    }

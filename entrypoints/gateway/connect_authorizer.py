@@ -1,0 +1,123 @@
+"""API Gateway's part in a Lambda REQUEST authorizer, for the local gateway.
+
+Reads the authorizer the template puts on `$connect` (after its parameters are applied),
+checks its identity sources before invoking it (missing: 401, nothing invoked), builds the
+event API Gateway sends it, and reads its answer: an IAM policy that allows the route
+(the context then rides on every event of the connection), a Deny (403), or an error (500).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from attrs import frozen
+
+log = logging.getLogger("roomcast.gateway")
+
+Handler = Callable[[dict[str, Any], Any], Any]
+FUNCTION_ARN = re.compile(r"functions/\$\{([A-Za-z0-9]+)\.Arn\}")
+ACCOUNT = "123456789012"
+
+
+@frozen
+class Decision:
+    status: int  # 200: allowed; 401, 403, 500: the handshake is refused with it
+    context: Mapping[str, Any] | None = None  # requestContext.authorizer when allowed
+
+
+@frozen
+class ConnectAuthorizer:
+    identity_sources: tuple[str, ...]
+    handler_name: str
+    handler: Handler
+
+    def decide(self, connect_event: Mapping[str, Any], region: str, context: Any = None
+               ) -> Decision:
+        if not has_identity(self.identity_sources, connect_event):
+            return Decision(401)
+        try:
+            answer = self.handler(authorizer_event(connect_event, region), context)
+        except Exception:
+            log.exception("the $connect authorizer %s raised", self.handler_name)
+            return Decision(500)
+        return read_policy(answer, method_arn(connect_event, region))
+
+
+def connect_authorizer(template: Mapping[str, Any]) -> ConnectAuthorizer | None:
+    """The authorizer on the `$connect` route of a template whose conditions are resolved."""
+    resources: Mapping[str, Any] = template.get("Resources", {})
+    route: Mapping[str, Any] = next(
+        (r.get("Properties", {}) for r in resources.values()
+         if r.get("Type") == "AWS::ApiGatewayV2::Route"
+         and r.get("Properties", {}).get("RouteKey") == "$connect"),
+        {},
+    )
+    if route.get("AuthorizationType") != "CUSTOM":
+        return None
+    authorizer = resources[route["AuthorizerId"]["Ref"]]["Properties"]
+    uri = authorizer["AuthorizerUri"]
+    found = FUNCTION_ARN.search(str(uri.get("Fn::Sub") if isinstance(uri, dict) else uri))
+    if found is None:
+        raise ValueError("the $connect authorizer's AuthorizerUri names no function")
+    handler_name = str(resources[found.group(1)]["Properties"]["Handler"])
+    module, _, attribute = handler_name.rpartition(".")
+    try:
+        handler = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as missing:
+        raise ValueError(f"cannot import the authorizer {handler_name}: {missing}") from None
+    sources = tuple(str(s) for s in authorizer.get("IdentitySource", []))
+    return ConnectAuthorizer(sources, handler_name, handler)
+
+
+def has_identity(sources: tuple[str, ...], event: Mapping[str, Any]) -> bool:
+    """API Gateway invokes the authorizer only when every identity source is non-empty."""
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    query = event.get("queryStringParameters") or {}
+    for source in sources:
+        kind, _, name = source.removeprefix("route.request.").partition(".")
+        value = headers.get(name.lower()) if kind == "header" else query.get(name)
+        if kind not in ("header", "querystring") or not value:
+            return False
+    return True
+
+
+def method_arn(event: Mapping[str, Any], region: str) -> str:
+    context = event["requestContext"]
+    return f"arn:aws:execute-api:{region}:{ACCOUNT}:{context['apiId']}/{context['stage']}/$connect"
+
+
+def authorizer_event(event: Mapping[str, Any], region: str) -> dict[str, Any]:
+    return {
+        "type": "REQUEST",
+        "methodArn": method_arn(event, region),
+        "stageVariables": {},
+        **{key: value for key, value in event.items() if key != "body"},
+    }
+
+
+def read_policy(answer: Any, resource: str) -> Decision:
+    """Allow only when a statement allows `execute-api:Invoke` on the route and none denies it."""
+    try:
+        principal = answer["principalId"]
+        statements = answer["policyDocument"]["Statement"]
+        effects = {s["Effect"] for s in statements if _covers(s, resource)}
+        context = dict(answer.get("context") or {})
+    except (KeyError, TypeError, AttributeError):
+        return Decision(500)
+    if not isinstance(principal, str) or "Deny" in effects or "Allow" not in effects:
+        return Decision(403 if isinstance(principal, str) else 500)
+    return Decision(200, {"principalId": principal, **context})
+
+
+def _covers(statement: Mapping[str, Any], resource: str) -> bool:
+    actions, resources = statement.get("Action", []), statement.get("Resource", [])
+    actions = [actions] if isinstance(actions, str) else actions
+    resources = [resources] if isinstance(resources, str) else resources
+    return any(fnmatch.fnmatchcase("execute-api:Invoke", a) for a in actions) and any(
+        fnmatch.fnmatchcase(resource, r) for r in resources
+    )

@@ -1,0 +1,86 @@
+"""`roomcast token`: tokens the verifiers accept, and clear refusals for what cannot be signed."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from adapters.jwks_keys import JwksCache, file_loader
+from adapters.jwks_verifier import JwksVerifier
+from adapters.jwt_claims import ClaimRules
+from adapters.jwt_verifier import JwtVerifier
+from domain.model import UserId
+from entrypoints.cli import main
+from tests.support.identity import SigningKey, ec_key, rsa_key
+
+SECRET = "a-local-development-secret-of-32-bytes!"
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(["token", *argv])
+    captured = capsys.readouterr()
+    return status, captured.out.strip(), captured.err
+
+
+def pem_file(tmp_path: Path, key: SigningKey) -> Path:
+    path = tmp_path / f"{key.kid}.pem"
+    path.write_bytes(key.private_pem())
+    return path
+
+
+class TestTokenCommand:
+    def test_an_hs256_token_proves_its_subject_and_expires_after_the_ttl(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        status, token, _ = run(["--sub", "alice", "--secret", SECRET, "--ttl", "120"], capsys)
+        assert status == 0
+        assert JwtVerifier(SECRET).verify(token) == UserId("alice")
+        claims = jwt.decode(token, SECRET, algorithms=["HS256"])
+        assert claims["exp"] - time.time() == pytest.approx(120, abs=5)
+
+    def test_the_secret_defaults_to_the_environments(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("ROOMCAST_JWT_SECRET", SECRET)
+        monkeypatch.setenv("ROOMCAST_JWT_ISSUER", "https://auth.example")
+        status, token, _ = run(["--sub", "bob"], capsys)
+        verifier = JwtVerifier(SECRET, issuer="https://auth.example")
+        assert (status, verifier.verify(token)) == (0, UserId("bob"))
+
+    @pytest.mark.parametrize("key", [rsa_key("k-rsa"), ec_key("k-ec")], ids=["RS256", "ES256"])
+    def test_a_private_key_signs_and_its_jwks_verifies(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path, key: SigningKey
+    ) -> None:
+        jwks_path = tmp_path / "jwks.json"
+        argv = ["--sub", "carol", "--key", str(pem_file(tmp_path, key)), "--kid", key.kid,
+                "--jwks", str(jwks_path), "--aud", "roomcast"]
+        status, token, _ = run(argv, capsys)
+        assert status == 0
+        assert jwt.get_unverified_header(token)["alg"] == key.algorithm
+        verifier = JwksVerifier(JwksCache(file_loader(jwks_path)), ClaimRules(audience="roomcast"))
+        assert verifier.verify(token) == UserId("carol")
+
+    def test_what_cannot_be_signed_exits_2_saying_why(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.delenv("ROOMCAST_JWT_SECRET", raising=False)
+        small = SigningKey("small", "RS256", rsa.generate_private_key(65537, 1024))
+        refusals = {
+            "--secret must be at least 32 bytes": ["--sub", "a", "--secret", "short"],
+            "--sub: Invalid userId": ["--sub", "alice\u202e", "--secret", SECRET],
+            "give --secret": ["--sub", "alice"],
+            "--key needs --kid": ["--sub", "a", "--key", str(pem_file(tmp_path, rsa_key()))],
+            "RSA key of 2048\\+ bits": [
+                "--sub", "a", "--key", str(pem_file(tmp_path, small)), "--kid", "small"],
+            "--ttl must be at least": ["--sub", "a", "--secret", SECRET, "--ttl", "0"],
+        }
+        for message, argv in refusals.items():
+            status, token, error = run(argv, capsys)
+            assert (status, token) == (2, ""), message
+            assert re.search(message, error), error

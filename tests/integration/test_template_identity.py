@@ -1,0 +1,142 @@
+"""infra/template.yaml's identity block: the Authentication switch, the authorizer, the secret."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from entrypoints.template import load_template, with_parameters
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template()
+JWKS_URL = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TEST/.well-known/jwks.json"
+AUTHORIZER = {"Authentication": "authorizer", "JwksUrl": JWKS_URL}
+KEY_SOURCES = ("ROOMCAST_JWT_SECRET", "ROOMCAST_JWT_SECRET_PARAMETER", "ROOMCAST_JWT_SECRET_ID",
+               "ROOMCAST_JWKS_URL")
+
+
+def stack(**overrides: str) -> dict[str, Any]:
+    return dict(with_parameters(TEMPLATE, overrides)["Resources"])
+
+
+def cfn_lint(template: dict[str, Any], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "resolved.json"
+    path.write_text(json.dumps(template), encoding="utf-8")
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    # W2001: resolving the conditions leaves the other mode's parameters unused.
+    return subprocess.run(
+        [str(cfn_lint), "--ignore-checks", "W2001", "W3002", "--", str(path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+
+
+class TestAuthenticationSwitch:
+    @pytest.mark.parametrize(
+        "overrides",
+        [{}, {"JwtSecretName": "roomcast/jwt"}, AUTHORIZER,
+         {**AUTHORIZER, "JwksUrl": "", "JwtSecretParameterName": "/roomcast/jwt",
+          "AuthorizerTokenSource": "protocol"}],
+        ids=["none", "none, secret in Secrets Manager", "authorizer, JWKS",
+             "authorizer, secret in SSM, token in the subprotocol"],
+    )
+    def test_each_mode_is_lint_clean_as_deployed(
+        self, overrides: dict[str, str], tmp_path: Path
+    ) -> None:
+        result = cfn_lint(with_parameters(TEMPLATE, overrides), tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    def test_by_default_connect_has_no_authorizer(self) -> None:
+        resources = stack()
+        route = resources["ConnectRoute"]["Properties"]
+        assert route["AuthorizationType"] == "NONE" and "AuthorizerId" not in route
+        assert not {"ConnectAuthorizer", "AuthorizerFunction", "AuthorizerRole"} & set(resources)
+
+    def test_the_authorizer_guards_connect_and_is_permitted_for_this_api_only(self) -> None:
+        resources = stack(**AUTHORIZER)
+        route = resources["ConnectRoute"]["Properties"]
+        assert route["AuthorizationType"] == "CUSTOM"
+        assert route["AuthorizerId"] == {"Ref": "ConnectAuthorizer"}
+        authorizer = resources["ConnectAuthorizer"]["Properties"]
+        assert authorizer["AuthorizerType"] == "REQUEST"
+        assert authorizer["IdentitySource"] == ["route.request.querystring.token"]
+        assert "${AuthorizerFunction.Arn}" in authorizer["AuthorizerUri"]["Fn::Sub"]
+        function = resources["AuthorizerFunction"]["Properties"]
+        assert function["Handler"] == "entrypoints.handlers.authorize"
+        permission = resources["AuthorizerPermission"]["Properties"]
+        assert permission["FunctionName"] == {"Ref": "AuthorizerFunction"}
+        assert permission["SourceArn"]["Fn::Sub"].endswith(
+            ":${WebSocketApi}/authorizers/${ConnectAuthorizer}"
+        )
+
+    def test_a_token_in_the_subprotocol_is_the_identity_source_when_chosen(self) -> None:
+        authorizer = stack(**AUTHORIZER, AuthorizerTokenSource="protocol")["ConnectAuthorizer"]
+        assert authorizer["Properties"]["IdentitySource"] == [
+            "route.request.header.Sec-WebSocket-Protocol"
+        ]
+
+    def test_keys_go_to_whichever_function_checks_tokens(self) -> None:
+        def key_variables(resources: dict[str, Any], name: str) -> dict[str, Any]:
+            variables = resources[name]["Properties"]["Environment"]["Variables"]
+            return {k: v for k, v in variables.items() if k in KEY_SOURCES}
+
+        guarded = stack(**AUTHORIZER)
+        assert set(key_variables(guarded, "ConnectFunction").values()) == {""}
+        assert key_variables(guarded, "AuthorizerFunction")["ROOMCAST_JWKS_URL"] == {
+            "Ref": "JwksUrl"}
+        unguarded = stack(JwksUrl=JWKS_URL)
+        assert key_variables(unguarded, "ConnectFunction")["ROOMCAST_JWKS_URL"] == {
+            "Ref": "JwksUrl"}
+
+    def test_the_authorizer_may_only_write_its_own_logs(self) -> None:
+        role = stack(**AUTHORIZER)["AuthorizerRole"]["Properties"]
+        [policy] = role["Policies"]
+        [statement] = policy["PolicyDocument"]["Statement"]
+        assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+        assert statement["Resource"] == {"Fn::GetAtt": ["AuthorizerLogGroup", "Arn"]}
+
+
+class TestSecretStores:
+    def test_no_secret_store_no_permission(self) -> None:
+        assert "JwtSecretReadPolicy" not in stack()
+        assert "JwtSecretReadPolicy" not in stack(**AUTHORIZER)
+
+    @pytest.mark.parametrize(
+        ("overrides", "role"),
+        [({"JwtSecretParameterName": "/roomcast/jwt"}, "FunctionRole"),
+         ({"Authentication": "authorizer", "JwtSecretParameterName": "/roomcast/jwt"},
+          "AuthorizerRole")],
+        ids=["connect handler", "authorizer"],
+    )
+    def test_an_ssm_parameter_is_readable_by_the_checker_only_that_parameter(
+        self, overrides: dict[str, str], role: str
+    ) -> None:
+        policy = stack(**overrides)["JwtSecretReadPolicy"]["Properties"]
+        assert policy["Roles"] == [{"Ref": role}]
+        [statement] = policy["PolicyDocument"]["Statement"]
+        assert statement["Action"] == "ssm:GetParameter"
+        assert statement["Resource"]["Fn::Sub"].endswith(":parameter${JwtSecretParameterName}")
+
+    def test_a_secrets_manager_secret_is_readable_by_name_and_its_random_suffix_only(
+        self,
+    ) -> None:
+        policy = stack(JwtSecretName="roomcast/jwt")["JwtSecretReadPolicy"]["Properties"]
+        [statement] = policy["PolicyDocument"]["Statement"]
+        assert statement["Action"] == "secretsmanager:GetSecretValue"
+        assert statement["Resource"]["Fn::Sub"].endswith(":secret:${JwtSecretName}-??????")
+
+    def test_the_rules_refuse_two_key_sources_and_an_authorizer_without_keys(self) -> None:
+        rules = TEMPLATE["Rules"]
+        assert "JwksUrl" in rules["OneKeySource"]["Assertions"][0]["AssertDescription"]
+        assert rules["AuthorizerHasKeys"]["RuleCondition"] == {
+            "Fn::Equals": [{"Ref": "Authentication"}, "authorizer"]}
+
+
+class TestWithParameters:
+    def test_an_unknown_parameter_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="Authentification"):
+            with_parameters(TEMPLATE, {"Authentification": "authorizer"})
