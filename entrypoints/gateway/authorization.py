@@ -11,7 +11,7 @@ from aiohttp import web
 
 from entrypoints.gateway import events
 from entrypoints.gateway.invoker import LambdaContext
-from entrypoints.gateway.state import Gateway
+from entrypoints.gateway.state import Gateway, local_port
 
 # API Gateway's bodies for a handshake its authorizer refused.
 REFUSALS = {401: "Unauthorized", 403: "Forbidden", 500: "Internal Server Error"}
@@ -27,7 +27,8 @@ async def authorize(
     authorizer = gateway.authorizer
     if authorizer is None:
         return caller
-    event = events.connect_event(api, caller, request.headers.items(), request.query.items())
+    headers, query = request.headers.items(), request.query.items()
+    event = events.connect_event(api, caller, headers, query, port=local_port(request))
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     context = LambdaContext(
         "authorizer", event["requestContext"]["requestId"], AUTHORIZER_TIMEOUT_SECONDS

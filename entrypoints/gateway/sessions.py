@@ -25,7 +25,7 @@ from entrypoints.gateway.connections import (
 )
 from entrypoints.gateway.frame_guard import LimitedWebSocketResponse
 from entrypoints.gateway.invoker import Outcome
-from entrypoints.gateway.state import GATEWAY, Gateway, forbidden
+from entrypoints.gateway.state import GATEWAY, Gateway, forbidden, local_port
 
 log = logging.getLogger("roomcast.gateway")
 
@@ -98,11 +98,6 @@ def _subprotocols(request: web.Request, outcome: Outcome) -> tuple[str, ...]:
     return (chosen,)
 
 
-def _local_port(request: web.Request) -> int:
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    return int(sockname[1]) if sockname else 0
-
-
 async def _run_connect(
     gateway: Gateway, api: events.Api, caller: events.Caller, request: web.Request
 ) -> Outcome:
@@ -114,7 +109,7 @@ async def _run_connect(
         return Outcome(429, dispatch.TOO_MANY_REQUESTS, error=dispatch.TOO_MANY_REQUESTS)
     started = time.monotonic()
     headers, query = request.headers.items(), request.query.items()
-    event = events.connect_event(api, caller, headers, query, port=_local_port(request))
+    event = events.connect_event(api, caller, headers, query, port=local_port(request))
     outcome = await gateway.invoker.start(route, event, admitted=True).answer(route)
     if outcome.accepted:
         access_log.connected(caller, outcome.status_code, started)

@@ -74,3 +74,9 @@ def aws_error(status: int, error_type: str, message: str) -> web.Response:
 
 def forbidden() -> web.Response:
     return aws_error(403, "ForbiddenException", "Forbidden")
+
+
+def local_port(request: web.Request) -> int:
+    """The gateway's port the client connected to (X-Forwarded-Port)."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    return int(sockname[1]) if sockname else 0
