@@ -14,6 +14,7 @@ const state = {
   shown: LOBBY, // the room whose log is on screen
   logs: new Map(), // roomId -> its <li> lines, kept while another room is shown
   members: new Map(), // roomId -> userIds
+  unlisted: new Map(), // roomId -> members joinedRoom counted (memberCount) but did not list
   pending: [], // {roomId, message} sent by this connection and not yet echoed back
 };
 
@@ -112,6 +113,13 @@ function renderMembers() {
     }
     return item;
   });
+  const unlisted = state.roomId ? state.unlisted.get(state.roomId) || 0 : 0;
+  if (unlisted > 0) {
+    const more = document.createElement('li');
+    more.className = 'more';
+    more.textContent = `+${unlisted} more`;
+    items.push(more);
+  }
   $('#members').replaceChildren(...items);
   const left = state.shown ? `#${state.shown} (left)` : 'No room';
   $('#room-title').textContent = state.roomId ? `#${state.roomId}` : left;
@@ -122,6 +130,7 @@ function removeOne(list, value) {
   if (index >= 0) {
     list.splice(index, 1);
   }
+  return index >= 0;
 }
 
 // The server echoes a message to its sender: the oldest matching one sent from here is ours.
@@ -140,6 +149,8 @@ const handlers = {
   joinedRoom(frame) {
     state.roomId = frame.roomId;
     state.members.set(frame.roomId, [...frame.members]);
+    // A big room's joinedRoom lists only some members; memberCount is how many there are.
+    state.unlisted.set(frame.roomId, Math.max(0, (frame.memberCount || 0) - frame.members.length));
     showRoom(frame.roomId);
     addLine(frame.roomId, 'system', `You joined #${frame.roomId}`);
   },
@@ -148,12 +159,16 @@ const handlers = {
     addLine(frame.roomId, 'system', presence(frame, 'joined'), frame);
   },
   userLeft(frame) {
-    removeOne(membersOf(frame.roomId), frame.userId);
+    const unlisted = state.unlisted.get(frame.roomId) || 0;
+    if (!removeOne(membersOf(frame.roomId), frame.userId) && unlisted > 0) {
+      state.unlisted.set(frame.roomId, unlisted - 1);
+    }
     addLine(frame.roomId, 'system', presence(frame, 'left'), frame);
   },
   leftRoom(frame) {
     addLine(frame.roomId, 'system', `You left #${frame.roomId}`);
     state.members.delete(frame.roomId);
+    state.unlisted.delete(frame.roomId);
     if (state.roomId === frame.roomId) {
       state.roomId = null;
     }

@@ -96,6 +96,21 @@ class TestSizeCheck:
             expect(alice.locator("#send-problem")).to_be_hidden()
 
 
+class TestBigRooms:
+    def test_members_joinedroom_did_not_list_are_counted(
+        self, start: StartGateway, room: str
+    ) -> None:
+        gateway = start(env={"ROOMCAST_MAX_MEMBERS_IN_JOINED_ROOM": "1"})
+        with chromium() as context:
+            alice, bob, carol = pages_in_room(
+                context, gateway.page_url, room, "alice", "bob", "carol"
+            )
+            expect(carol.locator("#members li")).to_have_text(["carol (you)", "+2 more"])
+            expect(alice.locator("#members li")).to_have_text(["alice (you)", "bob", "carol"])
+            bob.close()
+            expect(carol.locator("#members li")).to_have_text(["carol (you)", "+1 more"])
+
+
 class TestHints:
     def test_sending_before_joining_says_to_join_first(self, gateway: GatewayProcess) -> None:
         with chromium() as context:
