@@ -41,7 +41,7 @@ async def open_clients(url: str, count: int, rooms: int) -> list[Client]:
 
     async def one(i: int) -> Client:
         async with slots:
-            socket = await connect(f"{url}?userId=u{i}", open_timeout=60, max_size=None)
+            socket = await connect(f"{url}?userId=u{i}", open_timeout=60)
             return Client(socket, f"bench-{i % rooms}")
 
     return await asyncio.gather(*(one(i) for i in range(count)))

@@ -61,9 +61,9 @@ class RoomcastClient:
 
     async def connect(self) -> None:
         """Open the socket; raises websockets' InvalidStatus when the handshake is refused."""
-        self.socket = await connect(
-            self.full_url, open_timeout=self.open_timeout, ping_interval=None, max_size=None
-        )
+        # websockets' defaults stay on, as users keep them: a keepalive ping every 20 s
+        # (20 s to answer) and a 1 MiB frame limit, above API Gateway's 128 KB.
+        self.socket = await connect(self.full_url, open_timeout=self.open_timeout)
         self.reconnect_attempts = 0
         self._start(self._read(self.socket))
         self._heartbeat_task = self._start(self._heartbeat(self.socket))

@@ -1,5 +1,5 @@
-"""A member on `websockets` at its defaults (keepalive ping every 20 s, 20 s to answer), as
-users' clients run: roomcast_client turns the keepalive off, which would hide slow pongs."""
+"""A member on bare `websockets` at its defaults (keepalive ping every 20 s, 20 s to answer),
+as users' own clients run, with no roomcast_client machinery between it and the socket."""
 
 from __future__ import annotations
 
