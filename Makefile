@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 SERVE_STAMP := $(VENV)/.installed-serve
 CHROMIUM := /usr/bin/chromium
-TYPED_PACKAGES := domain ports adapters entrypoints roomcast_client benchmarks setup.py
+TYPED_PACKAGES := roomcast roomcast_client benchmarks setup.py
 
 .PHONY: install test lint run bench package print-lambda-python clean
 
@@ -45,7 +45,7 @@ run: $(SERVE_STAMP)
 	$(VENV)/bin/roomcast serve $(ARGS)
 
 # The Lambda artifact: pinned wheels for the functions' runtime and architecture plus
-# roomcast's own packages, minus the local gateway and its page, minus what Lambda never
+# roomcast's own packages, minus the ways in that are not Lambda's, minus what Lambda never
 # runs, compiled to bytecode by the runtime's Python (/var/task is read-only, so a cold start
 # could never write its own). The Python version has one pin: the template's `Runtime`.
 LAMBDA_PYTHON_VERSION := $(shell sed -n 's/^ *Runtime: python//p' infra/template.yaml | sort -u)
@@ -55,6 +55,8 @@ LAMBDA_PYTHON ?= $(shell for python in python$(LAMBDA_PYTHON_VERSION) \
 	| grep -qx '$(LAMBDA_PYTHON_VERSION)' && { echo "$$python"; break; }; done)
 LAMBDA_PLATFORM ?= manylinux2014_aarch64
 LAMBDA_DIR ?= build/lambda
+# entrypoints/ folders of the other ways in: the local gateway (with its page) and the CLI.
+NOT_LAMBDA := gateway cli
 LAMBDA_ZIP ?= build/roomcast-lambda.zip
 # The service models the artifact's clients (DynamoDB, the Management API) and botocore's
 # credential chain (STS, SSO, sign-in) load; the other ~430 services' are 21 MB never read.
@@ -75,8 +77,8 @@ package: $(STAMP)
 	$(PY) -m pip install --quiet --no-deps --no-compile --only-binary=:all: \
 		--platform $(LAMBDA_PLATFORM) --implementation cp --python-version $(LAMBDA_PYTHON_VERSION) \
 		--target $(LAMBDA_DIR) -r infra/lambda-requirements.txt
-	cp -R domain ports adapters entrypoints $(LAMBDA_DIR)/
-	rm -rf $(LAMBDA_DIR)/bin $(LAMBDA_DIR)/entrypoints/gateway $(LAMBDA_DIR)/entrypoints/static
+	cp -RL roomcast $(LAMBDA_DIR)/
+	rm -rf $(LAMBDA_DIR)/bin $(foreach way,$(NOT_LAMBDA),$(LAMBDA_DIR)/roomcast/entrypoints/$(way))
 	find $(LAMBDA_DIR) -type d \( -name __pycache__ -o -name tests \) -prune -exec rm -rf {} +
 	find $(LAMBDA_DIR) -type f \( $(LAMBDA_STRIPPED) \) -delete
 	find $(LAMBDA_DIR)/botocore/data -mindepth 1 -maxdepth 1 -type d \

@@ -12,7 +12,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 TEMPLATE = Path("infra") / "template.yaml"
-PACKAGED_TEMPLATE = Path("entrypoints") / "template.yaml"
+PACKAGED_TEMPLATE = Path("roomcast") / "entrypoints" / "gateway" / "template.yaml"
 
 
 class BuildPyWithTemplate(build_py):

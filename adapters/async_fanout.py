@@ -9,10 +9,10 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 
-from adapters.endpoints import management_endpoint, region_of
-from adapters.loop_notifier import LoopNotifier, Operation
-from adapters.management_api import RetryPolicy, client_settings, translate
-from domain.model import ConnectionId
+from roomcast.adapters.endpoints import management_endpoint, region_of
+from roomcast.adapters.loop_notifier import LoopNotifier, Operation
+from roomcast.adapters.management_api import RetryPolicy, client_settings, translate
+from roomcast.domain.model import ConnectionId
 
 
 class AsyncFanoutNotifier(LoopNotifier):

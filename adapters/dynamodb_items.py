@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.model import NO_ROOMS, Connection, ConnectionId, Membership, RoomId, UserId
+from roomcast.domain.model import NO_ROOMS, Connection, ConnectionId, Membership, RoomId, UserId
 
 Item = dict[str, Any]
 

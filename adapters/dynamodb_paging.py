@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
 
-from adapters.dynamodb_items import Item
+from roomcast.adapters.dynamodb_items import Item
 
 BATCH_WRITE_LIMIT = 25
 

@@ -11,12 +11,12 @@ from typing import Any
 from botocore.config import Config
 from botocore.session import Session
 
-from adapters import dynamodb_items as items
-from adapters import dynamodb_transactions as transactions
-from adapters.dynamodb_paging import BatchDeleter, every_item
-from domain.model import Connection, ConnectionId, Membership, RoomId
-from domain.results import Stats
-from ports import Clock
+from roomcast.adapters import dynamodb_items as items
+from roomcast.adapters import dynamodb_transactions as transactions
+from roomcast.adapters.dynamodb_paging import BatchDeleter, every_item
+from roomcast.domain.model import Connection, ConnectionId, Membership, RoomId
+from roomcast.domain.results import Stats
+from roomcast.ports import Clock
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from adapters import dynamodb_items as items
-from domain.errors import ConcurrentUpdate, ConnectionNotFound
-from domain.model import Connection, ConnectionId, RoomId
+from roomcast.adapters import dynamodb_items as items
+from roomcast.domain.errors import ConcurrentUpdate, ConnectionNotFound
+from roomcast.domain.model import Connection, ConnectionId, RoomId
 
 MAX_TRANSACTION_ITEMS = 100
 LEAVE_ATTEMPTS = 3

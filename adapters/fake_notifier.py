@@ -8,10 +8,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from domain.errors import ConnectionGone, DeliveryFailed
-from domain.frames import Frame
-from domain.model import ConnectionId
-from domain.results import BroadcastResult
+from roomcast.domain.errors import ConnectionGone, DeliveryFailed
+from roomcast.domain.frames import Frame
+from roomcast.domain.model import ConnectionId
+from roomcast.domain.results import BroadcastResult
 
 
 class FakeNotifier:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from domain.errors import Unauthorized
-from domain.model import UserId
+from roomcast.domain.errors import Unauthorized
+from roomcast.domain.model import UserId
 
 
 class FakeTokenVerifier:

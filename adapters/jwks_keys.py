@@ -14,7 +14,7 @@ from typing import Any
 import jwt
 from attrs import frozen
 
-from domain.errors import Unauthorized
+from roomcast.domain.errors import Unauthorized
 
 log = logging.getLogger(__name__)
 

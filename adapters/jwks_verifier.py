@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import jwt
 
-from adapters.jwks_keys import JwksCache
-from adapters.jwt_claims import ClaimRules, verified_subject
-from domain.errors import Unauthorized
-from domain.model import UserId
+from roomcast.adapters.jwks_keys import JwksCache
+from roomcast.adapters.jwt_claims import ClaimRules, verified_subject
+from roomcast.domain.errors import Unauthorized
+from roomcast.domain.model import UserId
 
 
 class JwksVerifier:

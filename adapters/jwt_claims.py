@@ -7,8 +7,8 @@ from typing import Any
 import jwt
 from attrs import frozen
 
-from domain.errors import Unauthorized
-from domain.model import UserId
+from roomcast.domain.errors import Unauthorized
+from roomcast.domain.model import UserId
 
 # RFC 7519 section 4.1: these are NumericDate values. PyJWT passes them through int(), so a
 # string such as "9999999999" would otherwise be taken as a time.

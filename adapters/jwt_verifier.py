@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from adapters.jwt_claims import ClaimRules, verified_subject
-from domain.model import UserId
+from roomcast.adapters.jwt_claims import ClaimRules, verified_subject
+from roomcast.domain.model import UserId
 
 ALGORITHM = "HS256"
 

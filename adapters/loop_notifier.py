@@ -12,12 +12,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Coroutine, Sequence
 from typing import Any, Literal, TypeVar
 
-from adapters.background_loop import BackgroundLoop
-from adapters.management_api import Retryable, RetryPolicy, exhausted, tally
-from domain.errors import ConnectionGone, DeliveryFailed
-from domain.frames import Frame
-from domain.model import ConnectionId
-from domain.results import BroadcastResult
+from roomcast.adapters.background_loop import BackgroundLoop
+from roomcast.adapters.management_api import Retryable, RetryPolicy, exhausted, tally
+from roomcast.domain.errors import ConnectionGone, DeliveryFailed
+from roomcast.domain.frames import Frame
+from roomcast.domain.model import ConnectionId
+from roomcast.domain.results import BroadcastResult
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

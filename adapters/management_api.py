@@ -14,9 +14,9 @@ from botocore.exceptions import (
     EndpointConnectionError,
 )
 
-from domain.errors import ConnectionGone, DeliveryFailed
-from domain.model import ConnectionId
-from domain.results import BroadcastResult
+from roomcast.domain.errors import ConnectionGone, DeliveryFailed
+from roomcast.domain.model import ConnectionId
+from roomcast.domain.results import BroadcastResult
 
 
 def client_settings(max_pool_connections: int = 10) -> dict[str, Any]:

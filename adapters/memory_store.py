@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 
-from domain.errors import ConcurrentUpdate, ConnectionNotFound
-from domain.model import Connection, ConnectionId, Membership, RoomId
-from domain.results import Stats
-from ports import Clock
+from roomcast.domain.errors import ConcurrentUpdate, ConnectionNotFound
+from roomcast.domain.model import Connection, ConnectionId, Membership, RoomId
+from roomcast.domain.results import Stats
+from roomcast.ports import Clock
 
 
 class InMemoryConnectionStore:

@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from adapters.endpoints import management_endpoint, region_of
-from adapters.management_api import (
+from roomcast.adapters.endpoints import management_endpoint, region_of
+from roomcast.adapters.management_api import (
     Retryable,
     RetryPolicy,
     client_settings,
@@ -19,10 +19,10 @@ from adapters.management_api import (
     tally,
     translate,
 )
-from domain.errors import ConnectionGone, DeliveryFailed
-from domain.frames import Frame
-from domain.model import ConnectionId
-from domain.results import BroadcastResult
+from roomcast.domain.errors import ConnectionGone, DeliveryFailed
+from roomcast.domain.frames import Frame
+from roomcast.domain.model import ConnectionId
+from roomcast.domain.results import BroadcastResult
 
 log = logging.getLogger(__name__)
 

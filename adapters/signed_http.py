@@ -29,13 +29,13 @@ from botocore.parsers import RestJSONParser
 from botocore.session import Session
 from botocore.utils import percent_encode
 
-from adapters.endpoints import management_endpoint, region_of
-from adapters.loop_notifier import LoopNotifier, Operation
-from adapters.management_api import RetryPolicy, client_settings, translate
-from adapters.sigv4 import Signer
-from domain.frames import Frame
-from domain.model import ConnectionId
-from domain.results import BroadcastResult
+from roomcast.adapters.endpoints import management_endpoint, region_of
+from roomcast.adapters.loop_notifier import LoopNotifier, Operation
+from roomcast.adapters.management_api import RetryPolicy, client_settings, translate
+from roomcast.adapters.sigv4 import Signer
+from roomcast.domain.frames import Frame
+from roomcast.domain.model import ConnectionId
+from roomcast.domain.results import BroadcastResult
 
 if TYPE_CHECKING:
     import aiohttp

@@ -58,7 +58,7 @@ def serving(event: dict[str, Any]) -> str:
 
 
 def handler_serving(event: dict[str, Any]) -> str:
-    return f"from entrypoints import handlers\n{serving(event)}\n"
+    return f"from roomcast.entrypoints.aws_lambda import handlers\n{serving(event)}\n"
 
 
 # Where each cold start's time goes, marked inside the interpreter (so without its start-up
@@ -71,7 +71,7 @@ MARKS = (
 )
 SUBJECT_PHASES = {
     "import the handlers (attrs, dependency-injector and its asyncio, domain)":
-        "from entrypoints import handlers",
+        "from roomcast.entrypoints.aws_lambda import handlers",
     "container: import botocore, one session, the DynamoDB client":
         "handlers.get_container().store()",
     "serve: Query + fan-out to 10 over urllib3 (10 ms per POST)": "SERVE",
@@ -169,10 +169,10 @@ def _seed_room(environment: dict[str, str]) -> dict[str, Any]:
     """A table from the template holding one room; the event of its first member's send."""
     import boto3
 
-    from adapters.clocks import SystemClock
-    from adapters.dynamodb_store import DynamoDBConnectionStore
-    from domain.model import Connection, ConnectionId, RoomId, UserId
-    from entrypoints.template import load_template, table_definition
+    from roomcast.adapters.clocks import SystemClock
+    from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
+    from roomcast.domain.model import Connection, ConnectionId, RoomId, UserId
+    from roomcast.entrypoints.gateway.template import load_template, table_definition
     from tests.integration.events import message_event
 
     client = boto3.client(

@@ -6,14 +6,14 @@ import json
 import tracemalloc
 from collections.abc import Sequence
 
-from adapters.clocks import FixedClock
-from adapters.memory_store import InMemoryConnectionStore
 from benchmarks.timing import Ratio, compare
-from domain.commands import parse
-from domain.frames import Frame
-from domain.model import Connection, ConnectionId, RoomId, UserId
-from domain.results import BroadcastResult
-from domain.service import ChatService
+from roomcast.adapters.clocks import FixedClock
+from roomcast.adapters.memory_store import InMemoryConnectionStore
+from roomcast.domain.commands import parse
+from roomcast.domain.frames import Frame
+from roomcast.domain.model import Connection, ConnectionId, RoomId, UserId
+from roomcast.domain.results import BroadcastResult
+from roomcast.domain.service import ChatService
 
 FRAMES = [
     json.dumps({"action": "sendMessage", "roomId": f"room-{i % 10}", "message": "hello " * 20})

@@ -21,12 +21,12 @@ import aiohttp
 from attrs import asdict, frozen
 from botocore.utils import percent_encode
 
-from adapters.background_loop import BackgroundLoop
 from benchmarks.standin import StandIn
-from domain import frames
-from domain.model import Connection, ConnectionId, RoomId, UserId
-from entrypoints import handlers
-from entrypoints.containers import get_container, reset_container
+from roomcast.adapters.background_loop import BackgroundLoop
+from roomcast.domain import frames
+from roomcast.domain.model import Connection, ConnectionId, RoomId, UserId
+from roomcast.entrypoints.aws_lambda import handlers
+from roomcast.entrypoints.containers import get_container, reset_container
 from tests.integration.events import message_event
 
 ROOT = Path(__file__).resolve().parent.parent

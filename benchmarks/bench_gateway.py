@@ -24,9 +24,9 @@ RESULTS = ROOT / "build" / "bench-gateway.json"
 CLIENTS, ROOMS, BURST, PACED, IDLE = 500, 10, 2, 100, 2000
 SERVERS = {
     "bare aiohttp": [sys.executable, "-m", "benchmarks.bare_broadcast"],
-    "serve inprocess": [sys.executable, "-m", "entrypoints.cli", "serve", "--port", "0",
+    "serve inprocess": [sys.executable, "-m", "roomcast.entrypoints.cli", "serve", "--port", "0",
                         "--notifier", "inprocess"],
-    "serve http": [sys.executable, "-m", "entrypoints.cli", "serve", "--port", "0",
+    "serve http": [sys.executable, "-m", "roomcast.entrypoints.cli", "serve", "--port", "0",
                    "--notifier", "http"],
 }
 READY = re.compile(r"listening on (\d+)|WebSocket:\s+(ws://\S+)")

@@ -8,8 +8,8 @@ from typing import Any
 
 from attrs import frozen
 
-from domain import errors
-from domain.model import RoomId
+from roomcast.domain import errors
+from roomcast.domain.model import RoomId
 
 DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from attrs import frozen
 
-from domain.model import RoomId, UserId
+from roomcast.domain.model import RoomId, UserId
 
 UNENCODABLE = "Frame could not be encoded: it held text that is not valid Unicode"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from domain import errors
-from domain.model import UserId, valid_user_id
+from roomcast.domain import errors
+from roomcast.domain.model import UserId, valid_user_id
 
 if TYPE_CHECKING:  # typed by the port, never importing it at run time
-    from ports import TokenVerifier
+    from roomcast.ports import TokenVerifier
 
 
 def authenticate(verifier: TokenVerifier, token: str | None) -> UserId:

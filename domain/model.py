@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from attrs import evolve, field, frozen
 
-from domain.errors import InvalidRoomId, InvalidUserId
+from roomcast.domain.errors import InvalidRoomId, InvalidUserId
 
 ROOM_ID_PATTERN = re.compile(r"[A-Za-z0-9\-_.:]{1,128}")
 MAX_USER_ID_BYTES = 128

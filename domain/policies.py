@@ -6,9 +6,16 @@ from collections.abc import Sequence
 
 from attrs import field, frozen, validators
 
-from domain.commands import DEFAULT_MAX_MESSAGE_BYTES
-from domain.errors import NotInRoom, RoomFull
-from domain.model import MAX_USER_ID_BYTES, Connection, ConnectionId, Membership, RoomId, UserId
+from roomcast.domain.commands import DEFAULT_MAX_MESSAGE_BYTES
+from roomcast.domain.errors import NotInRoom, RoomFull
+from roomcast.domain.model import (
+    MAX_USER_ID_BYTES,
+    Connection,
+    ConnectionId,
+    Membership,
+    RoomId,
+    UserId,
+)
 
 TWO_HOURS = 2 * 60 * 60
 HANDSHAKE_GRACE_MS = 30_000

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from attrs import field, frozen
 
-from domain.model import ConnectionId
+from roomcast.domain.model import ConnectionId
 
 
 @frozen

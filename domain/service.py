@@ -8,12 +8,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING
 
-from domain import commands, errors, frames
-from domain.commands import Command
-from domain.frames import Frame
-from domain.identity import authenticate, authenticated
-from domain.model import ANONYMOUS, Connection, ConnectionId, RoomId, UserId, valid_user_id
-from domain.policies import (
+from roomcast.domain import commands, errors, frames
+from roomcast.domain.commands import Command
+from roomcast.domain.frames import Frame
+from roomcast.domain.identity import authenticate, authenticated
+from roomcast.domain.model import ANONYMOUS, Connection, ConnectionId, RoomId, UserId, valid_user_id
+from roomcast.domain.policies import (
     Limits,
     check_room_capacity,
     decide_join,
@@ -22,10 +22,10 @@ from domain.policies import (
     listed_members,
     should_probe,
 )
-from domain.results import Reply, Stats, SweepReport
+from roomcast.domain.results import Reply, Stats, SweepReport
 
 if TYPE_CHECKING:  # the service is typed by the ports but never imports them at run time
-    from ports import Clock, ConnectionStore, Notifier, TokenVerifier
+    from roomcast.ports import Clock, ConnectionStore, Notifier, TokenVerifier
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from entrypoints.settings import ConfigurationError, check_secret
-from ports import TokenVerifier
+from roomcast.entrypoints.settings import ConfigurationError, check_secret
+from roomcast.ports import TokenVerifier
 
 
 def build_verifier(values: Mapping[str, Any]) -> TokenVerifier | None:
@@ -16,7 +16,7 @@ def build_verifier(values: Mapping[str, Any]) -> TokenVerifier | None:
     secret = _hs256_secret(values)
     if secret is None:
         return None
-    from adapters.jwt_verifier import JwtVerifier
+    from roomcast.adapters.jwt_verifier import JwtVerifier
 
     return JwtVerifier(
         secret,
@@ -27,9 +27,9 @@ def build_verifier(values: Mapping[str, Any]) -> TokenVerifier | None:
 
 
 def _jwks_verifier(values: Mapping[str, Any]) -> TokenVerifier:
-    from adapters.jwks_keys import JwksCache, file_loader, url_loader
-    from adapters.jwks_verifier import JwksVerifier
-    from adapters.jwt_claims import ClaimRules
+    from roomcast.adapters.jwks_keys import JwksCache, file_loader, url_loader
+    from roomcast.adapters.jwks_verifier import JwksVerifier
+    from roomcast.adapters.jwt_claims import ClaimRules
 
     url = values.get("jwks_url")
     load = url_loader(url) if url else file_loader(values["jwks_file"])
@@ -51,7 +51,7 @@ def _hs256_secret(values: Mapping[str, Any]) -> str | None:
     parameter, secret_id = values.get("jwt_secret_parameter"), values.get("jwt_secret_id")
     if not parameter and not secret_id:
         return None
-    from adapters.secret_source import read_secrets_manager, read_ssm_parameter
+    from roomcast.adapters.secret_source import read_secrets_manager, read_ssm_parameter
 
     try:
         if parameter:

@@ -9,14 +9,14 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
-from adapters.clocks import SystemClock
-from adapters.memory_store import InMemoryConnectionStore
-from domain.policies import Limits
-from domain.service import ChatService
-from entrypoints import settings
-from entrypoints.authentication import build_verifier
-from entrypoints.notifier_cache import EndpointNotifier, NotifierCache
-from ports import Clock, Notifier
+from roomcast.adapters.clocks import SystemClock
+from roomcast.adapters.memory_store import InMemoryConnectionStore
+from roomcast.domain.policies import Limits
+from roomcast.domain.service import ChatService
+from roomcast.entrypoints import settings
+from roomcast.entrypoints.authentication import build_verifier
+from roomcast.entrypoints.notifier_cache import EndpointNotifier, NotifierCache
+from roomcast.ports import Clock, Notifier
 
 # The AWS adapters are imported inside their factories: a $connect cold start should not
 # pay for importing aiohttp or aiobotocore, and building a container must create no SDK client.
@@ -35,31 +35,31 @@ def _aws_session() -> Any:
 
 
 def _dynamodb_client(session: Any) -> Any:
-    from adapters.dynamodb_store import make_dynamodb_client
+    from roomcast.adapters.dynamodb_store import make_dynamodb_client
 
     return make_dynamodb_client(session=session)
 
 
 def _dynamodb_store(client: Any, table_name: str, clock: Clock) -> Any:
-    from adapters.dynamodb_store import DynamoDBConnectionStore
+    from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
 
     return DynamoDBConnectionStore(client, table_name, clock)
 
 
 def _sync_notifier(endpoint: str) -> Notifier:
-    from adapters.post_to_connection import PostToConnectionNotifier, management_client
+    from roomcast.adapters.post_to_connection import PostToConnectionNotifier, management_client
 
     return PostToConnectionNotifier(management_client(endpoint))
 
 
 def _http_notifier(endpoint: str, concurrency: int, session: Any) -> Notifier:
-    from adapters.signed_http import SignedHttpNotifier
+    from roomcast.adapters.signed_http import SignedHttpNotifier
 
     return SignedHttpNotifier(endpoint, concurrency=concurrency, session=session)
 
 
 def _async_notifier(endpoint: str, concurrency: int) -> Notifier:
-    from adapters.async_fanout import AsyncFanoutNotifier
+    from roomcast.adapters.async_fanout import AsyncFanoutNotifier
 
     return AsyncFanoutNotifier(endpoint, concurrency=concurrency)
 

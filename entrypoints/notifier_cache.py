@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
-from adapters.endpoints import management_endpoint
-from domain.frames import Frame
-from domain.model import ConnectionId
-from domain.results import BroadcastResult
-from ports import Notifier
+from roomcast.adapters.endpoints import management_endpoint
+from roomcast.domain.frames import Frame
+from roomcast.domain.model import ConnectionId
+from roomcast.domain.results import BroadcastResult
+from roomcast.ports import Notifier
 
 
 class NotifierCache:

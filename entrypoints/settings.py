@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 from attrs import frozen
 
-from adapters.endpoints import management_endpoint
-from domain.commands import DEFAULT_MAX_MESSAGE_BYTES
-from domain.policies import (
+from roomcast.adapters.endpoints import management_endpoint
+from roomcast.domain.commands import DEFAULT_MAX_MESSAGE_BYTES
+from roomcast.domain.policies import (
     DEFAULT_MAX_MEMBERS_IN_JOINED_ROOM,
     MAX_MEMBERS_IN_JOINED_ROOM,
     TWO_HOURS,

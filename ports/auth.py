@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from domain.model import UserId
+from roomcast.domain.model import UserId
 
 
 class TokenVerifier(Protocol):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from domain.frames import Frame
-from domain.model import ConnectionId
-from domain.results import BroadcastResult
+from roomcast.domain.frames import Frame
+from roomcast.domain.model import ConnectionId
+from roomcast.domain.results import BroadcastResult
 
 
 class Notifier(Protocol):

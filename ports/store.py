@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from domain.model import Connection, ConnectionId, Membership, RoomId
-from domain.results import Stats
+from roomcast.domain.model import Connection, ConnectionId, Membership, RoomId
+from roomcast.domain.results import Stats
 
 
 class ConnectionStore(Protocol):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.clocks import FixedClock
-from adapters.fake_notifier import FakeNotifier
-from adapters.memory_store import InMemoryConnectionStore
-from domain.service import ChatService
+from roomcast.adapters.clocks import FixedClock
+from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.adapters.memory_store import InMemoryConnectionStore
+from roomcast.domain.service import ChatService
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from entrypoints.gateway import access_log, listing, management
-from entrypoints.gateway.page_config import chat_page_config
-from entrypoints.gateway.sessions import websocket_endpoint
-from entrypoints.gateway.state import GATEWAY, Gateway, aws_error
+from roomcast.entrypoints.gateway import access_log, listing, management
+from roomcast.entrypoints.gateway.page_config import chat_page_config
+from roomcast.entrypoints.gateway.sessions import websocket_endpoint
+from roomcast.entrypoints.gateway.state import GATEWAY, Gateway, aws_error
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def make_app(gateway: Gateway) -> web.Application:

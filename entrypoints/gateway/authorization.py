@@ -9,9 +9,9 @@ import os
 
 from aiohttp import web
 
-from entrypoints.gateway import events
-from entrypoints.gateway.invoker import LambdaContext
-from entrypoints.gateway.state import Gateway, local_port
+from roomcast.entrypoints.gateway import events
+from roomcast.entrypoints.gateway.invoker import LambdaContext
+from roomcast.entrypoints.gateway.state import Gateway, local_port
 
 # API Gateway's bodies for a handshake its authorizer refused.
 REFUSALS = {401: "Unauthorized", 403: "Forbidden", 500: "Internal Server Error"}

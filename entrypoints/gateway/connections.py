@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
-from entrypoints.gateway.events import Caller, now_ms
-from entrypoints.gateway.outbox import Outbox
+from roomcast.entrypoints.gateway.events import Caller, now_ms
+from roomcast.entrypoints.gateway.outbox import Outbox
 
 NORMAL = 1000
 GOING_AWAY = 1001

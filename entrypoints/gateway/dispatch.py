@@ -11,9 +11,9 @@ import json
 import logging
 import time
 
-from entrypoints.gateway import access_log, events
-from entrypoints.gateway.connections import LiveConnection
-from entrypoints.gateway.state import Gateway
+from roomcast.entrypoints.gateway import access_log, events
+from roomcast.entrypoints.gateway.connections import LiveConnection
+from roomcast.entrypoints.gateway.state import Gateway
 
 log = logging.getLogger("roomcast.gateway")
 # API Gateway's answer when it throttles a route: the frame is not handled.

@@ -14,8 +14,8 @@ from typing import Any
 
 from dependency_injector import providers
 
-from entrypoints.gateway.inprocess import InProcessNotifier
-from entrypoints.gateway.state import Gateway
+from roomcast.entrypoints.gateway.inprocess import InProcessNotifier
+from roomcast.entrypoints.gateway.state import Gateway
 
 log = logging.getLogger("roomcast.gateway")
 
@@ -23,8 +23,8 @@ BOTOCORE_DEFAULT_POOL = 10
 
 
 def configure(gateway: Gateway, notifier: str, workers: int) -> None:
-    from entrypoints.containers import get_container
-    from entrypoints.settings import ConfigurationError
+    from roomcast.entrypoints.containers import get_container
+    from roomcast.entrypoints.settings import ConfigurationError
 
     try:
         container = get_container()
@@ -41,6 +41,6 @@ def configure(gateway: Gateway, notifier: str, workers: int) -> None:
 
 
 def _dynamodb_client(max_pool_connections: int) -> Any:
-    from adapters.dynamodb_store import make_dynamodb_client
+    from roomcast.adapters.dynamodb_store import make_dynamodb_client
 
     return make_dynamodb_client(max_pool_connections=max_pool_connections)

@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from domain.errors import ConnectionGone, DeliveryFailed
-from domain.frames import Frame
-from domain.model import ConnectionId
-from domain.results import BroadcastResult
-from entrypoints.gateway.connections import ConnectionRegistry, LiveConnection
+from roomcast.domain.errors import ConnectionGone, DeliveryFailed
+from roomcast.domain.frames import Frame
+from roomcast.domain.model import ConnectionId
+from roomcast.domain.results import BroadcastResult
+from roomcast.entrypoints.gateway.connections import ConnectionRegistry, LiveConnection
 
 
 class InProcessNotifier:

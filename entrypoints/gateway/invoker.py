@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from entrypoints.gateway.routing import Route
+from roomcast.entrypoints.gateway.routing import Route
 
 log = logging.getLogger("roomcast.gateway")
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
-from entrypoints.gateway.connections import LiveConnection
-from entrypoints.gateway.management import _iso
-from entrypoints.gateway.state import GATEWAY
+from roomcast.entrypoints.gateway.connections import LiveConnection
+from roomcast.entrypoints.gateway.management import _iso
+from roomcast.entrypoints.gateway.state import GATEWAY
 
 PATH = "/@roomcast/connections"
 
@@ -36,8 +36,8 @@ async def list_connections(request: web.Request) -> web.Response:
 
 def _stored(connection_ids: list[str]) -> tuple[dict[str, Any], str | None]:
     """Each connection as the handlers' store has it (the same process, so the same store)."""
-    from domain.model import ConnectionId
-    from entrypoints.containers import get_container
+    from roomcast.domain.model import ConnectionId
+    from roomcast.entrypoints.containers import get_container
 
     try:
         store = get_container().store()

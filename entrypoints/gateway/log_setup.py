@@ -13,8 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from entrypoints import metrics
-from entrypoints.log_format import ReadableFormatter
+from roomcast.entrypoints.aws_lambda.telemetry import metrics
+from roomcast.entrypoints.gateway.log_format import ReadableFormatter
 
 metrics_log = logging.getLogger("roomcast.metrics")
 LEVELS = ("debug", "info", "warning", "error")

@@ -6,8 +6,8 @@ import datetime
 
 from aiohttp import web
 
-from entrypoints.gateway.connections import NORMAL, LiveConnection, opcode_for
-from entrypoints.gateway.state import GATEWAY, Gateway, aws_error, forbidden
+from roomcast.entrypoints.gateway.connections import NORMAL, LiveConnection, opcode_for
+from roomcast.entrypoints.gateway.state import GATEWAY, Gateway, aws_error, forbidden
 
 PATH = "/{stage}/@connections/{connection_id}"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from domain.commands import DEFAULT_MAX_MESSAGE_BYTES
-from entrypoints.gateway.state import Gateway
-from entrypoints.settings import ConfigurationError, from_environ
+from roomcast.domain.commands import DEFAULT_MAX_MESSAGE_BYTES
+from roomcast.entrypoints.gateway.state import Gateway
+from roomcast.entrypoints.settings import ConfigurationError, from_environ
 
 
 def chat_page_config(gateway: Gateway, environ: Mapping[str, str]) -> dict[str, Any]:

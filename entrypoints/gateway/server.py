@@ -15,17 +15,17 @@ from pathlib import Path
 import yaml
 from aiohttp import web
 
-from entrypoints.gateway import environment, injection, log_setup, table_check
-from entrypoints.gateway.app import make_app
-from entrypoints.gateway.connect_authorizer import connect_authorizer
-from entrypoints.gateway.invoker import Invoker
-from entrypoints.gateway.limits import GatewayLimits
-from entrypoints.gateway.origins import OriginPolicy
-from entrypoints.gateway.routing import RouteTable, load_routes
-from entrypoints.gateway.state import Gateway
-from entrypoints.gateway.table_check import CannotStart
-from entrypoints.settings import ConfigurationError, from_environ
-from entrypoints.template import DEFAULT_TEMPLATE, load_template, with_parameters
+from roomcast.entrypoints.gateway import environment, injection, log_setup, table_check
+from roomcast.entrypoints.gateway.app import make_app
+from roomcast.entrypoints.gateway.connect_authorizer import connect_authorizer
+from roomcast.entrypoints.gateway.invoker import Invoker
+from roomcast.entrypoints.gateway.limits import GatewayLimits
+from roomcast.entrypoints.gateway.origins import OriginPolicy
+from roomcast.entrypoints.gateway.routing import RouteTable, load_routes
+from roomcast.entrypoints.gateway.state import Gateway
+from roomcast.entrypoints.gateway.table_check import CannotStart
+from roomcast.entrypoints.gateway.template import DEFAULT_TEMPLATE, load_template, with_parameters
+from roomcast.entrypoints.settings import ConfigurationError, from_environ
 
 log = logging.getLogger("roomcast.gateway")
 
@@ -130,7 +130,7 @@ def _listen(host: str, port: int) -> socket.socket:
 
 def _release_handler_resources() -> None:
     """Close the SDK clients roomcast's handlers keep in their container (Lambda never does)."""
-    containers = sys.modules.get("entrypoints.containers")
+    containers = sys.modules.get("roomcast.entrypoints.containers")
     reset = getattr(containers, "reset_container", None)
     if callable(reset):
         reset()

@@ -14,18 +14,18 @@ import time
 from aiohttp import WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
-from entrypoints.gateway import access_log, dispatch, events, subprotocols
-from entrypoints.gateway.authorization import authorize
-from entrypoints.gateway.connections import (
+from roomcast.entrypoints.gateway import access_log, dispatch, events, subprotocols
+from roomcast.entrypoints.gateway.authorization import authorize
+from roomcast.entrypoints.gateway.connections import (
     ABNORMAL,
     GOING_AWAY,
     NO_STATUS,
     UNSUPPORTED_DATA,
     LiveConnection,
 )
-from entrypoints.gateway.frame_guard import LimitedWebSocketResponse
-from entrypoints.gateway.invoker import Outcome
-from entrypoints.gateway.state import GATEWAY, Gateway, forbidden, local_port
+from roomcast.entrypoints.gateway.frame_guard import LimitedWebSocketResponse
+from roomcast.entrypoints.gateway.invoker import Outcome
+from roomcast.entrypoints.gateway.state import GATEWAY, Gateway, forbidden, local_port
 
 log = logging.getLogger("roomcast.gateway")
 

@@ -11,13 +11,13 @@ from typing import Any
 
 from aiohttp import web
 
-from entrypoints.gateway.connect_authorizer import ConnectAuthorizer
-from entrypoints.gateway.connections import GOING_AWAY, ConnectionRegistry
-from entrypoints.gateway.events import Api, new_api_id
-from entrypoints.gateway.invoker import Invoker
-from entrypoints.gateway.limits import GatewayLimits
-from entrypoints.gateway.origins import OriginPolicy
-from entrypoints.gateway.routing import RouteTable
+from roomcast.entrypoints.gateway.connect_authorizer import ConnectAuthorizer
+from roomcast.entrypoints.gateway.connections import GOING_AWAY, ConnectionRegistry
+from roomcast.entrypoints.gateway.events import Api, new_api_id
+from roomcast.entrypoints.gateway.invoker import Invoker
+from roomcast.entrypoints.gateway.limits import GatewayLimits
+from roomcast.entrypoints.gateway.origins import OriginPolicy
+from roomcast.entrypoints.gateway.routing import RouteTable
 
 log = logging.getLogger("roomcast.gateway")
 

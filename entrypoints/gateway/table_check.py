@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from entrypoints.gateway.environment import dynamodb_endpoint_override
-from entrypoints.template import table_definition, ttl_attribute
+from roomcast.entrypoints.gateway.environment import dynamodb_endpoint_override
+from roomcast.entrypoints.gateway.template import table_definition, ttl_attribute
 
 CREATE_HINT = "roomcast serve --store dynamodb --create-table"
 

@@ -13,9 +13,9 @@ from typing import Any, NamedTuple
 import pytest
 from moto import mock_aws
 
-from adapters.clocks import FixedClock
-from adapters.dynamodb_store import DynamoDBConnectionStore, make_dynamodb_client
-from entrypoints.template import load_template, table_definition, ttl_attribute
+from roomcast.adapters.clocks import FixedClock
+from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore, make_dynamodb_client
+from roomcast.entrypoints.gateway.template import load_template, table_definition, ttl_attribute
 from tests import moto_transactions
 from tests.moto_server import moto_server_url
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from adapters.clocks import FixedClock
-from adapters.fake_notifier import FakeNotifier
-from adapters.memory_store import InMemoryConnectionStore
+from roomcast.adapters.clocks import FixedClock
+from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.adapters.memory_store import InMemoryConnectionStore
 from tests.contract.aws_fixtures import DYNAMODB_STORE_FACTORIES
 from tests.support.notifier_harnesses import FAULT_INJECTING_HARNESSES, MOTO_HARNESSES
 

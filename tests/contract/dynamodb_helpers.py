@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.dynamodb_paging import every_item
+from roomcast.adapters.dynamodb_paging import every_item
 
 
 class RequestLog:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.clocks import FixedClock
-from adapters.dynamodb_items import TTL_ATTRIBUTE, connection_key, membership_key
-from adapters.dynamodb_paging import BatchDeleter, BatchWriteIncomplete
-from adapters.dynamodb_store import DynamoDBConnectionStore, make_dynamodb_client
-from domain.errors import ConcurrentUpdate, ConnectionNotFound
-from domain.model import Connection, RoomId
-from entrypoints.template import load_template, ttl_attribute
+from roomcast.adapters.clocks import FixedClock
+from roomcast.adapters.dynamodb_items import TTL_ATTRIBUTE, connection_key, membership_key
+from roomcast.adapters.dynamodb_paging import BatchDeleter, BatchWriteIncomplete
+from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore, make_dynamodb_client
+from roomcast.domain.errors import ConcurrentUpdate, ConnectionNotFound
+from roomcast.domain.model import Connection, RoomId
+from roomcast.entrypoints.gateway.template import load_template, ttl_attribute
 from tests.contract.aws_fixtures import DYNAMODB_BACKENDS, DynamoDBTable, dynamodb_table
 from tests.contract.dynamodb_helpers import RequestLog, ThrottledBatchWrites, raw_items
 from tests.contract.test_store_contract import OTHER, ROOM, joined, make_connection

@@ -8,11 +8,17 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from adapters.jwks_keys import JwksCache, JwksUnavailable, file_loader, parse_jwks, url_loader
-from adapters.jwks_verifier import JwksVerifier
-from adapters.jwt_claims import ClaimRules
-from domain.errors import Unauthorized
-from domain.model import UserId
+from roomcast.adapters.jwks_keys import (
+    JwksCache,
+    JwksUnavailable,
+    file_loader,
+    parse_jwks,
+    url_loader,
+)
+from roomcast.adapters.jwks_verifier import JwksVerifier
+from roomcast.adapters.jwt_claims import ClaimRules
+from roomcast.domain.errors import Unauthorized
+from roomcast.domain.model import UserId
 from tests.support.identity import (
     CLIENT_ID,
     ISSUER,

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from domain import frames
-from domain.errors import ConnectionGone, DeliveryFailed
-from domain.model import ConnectionId, RoomId, UserId
+from roomcast.domain import frames
+from roomcast.domain.errors import ConnectionGone, DeliveryFailed
+from roomcast.domain.model import ConnectionId, RoomId, UserId
 
 ROOM = RoomId("lobby")
 

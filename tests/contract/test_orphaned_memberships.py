@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.dynamodb_store import DynamoDBConnectionStore
-from adapters.fake_notifier import FakeNotifier
-from domain.model import ConnectionId, RoomId, UserId
-from domain.service import ChatService
+from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
+from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.domain.model import ConnectionId, RoomId, UserId
+from roomcast.domain.service import ChatService
 from tests.contract.aws_fixtures import DYNAMODB_BACKENDS, dynamodb_table
 
 LOBBY = RoomId("lobby")

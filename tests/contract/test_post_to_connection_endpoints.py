@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.async_fanout import AsyncFanoutNotifier
-from adapters.endpoints import endpoint_from_event, management_endpoint, region_of
-from adapters.post_to_connection import PostToConnectionNotifier, management_client
-from domain import frames
-from domain.model import ConnectionId
+from roomcast.adapters.async_fanout import AsyncFanoutNotifier
+from roomcast.adapters.endpoints import endpoint_from_event, management_endpoint, region_of
+from roomcast.adapters.post_to_connection import PostToConnectionNotifier, management_client
+from roomcast.domain import frames
+from roomcast.domain.model import ConnectionId
 from tests.support.notifier_harnesses import boto3_session, start_stub
 
 AWS_API = "abc123.execute-api.eu-central-1.amazonaws.com"

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from adapters.post_to_connection import PostToConnectionNotifier, management_client
-from domain import frames
-from domain.errors import ConnectionGone, DeliveryFailed
-from domain.model import ConnectionId
+from roomcast.adapters.post_to_connection import PostToConnectionNotifier, management_client
+from roomcast.domain import frames
+from roomcast.domain.errors import ConnectionGone, DeliveryFailed
+from roomcast.domain.model import ConnectionId
 from tests.support.gateway_stub import HANG_UP, GatewayStub
 from tests.support.notifier_harnesses import (
     FAST_RETRY,

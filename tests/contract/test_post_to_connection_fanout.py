@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from aiobotocore.session import AioSession
 
-from adapters.async_fanout import AsyncFanoutNotifier
-from adapters.loop_notifier import LoopNotifier
-from adapters.signed_http import SignedHttpNotifier
-from domain import frames
-from domain.frames import Frame
-from domain.model import ConnectionId
-from domain.results import BroadcastResult
+from roomcast.adapters.async_fanout import AsyncFanoutNotifier
+from roomcast.adapters.loop_notifier import LoopNotifier
+from roomcast.adapters.signed_http import SignedHttpNotifier
+from roomcast.domain import frames
+from roomcast.domain.frames import Frame
+from roomcast.domain.model import ConnectionId
+from roomcast.domain.results import BroadcastResult
 from tests.support.gateway_stub import GatewayStub
 from tests.support.notifier_harnesses import (
     CREDENTIALS,
@@ -35,12 +35,12 @@ from tests.support.notifier_harnesses import (
 FRAME = frames.pong(1_700_000_000_000)
 ROOT = Path(__file__).resolve().parents[2]
 LEFT_OPEN = """
-from domain import frames
-from domain.model import ConnectionId
+from roomcast.domain import frames
+from roomcast.domain.model import ConnectionId
 from tests.support.gateway_stub import GatewayStub
 from tests.support.notifier_harnesses import botocore_session, aio_session
-from adapters.signed_http import SignedHttpNotifier
-from adapters.async_fanout import AsyncFanoutNotifier
+from roomcast.adapters.signed_http import SignedHttpNotifier
+from roomcast.adapters.async_fanout import AsyncFanoutNotifier
 stub = GatewayStub()
 kept_for_the_process = [
     SignedHttpNotifier(stub.endpoint, region="us-east-1", session=botocore_session()),

@@ -15,12 +15,12 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials, RefreshableCredentials
 from botocore.utils import percent_encode
 
-from adapters.management_api import Unreachable, translate
-from adapters.signed_http import SignedHttpNotifier, as_botocore_error
-from adapters.sigv4 import BroadcastSigV4Auth
-from domain import frames
-from domain.errors import DeliveryFailed
-from domain.model import ConnectionId
+from roomcast.adapters.management_api import Unreachable, translate
+from roomcast.adapters.signed_http import SignedHttpNotifier, as_botocore_error
+from roomcast.adapters.sigv4 import BroadcastSigV4Auth
+from roomcast.domain import frames
+from roomcast.domain.errors import DeliveryFailed
+from roomcast.domain.model import ConnectionId
 from tests.support.gateway_stub import GatewayStub
 from tests.support.notifier_harnesses import CREDENTIALS, FAST_RETRY, botocore_session, start_stub
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.signed_http import SignedHttpNotifier
-from domain import frames
-from domain.model import ConnectionId
+from roomcast.adapters.signed_http import SignedHttpNotifier
+from roomcast.domain import frames
+from roomcast.domain.model import ConnectionId
 from tests.support.gateway_stub import HANG_UP, GatewayStub
 from tests.support.notifier_harnesses import FAST_RETRY, botocore_session, start_stub
 
@@ -20,11 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 URLLIB3_POSTS = {"urllib3": 10**9, "aiohttp": 0}
 SWITCH = """
 import sys
-from domain import frames
-from domain.model import ConnectionId
+from roomcast.domain import frames
+from roomcast.domain.model import ConnectionId
 from tests.support.gateway_stub import GatewayStub
 from botocore.session import Session
-from adapters.signed_http import SignedHttpNotifier
+from roomcast.adapters.signed_http import SignedHttpNotifier
 stub = GatewayStub()
 session = Session()
 session.set_credentials("testing", "testing")

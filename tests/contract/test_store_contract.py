@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from adapters.clocks import FixedClock
-from domain.errors import ConcurrentUpdate, ConnectionNotFound
-from domain.model import Connection, ConnectionId, RoomId, UserId
+from roomcast.adapters.clocks import FixedClock
+from roomcast.domain.errors import ConcurrentUpdate, ConnectionNotFound
+from roomcast.domain.model import Connection, ConnectionId, RoomId, UserId
 
 ROOM = RoomId("lobby")
 OTHER = RoomId("games")

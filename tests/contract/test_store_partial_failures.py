@@ -11,12 +11,12 @@ import json
 
 import pytest
 
-from adapters.clocks import FixedClock
-from adapters.dynamodb_store import DynamoDBConnectionStore
-from adapters.fake_notifier import FakeNotifier
-from domain.model import ConnectionId, RoomId, UserId
-from domain.policies import Limits
-from domain.service import ChatService
+from roomcast.adapters.clocks import FixedClock
+from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
+from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.domain.model import ConnectionId, RoomId, UserId
+from roomcast.domain.policies import Limits
+from roomcast.domain.service import ChatService
 from tests.contract.aws_fixtures import DYNAMODB_BACKENDS, dynamodb_table
 from tests.contract.faults import COMMITTED_THEN, FlakyStore, LostAnswers
 

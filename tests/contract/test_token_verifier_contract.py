@@ -8,13 +8,13 @@ from pathlib import Path
 import jwt
 import pytest
 
-from adapters.fake_verifier import FakeTokenVerifier
-from adapters.jwks_keys import JwksCache, file_loader
-from adapters.jwks_verifier import JwksVerifier
-from adapters.jwt_claims import ClaimRules
-from adapters.jwt_verifier import JwtVerifier
-from domain.errors import Unauthorized
-from domain.model import UserId
+from roomcast.adapters.fake_verifier import FakeTokenVerifier
+from roomcast.adapters.jwks_keys import JwksCache, file_loader
+from roomcast.adapters.jwks_verifier import JwksVerifier
+from roomcast.adapters.jwt_claims import ClaimRules
+from roomcast.adapters.jwt_verifier import JwtVerifier
+from roomcast.domain.errors import Unauthorized
+from roomcast.domain.model import UserId
 from tests.support.identity import SigningKey, ec_key, rsa_key, write_jwks
 
 SECRET = "a-test-secret-that-is-at-least-32-bytes-long"

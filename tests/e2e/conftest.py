@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from entrypoints.template import load_template, table_definition
+from roomcast.entrypoints.gateway.template import load_template, table_definition
 from tests.e2e.gateway_process import GatewayProcess, start_gateway
 from tests.e2e.protocol_check import frames_follow_the_asyncapi_document  # noqa: F401
 from tests.e2e.support import write_e2e_template

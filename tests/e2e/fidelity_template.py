@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from entrypoints.template import load_template
+from roomcast.entrypoints.gateway.template import load_template
 from tests.e2e.support import write_e2e_template
 
 

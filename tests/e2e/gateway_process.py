@@ -76,7 +76,7 @@ def start_gateway(
     environ.update(PYTHONUNBUFFERED="1", AWS_EC2_METADATA_DISABLED="true", **(env or {}))
     if event_log is not None:
         environ["ROOMCAST_E2E_EVENT_LOG"] = str(event_log)
-    command = [sys.executable, "-m", "entrypoints.cli", "serve", "--port", "0", *arguments]
+    command = [sys.executable, "-m", "roomcast.entrypoints.cli", "serve", "--port", "0", *arguments]
     process = subprocess.Popen(
         command, cwd=ROOT, env=environ, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

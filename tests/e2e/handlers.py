@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from entrypoints import handlers as real
+from roomcast.entrypoints.aws_lambda import handlers as real
 
 _log_lock = threading.Lock()
 

@@ -11,9 +11,11 @@ from typing import Any
 import boto3
 import yaml
 
-from entrypoints.template import DEFAULT_TEMPLATE, load_template
+from roomcast.entrypoints.gateway.template import DEFAULT_TEMPLATE, load_template
 from roomcast_client import RoomcastClient
 from tests.e2e.gateway_process import GatewayProcess
+
+LAMBDA_HANDLERS = "roomcast.entrypoints.aws_lambda.handlers."
 
 FRAME_TIMEOUT = 10.0
 
@@ -82,13 +84,13 @@ async def route_keys_once_disconnected(gateway: GatewayProcess, user_id: str) ->
 
 
 def write_e2e_template(directory: Path) -> Path:
-    """infra/template.yaml with every `entrypoints.handlers.*` Handler swapped for the e2e ones."""
+    """infra/template.yaml with every roomcast Handler swapped for the e2e ones."""
     template = load_template(DEFAULT_TEMPLATE)
     for resource in template["Resources"].values():
         properties = resource.get("Properties", {})
         handler = properties.get("Handler")
-        if isinstance(handler, str) and handler.startswith("entrypoints.handlers."):
-            properties["Handler"] = handler.replace("entrypoints.handlers.", "tests.e2e.handlers.")
+        if isinstance(handler, str) and handler.startswith(LAMBDA_HANDLERS):
+            properties["Handler"] = handler.replace(LAMBDA_HANDLERS, "tests.e2e.handlers.")
     path = directory / "e2e-template.yaml"
     path.write_text(yaml.safe_dump(template, sort_keys=False), encoding="utf-8")
     return path

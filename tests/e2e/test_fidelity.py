@@ -16,7 +16,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from entrypoints.cli import main
+from roomcast.entrypoints.cli.main import main
 from tests.e2e.conftest import StartGateway
 from tests.e2e.fidelity_template import write_fidelity_template
 from tests.e2e.gateway_process import GatewayProcess, start_gateway

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from entrypoints.gateway import events, log_setup, subprotocols
-from entrypoints.gateway.connections import LiveConnection, reason_for
-from entrypoints.gateway.invoker import _outcome_of
-from entrypoints.gateway.origins import OriginPolicy
-from entrypoints.gateway.routing import load_routes
-from entrypoints.template import load_template
+from roomcast.entrypoints.gateway import events, log_setup, subprotocols
+from roomcast.entrypoints.gateway.connections import LiveConnection, reason_for
+from roomcast.entrypoints.gateway.invoker import _outcome_of
+from roomcast.entrypoints.gateway.origins import OriginPolicy
+from roomcast.entrypoints.gateway.routing import load_routes
+from roomcast.entrypoints.gateway.template import load_template
 
 API = events.Api(api_id="abcdefghij", stage="dev", domain_name="127.0.0.1:8080")
 CALLER = events.Caller("L0SM9cOFvHcCIhw=", 1_700_000_000_000, "127.0.0.1", "curl/8.5")

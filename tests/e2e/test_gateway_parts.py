@@ -7,16 +7,16 @@ import struct
 
 import pytest
 
-from entrypoints.gateway.frame_guard import (
+from roomcast.entrypoints.gateway.frame_guard import (
     FrameSizeGuard,
     FrameSizeScanner,
     Violation,
     parse_header,
 )
-from entrypoints.gateway.invoker import Invoker
-from entrypoints.gateway.limits import GatewayLimits
-from entrypoints.gateway.routing import Route, TemplateError, load_routes, route_key_for
-from entrypoints.template import load_template
+from roomcast.entrypoints.gateway.invoker import Invoker
+from roomcast.entrypoints.gateway.limits import GatewayLimits
+from roomcast.entrypoints.gateway.routing import Route, TemplateError, load_routes, route_key_for
+from roomcast.entrypoints.gateway.template import load_template
 
 EXPRESSION = "$request.body.action"
 

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from aiohttp import WSMsgType
 
-from domain import frames
-from domain.errors import ConnectionGone, DeliveryFailed
-from domain.model import ConnectionId
-from entrypoints.gateway.connections import ConnectionRegistry, LiveConnection
-from entrypoints.gateway.events import Caller
-from entrypoints.gateway.inprocess import InProcessNotifier
-from entrypoints.gateway.invoker import TIMED_OUT, Invoker
-from entrypoints.gateway.outbox import Outbox
-from entrypoints.gateway.routing import Route
+from roomcast.domain import frames
+from roomcast.domain.errors import ConnectionGone, DeliveryFailed
+from roomcast.domain.model import ConnectionId
+from roomcast.entrypoints.gateway.connections import ConnectionRegistry, LiveConnection
+from roomcast.entrypoints.gateway.events import Caller
+from roomcast.entrypoints.gateway.inprocess import InProcessNotifier
+from roomcast.entrypoints.gateway.invoker import TIMED_OUT, Invoker
+from roomcast.entrypoints.gateway.outbox import Outbox
+from roomcast.entrypoints.gateway.routing import Route
 
 
 class TestOutbox:

@@ -15,10 +15,10 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from adapters.clocks import FixedClock
-from adapters.dynamodb_store import DynamoDBConnectionStore
-from domain.model import Connection, ConnectionId, UserId
-from entrypoints.template import load_template, table_definition
+from roomcast.adapters.clocks import FixedClock
+from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
+from roomcast.domain.model import Connection, ConnectionId, UserId
+from roomcast.entrypoints.gateway.template import load_template, table_definition
 from roomcast_client import RoomcastClient
 from tests.e2e.conftest import StartGateway
 from tests.e2e.gateway_process import INHERITED_SETTINGS, ROOT, GatewayProcess
@@ -31,8 +31,8 @@ pytestmark = pytest.mark.e2e
 def roomcast(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not INHERITED_SETTINGS.match(k)}
     return subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", *argv], cwd=ROOT, env={**environ, **(env or {})},
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "roomcast.entrypoints.cli", *argv],
+        cwd=ROOT, env={**environ, **(env or {})}, capture_output=True, text=True, timeout=60,
     )
 
 

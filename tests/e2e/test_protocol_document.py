@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from domain import frames
-from domain.model import RoomId, UserId
+from roomcast.domain import frames
+from roomcast.domain.model import RoomId, UserId
 from tests.e2e.gateway_process import GatewayProcess
 from tests.e2e.protocol import ASYNCAPI, FRAME_QUOTA_BYTES, Protocol, protocol
 from tests.e2e.protocol_check import Conversation, FrameRecorder

@@ -10,11 +10,11 @@ import pytest
 from dependency_injector import providers
 from moto import mock_aws
 
-from adapters.clocks import FixedClock
-from adapters.fake_notifier import FakeNotifier
-from entrypoints.containers import Container, get_container, reset_container
-from entrypoints.settings import SETTINGS
-from entrypoints.template import load_template, table_definition, ttl_attribute
+from roomcast.adapters.clocks import FixedClock
+from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.entrypoints.containers import Container, get_container, reset_container
+from roomcast.entrypoints.gateway.template import load_template, table_definition, ttl_attribute
+from roomcast.entrypoints.settings import SETTINGS
 from tests.integration.events import REGION
 from tests.integration.harness import Gateway, fake_frames, moto_frames
 

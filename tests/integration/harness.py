@@ -10,9 +10,9 @@ import boto3
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from adapters.fake_notifier import FakeNotifier
-from domain.model import ConnectionId
-from entrypoints import handlers
+from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.domain.model import ConnectionId
+from roomcast.entrypoints.aws_lambda import handlers
 from tests.integration import events
 from tests.integration.events import REGION
 

@@ -8,9 +8,9 @@ import time
 import jwt
 import pytest
 
-from domain.model import ConnectionId
-from entrypoints import handlers
-from entrypoints.containers import Container, get_container
+from roomcast.domain.model import ConnectionId
+from roomcast.entrypoints.aws_lambda import handlers
+from roomcast.entrypoints.containers import Container, get_container
 from tests.integration import events
 
 SECRET = "integration-secret-of-at-least-32-bytes"

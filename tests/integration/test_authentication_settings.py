@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from entrypoints.containers import get_container
-from entrypoints.settings import ConfigurationError
+from roomcast.entrypoints.containers import get_container
+from roomcast.entrypoints.settings import ConfigurationError
 
 SECRET = "a-settings-test-secret-of-at-least-32-bytes"
 

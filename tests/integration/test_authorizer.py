@@ -10,10 +10,10 @@ from typing import Any
 import jwt
 import pytest
 
-from domain.model import ConnectionId
-from entrypoints import handlers
-from entrypoints.containers import Container, get_container
-from entrypoints.settings import ConfigurationError
+from roomcast.domain.model import ConnectionId
+from roomcast.entrypoints.aws_lambda import handlers
+from roomcast.entrypoints.containers import Container, get_container
+from roomcast.entrypoints.settings import ConfigurationError
 from tests.integration import events
 from tests.support.identity import (
     CLIENT_ID,

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import pytest
 from dependency_injector import providers
 
-from adapters.clocks import FixedClock
-from adapters.fake_notifier import FakeNotifier
-from domain.model import ConnectionId, RoomId
-from entrypoints import handlers
-from entrypoints.containers import Container, get_container
-from entrypoints.settings import ConfigurationError
+from roomcast.adapters.clocks import FixedClock
+from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.domain.model import ConnectionId, RoomId
+from roomcast.entrypoints.aws_lambda import handlers
+from roomcast.entrypoints.containers import Container, get_container
+from roomcast.entrypoints.settings import ConfigurationError
 from tests.integration import events
 from tests.integration.harness import Gateway, item_keys
 from tests.support.gateway_stub import GatewayStub

@@ -16,12 +16,12 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from adapters.clocks import FixedClock
-from adapters.dynamodb_store import DynamoDBConnectionStore
-from domain.model import Connection, ConnectionId, RoomId, UserId
-from entrypoints.cli import main
-from entrypoints.operations.progress import Progress
-from entrypoints.template import load_template, table_definition
+from roomcast.adapters.clocks import FixedClock
+from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
+from roomcast.domain.model import Connection, ConnectionId, RoomId, UserId
+from roomcast.entrypoints.cli.main import main
+from roomcast.entrypoints.cli.progress import Progress
+from roomcast.entrypoints.gateway.template import load_template, table_definition
 from tests.moto_server import REPOSITORY, moto_server_url
 
 LIVE, EXPIRED, IN_LOBBY = 900, 100, 30
@@ -149,7 +149,7 @@ class TestErrors:
         keep = {k: v for k, v in os.environ.items()
                 if not k.startswith(("AWS_", "ROOMCAST_", "CONNECTIONS_", "WEBSOCKET_"))}
         return subprocess.run(
-            [sys.executable, "-m", "entrypoints.cli", *argv], cwd=REPOSITORY,
+            [sys.executable, "-m", "roomcast.entrypoints.cli", *argv], cwd=REPOSITORY,
             env={**keep, "AWS_CONFIG_FILE": "/nonexistent", **env},
             capture_output=True, text=True, timeout=60,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from entrypoints.cli import main
+from roomcast.entrypoints.cli.main import main
 
 
 class TestParameterOverrides:

@@ -14,9 +14,9 @@ import boto3
 import pytest
 import yaml
 
-from entrypoints.cli import main
-from entrypoints.gateway.table_check import ensure_table
-from entrypoints.template import load_template, table_definition, ttl_attribute
+from roomcast.entrypoints.cli.main import main
+from roomcast.entrypoints.gateway.table_check import ensure_table
+from roomcast.entrypoints.gateway.template import load_template, table_definition, ttl_attribute
 from tests.moto_server import moto_server_url
 
 
@@ -136,9 +136,9 @@ class TestConsoleScript:
         template = load_template()
         for resource in template["Resources"].values():
             handler = resource.get("Properties", {}).get("Handler", "")
-            if handler.startswith("entrypoints.handlers."):
+            if handler.startswith("roomcast.entrypoints.aws_lambda.handlers."):
                 resource["Properties"]["Handler"] = handler.replace(
-                    "entrypoints.handlers.", "cwd_only_handlers."
+                    "roomcast.entrypoints.aws_lambda.handlers.", "cwd_only_handlers."
                 )
         (tmp_path / "template.yaml").write_text(yaml.safe_dump(template))
         output = tmp_path / "serve.log"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from entrypoints.cli import main
+from roomcast.entrypoints.cli.main import main
 from tests.integration.harness import Gateway
 
 

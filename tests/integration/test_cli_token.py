@@ -10,12 +10,12 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from adapters.jwks_keys import JwksCache, file_loader
-from adapters.jwks_verifier import JwksVerifier
-from adapters.jwt_claims import ClaimRules
-from adapters.jwt_verifier import JwtVerifier
-from domain.model import UserId
-from entrypoints.cli import main
+from roomcast.adapters.jwks_keys import JwksCache, file_loader
+from roomcast.adapters.jwks_verifier import JwksVerifier
+from roomcast.adapters.jwt_claims import ClaimRules
+from roomcast.adapters.jwt_verifier import JwtVerifier
+from roomcast.domain.model import UserId
+from roomcast.entrypoints.cli.main import main
 from tests.support.identity import SigningKey, ec_key, rsa_key
 
 SECRET = "a-local-development-secret-of-32-bytes!"

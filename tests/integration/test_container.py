@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 
-from adapters.fake_notifier import FakeNotifier
-from adapters.memory_store import InMemoryConnectionStore
-from domain.policies import Limits
-from entrypoints import handlers
-from entrypoints.containers import get_container, reset_container
-from entrypoints.settings import SETTINGS, ConfigurationError
+from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.adapters.memory_store import InMemoryConnectionStore
+from roomcast.domain.policies import Limits
+from roomcast.entrypoints.aws_lambda import handlers
+from roomcast.entrypoints.containers import get_container, reset_container
+from roomcast.entrypoints.settings import SETTINGS, ConfigurationError
 from tests.integration import events
 from tests.support.gateway_stub import GatewayStub
 
@@ -123,7 +123,7 @@ class TestAdapterChoice:
     def test_the_dynamodb_store_is_chosen_by_default(
         self, environment: pytest.MonkeyPatch, aws: None
     ) -> None:
-        from adapters.dynamodb_store import DynamoDBConnectionStore
+        from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
 
         environment.setenv("CONNECTIONS_TABLE", "t")
         assert isinstance(get_container().store(), DynamoDBConnectionStore)
@@ -220,12 +220,12 @@ class TestConcurrentHandlers:
 
 class TestColdStart:
     def test_importing_the_handlers_builds_no_client_and_imports_no_sdk(self) -> None:
-        assert run_probe("import entrypoints.handlers") == "[]"
+        assert run_probe("import roomcast.entrypoints.aws_lambda.handlers") == "[]"
 
     def test_a_connect_on_the_memory_store_imports_no_sdk(self) -> None:
         probe = (
             "import os; os.environ['ROOMCAST_STORE'] = 'memory'\n"
-            "from entrypoints import handlers\n"
+            "from roomcast.entrypoints.aws_lambda import handlers\n"
             "from tests.integration.events import connect_event\n"
             "assert handlers.connect(connect_event('c-1'), None)['statusCode'] == 200\n"
         )
@@ -240,7 +240,7 @@ class TestColdStart:
                 f"os.environ.update(WEBSOCKET_ENDPOINT={stub.endpoint!r})\n"
                 "os.environ.update(AWS_ACCESS_KEY_ID='k', AWS_SECRET_ACCESS_KEY='s')\n"
                 "os.environ.update(AWS_DEFAULT_REGION='us-east-1')\n"
-                "from entrypoints import handlers\n"
+                "from roomcast.entrypoints.aws_lambda import handlers\n"
                 "from tests.integration.events import connect_event, message_event\n"
                 "for member in ('c-1', 'c-2'):\n"
                 "    handlers.connect(connect_event(member, {'userId': member}), None)\n"

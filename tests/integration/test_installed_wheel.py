@@ -19,9 +19,10 @@ from websockets.sync.client import connect
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [
     "pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE",
-    "infra", "domain", "ports", "adapters", "entrypoints", "roomcast_client",
+    "infra", "roomcast", "roomcast_client",
 ]
 STARTUP_SECONDS = 30
+SHIPPED_TEMPLATE = Path("roomcast", "entrypoints", "gateway", "template.yaml")
 NO_CACHES = shutil.ignore_patterns("__pycache__")
 
 
@@ -50,7 +51,7 @@ def served(installed: Path, tmp_path: Path) -> Iterator[str]:
     output = tmp_path / "output.txt"
     with output.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-P", "-m", "entrypoints.cli", "serve", "--port", "0"],
+            [sys.executable, "-P", "-m", "roomcast.entrypoints.cli", "serve", "--port", "0"],
             cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(installed)},
             stdout=sink, stderr=subprocess.STDOUT,
         )
@@ -76,15 +77,36 @@ def url_in(banner: str, label: str) -> str:
     return line.split()[-1]
 
 
+class TestAnInstallHarmsNothingElse:
+    def test_the_wheel_takes_only_roomcasts_own_import_names(self, installed: Path) -> None:
+        tops = {path.name for path in installed.iterdir() if not path.name.endswith("-info")}
+        assert tops - {"bin"} == {"roomcast", "roomcast_client"}
+
+    def test_the_entrypoints_distribution_still_imports_as_itself(self, installed: Path) -> None:
+        """`entrypoints` (0.4, a dependency of older flake8 and nbconvert) is in `.[dev]`."""
+        probe = (
+            "import entrypoints, roomcast.entrypoints.cli.main;"
+            " print(callable(entrypoints.get_group_all), entrypoints.__file__)"
+        )
+        finished = subprocess.run(
+            [sys.executable, "-P", "-c", probe], cwd=installed.parent,
+            env={**os.environ, "PYTHONPATH": str(installed)},
+            capture_output=True, text=True, timeout=60, check=True,
+        )
+        is_callable, location = finished.stdout.split()
+        assert is_callable == "True"
+        assert not Path(location).is_relative_to(installed)
+
+
 class TestInstalledWheel:
     def test_serve_reads_the_template_shipped_in_the_package(
         self, served: str, installed: Path
     ) -> None:
         first_line = served.splitlines()[0]
-        assert first_line.endswith(str(installed / "entrypoints" / "template.yaml"))
+        assert first_line.endswith(str(installed / SHIPPED_TEMPLATE))
 
     def test_the_template_shipped_is_infra_template_yaml(self, installed: Path) -> None:
-        shipped = installed / "entrypoints" / "template.yaml"
+        shipped = installed / SHIPPED_TEMPLATE
         assert shipped.read_bytes() == (ROOT / "infra" / "template.yaml").read_bytes()
 
     def test_the_installed_gateway_serves_the_page_and_runs_the_handlers(
@@ -106,7 +128,10 @@ class TestMissingExtra:
         self, module: str, distribution: str
     ) -> None:
         hide = f"import sys; sys.modules[{module!r}] = None"
-        serve = "from entrypoints.cli import main; sys.exit(main(['serve', '--port', '0']))"
+        serve = (
+            "from roomcast.entrypoints.cli.main import main;"
+            " sys.exit(main(['serve', '--port', '0']))"
+        )
         finished = subprocess.run(
             [sys.executable, "-c", f"{hide}; {serve}"], cwd=ROOT, capture_output=True, text=True,
             timeout=60,

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CONNECT_AND_LIST_MODULES = """
 import json, sys
-from entrypoints import handlers
+from roomcast.entrypoints.aws_lambda import handlers
 response = handlers.connect(json.loads(sys.argv[1]), None)
 print(json.dumps([response["statusCode"], sorted(m.split(".")[0] for m in sys.modules)]))
 """

@@ -7,9 +7,9 @@ import logging
 import pytest
 from dependency_injector import providers
 
-from domain.model import ConnectionId
-from entrypoints import handlers
-from entrypoints.containers import Container
+from roomcast.domain.model import ConnectionId
+from roomcast.entrypoints.aws_lambda import handlers
+from roomcast.entrypoints.containers import Container
 from tests.integration import events
 from tests.integration.harness import BrokenStore, Gateway
 

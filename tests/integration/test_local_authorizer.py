@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from entrypoints.containers import get_container
-from entrypoints.gateway.connect_authorizer import connect_authorizer, read_policy
-from entrypoints.template import load_template, with_parameters
+from roomcast.entrypoints.containers import get_container
+from roomcast.entrypoints.gateway.connect_authorizer import connect_authorizer, read_policy
+from roomcast.entrypoints.gateway.template import load_template, with_parameters
 from tests.integration import events
 from tests.integration.events import REGION
 from tests.support.identity import rsa_key, write_jwks
@@ -42,7 +42,7 @@ class TestTheTemplatesAuthorizer:
         assert connect_authorizer(with_parameters(load_template())) is None
 
     def test_it_runs_the_handler_the_template_names(self) -> None:
-        assert guarded().handler_name == "entrypoints.handlers.authorize"
+        assert guarded().handler_name == "roomcast.entrypoints.aws_lambda.handlers.authorize"
 
     def test_a_missing_identity_source_is_401_without_invoking(self) -> None:
         calls: list[Any] = []

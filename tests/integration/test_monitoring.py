@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 
-from adapters.fake_notifier import FakeNotifier
-from entrypoints import handlers
-from entrypoints.containers import Container
-from entrypoints.metering import REASON_BY_STATUS
+from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.entrypoints.aws_lambda import handlers
+from roomcast.entrypoints.aws_lambda.telemetry.metering import REASON_BY_STATUS
+from roomcast.entrypoints.containers import Container
 from tests.integration import events
 from tests.integration.harness import BrokenStore, Gateway
 from tests.integration.test_authentication import token_for

@@ -15,13 +15,14 @@ import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from dependency_injector import providers
 
-from adapters.fake_notifier import FakeNotifier
-from adapters.management_api import Retryable, exhausted, translate
-from domain.model import ConnectionId
-from entrypoints import handlers, metrics
-from entrypoints.containers import Container
-from entrypoints.log_format import JsonFormatter
-from entrypoints.metering import failure_class
+from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.adapters.management_api import Retryable, exhausted, translate
+from roomcast.domain.model import ConnectionId
+from roomcast.entrypoints.aws_lambda import handlers
+from roomcast.entrypoints.aws_lambda.telemetry import metrics
+from roomcast.entrypoints.aws_lambda.telemetry.metering import failure_class
+from roomcast.entrypoints.containers import Container
+from roomcast.entrypoints.gateway.log_format import JsonFormatter
 from tests.integration import events
 from tests.integration.harness import BrokenStore, Gateway
 from tests.integration.test_authentication import SECRET, token_for

@@ -12,7 +12,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from entrypoints.template import load_template
+from roomcast.entrypoints.gateway.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 PINS_FILE = ROOT / "infra" / "lambda-requirements.txt"
@@ -93,7 +93,8 @@ class TestArtifact:
                 assert module.replace(".", "/") + ".py" in names
         tops = {name.split("/")[0] for name in names}
         assert not tops & {"tests", "pytest", "_pytest", "moto", "cfnlint", "ruff", "mypy"}
-        assert not any(name.startswith("entrypoints/gateway/") for name in names)
+        for way_in in ("gateway", "cli"):
+            assert not any(name.startswith(f"roomcast/entrypoints/{way_in}/") for name in names)
 
     def test_its_compiled_packages_are_built_for_the_lambda_platform(self, artifact: Path) -> None:
         with zipfile.ZipFile(artifact) as archive:

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 
-from entrypoints import handlers
-from entrypoints.containers import Container, reset_container
+from roomcast.entrypoints.aws_lambda import handlers
+from roomcast.entrypoints.containers import Container, reset_container
 from tests.integration import events
 from tests.integration.harness import BrokenStore, Gateway
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from domain.model import ConnectionId, RoomId
-from entrypoints.containers import Container
+from roomcast.domain.model import ConnectionId, RoomId
+from roomcast.entrypoints.containers import Container
 from tests.integration.harness import Gateway, table_items
 
 OK_JOIN = {"statusCode": 200, "body": "Joined room"}

@@ -9,9 +9,9 @@ import boto3
 import jwt
 import pytest
 
-from domain.model import ConnectionId
-from entrypoints import handlers
-from entrypoints.containers import get_container
+from roomcast.domain.model import ConnectionId
+from roomcast.entrypoints.aws_lambda import handlers
+from roomcast.entrypoints.containers import get_container
 from tests.integration import events
 from tests.integration.events import REGION
 

@@ -13,21 +13,22 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import pytest
 
-from adapters.clocks import FixedClock
-from adapters.dynamodb_store import DynamoDBConnectionStore
-from adapters.fake_notifier import FakeNotifier
-from domain.model import ConnectionId, RoomId, UserId
-from domain.service import ChatService
-from entrypoints import handlers
-from entrypoints.containers import Container
-from entrypoints.settings import SETTINGS
-from entrypoints.template import load_template
+from roomcast.adapters.clocks import FixedClock
+from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
+from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.domain.model import ConnectionId, RoomId, UserId
+from roomcast.domain.service import ChatService
+from roomcast.entrypoints.aws_lambda import handlers
+from roomcast.entrypoints.containers import Container
+from roomcast.entrypoints.gateway.template import load_template
+from roomcast.entrypoints.settings import SETTINGS
 from tests.integration import events
 from tests.integration.events import REGION
 from tests.integration.harness import Gateway
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template()
+HANDLERS = "roomcast.entrypoints.aws_lambda.handlers."
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 ROUTE_KEYS = {"$connect", "$disconnect", "$default", "joinRoom", "leaveRoom", "sendMessage", "ping"}
 
@@ -114,7 +115,7 @@ class TestRoutes:
         for route in of_type("AWS::ApiGatewayV2::Route").values():
             function = function_behind(route)
             handler = FUNCTIONS[function]["Handler"]
-            assert handler == f"entrypoints.handlers.{expected.get(route['RouteKey'], 'message')}"
+            assert handler == HANDLERS + expected.get(route["RouteKey"], "message")
             source = f"${{WebSocketApi}}/${{Environment}}/{route['RouteKey']}"
             granting = [
                 p for p in permissions
@@ -157,7 +158,7 @@ class TestRoutes:
         [rule] = of_type("AWS::Events::Rule").values()
         assert rule["ScheduleExpression"] == "rate(5 minutes)"
         assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["CleanupFunction", "Arn"]}
-        assert FUNCTIONS["CleanupFunction"]["Handler"] == "entrypoints.handlers.cleanup"
+        assert FUNCTIONS["CleanupFunction"]["Handler"] == HANDLERS + "cleanup"
         [permission] = [
             p for p in of_type("AWS::Lambda::Permission").values()
             if p["Principal"] == "events.amazonaws.com"

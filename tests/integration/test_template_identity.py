@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from entrypoints.template import load_template, with_parameters
+from roomcast.entrypoints.gateway.template import load_template, with_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template()
@@ -66,7 +66,7 @@ class TestAuthenticationSwitch:
         assert authorizer["IdentitySource"] == ["route.request.querystring.token"]
         assert "${AuthorizerFunction.Arn}" in authorizer["AuthorizerUri"]["Fn::Sub"]
         function = resources["AuthorizerFunction"]["Properties"]
-        assert function["Handler"] == "entrypoints.handlers.authorize"
+        assert function["Handler"] == "roomcast.entrypoints.aws_lambda.handlers.authorize"
         permission = resources["AuthorizerPermission"]["Properties"]
         assert permission["FunctionName"] == {"Ref": "AuthorizerFunction"}
         assert permission["SourceArn"]["Fn::Sub"].endswith(

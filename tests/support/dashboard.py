@@ -10,7 +10,7 @@ import re
 import sys
 from typing import Any
 
-from entrypoints.template import load_template
+from roomcast.entrypoints.gateway.template import load_template
 
 PLACEHOLDERS = {"WebSocketApi": "api", "Environment": "dev", "AWS::Region": "us-east-1"}
 COLOURS = {"AWS/ApiGateway": "#dbe9f6", "roomcast": "#dff0d8", "AWS/Lambda": "#fcebd5",

@@ -11,11 +11,11 @@ import botocore.session
 import pytest
 from aiobotocore.session import AioSession
 
-from adapters.async_fanout import AsyncFanoutNotifier
-from adapters.management_api import RetryPolicy
-from adapters.post_to_connection import PostToConnectionNotifier, management_client
-from adapters.signed_http import SignedHttpNotifier
-from domain.model import ConnectionId
+from roomcast.adapters.async_fanout import AsyncFanoutNotifier
+from roomcast.adapters.management_api import RetryPolicy
+from roomcast.adapters.post_to_connection import PostToConnectionNotifier, management_client
+from roomcast.adapters.signed_http import SignedHttpNotifier
+from roomcast.domain.model import ConnectionId
 from tests.support import moto_gateway
 from tests.support.gateway_stub import GatewayStub
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from adapters.fake_notifier import FakeNotifier
-from domain.model import ConnectionId, UserId
-from domain.results import Reply
-from domain.service import ChatService
+from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.domain.model import ConnectionId, UserId
+from roomcast.domain.results import Reply
+from roomcast.domain.service import ChatService
 
 
 class Chat:

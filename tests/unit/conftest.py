@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.fake_notifier import FakeNotifier
-from domain.service import ChatService
+from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.domain.service import ChatService
 from tests.unit.chat import Chat
 
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain import commands, errors, frames
-from domain.commands import JoinRoom, LeaveRoom, Ping, SendMessage, parse
-from domain.model import RoomId
+from roomcast.domain import commands, errors, frames
+from roomcast.domain.commands import JoinRoom, LeaveRoom, Ping, SendMessage, parse
+from roomcast.domain.model import RoomId
 
 
 class TestValidFrames:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from domain import frames
-from domain.errors import UnknownAction
-from domain.model import RoomId, UserId
+from roomcast.domain import frames
+from roomcast.domain.errors import UnknownAction
+from roomcast.domain.model import RoomId, UserId
 
 LOBBY = RoomId("lobby")
 

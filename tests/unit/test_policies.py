@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import NotInRoom
-from domain.model import Connection, ConnectionId, Membership, RoomId, UserId
-from domain.policies import Limits, decide_join, expires_at, find_member
+from roomcast.domain.errors import NotInRoom
+from roomcast.domain.model import Connection, ConnectionId, Membership, RoomId, UserId
+from roomcast.domain.policies import Limits, decide_join, expires_at, find_member
 
 
 def connection_in(**rooms: int) -> Connection:

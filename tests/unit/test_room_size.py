@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from domain import frames
-from domain.errors import RoomFull
-from domain.model import Connection, ConnectionId, Membership, RoomId, UserId
-from domain.policies import (
+from roomcast.domain import frames
+from roomcast.domain.errors import RoomFull
+from roomcast.domain.model import Connection, ConnectionId, Membership, RoomId, UserId
+from roomcast.domain.policies import (
     DEFAULT_MAX_MEMBERS_IN_JOINED_ROOM,
     MAX_MEMBERS_IN_JOINED_ROOM,
     POST_TO_CONNECTION_LIMIT_BYTES,
@@ -17,7 +17,7 @@ from domain.policies import (
     check_room_capacity,
     listed_members,
 )
-from domain.service import ChatService
+from roomcast.domain.service import ChatService
 from tests.unit.chat import Chat
 
 LONGEST_ROOM = RoomId("r" * 128)

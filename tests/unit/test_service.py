@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.fake_notifier import FakeNotifier
-from adapters.fake_verifier import FakeTokenVerifier
-from adapters.memory_store import InMemoryConnectionStore
-from domain.errors import InvalidUserId, Unauthorized
-from domain.model import ConnectionId, RoomId, UserId
-from domain.policies import Limits
-from domain.service import ChatService
+from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.adapters.fake_verifier import FakeTokenVerifier
+from roomcast.adapters.memory_store import InMemoryConnectionStore
+from roomcast.domain.errors import InvalidUserId, Unauthorized
+from roomcast.domain.model import ConnectionId, RoomId, UserId
+from roomcast.domain.policies import Limits
+from roomcast.domain.service import ChatService
 from tests.unit.chat import Chat
 
 NOW = 1_700_000_000_000

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import InvalidUserId
-from domain.model import MAX_USER_ID_BYTES, UserId, valid_user_id
+from roomcast.domain.errors import InvalidUserId
+from roomcast.domain.model import MAX_USER_ID_BYTES, UserId, valid_user_id
 
 ACCEPTED = {
     "ascii": "alice",

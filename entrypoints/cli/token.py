@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from domain.errors import InvalidUserId
-from domain.model import valid_user_id
-from entrypoints.settings import ConfigurationError, check_secret
+from roomcast.domain.errors import InvalidUserId
+from roomcast.domain.model import valid_user_id
+from roomcast.entrypoints.settings import ConfigurationError, check_secret
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 

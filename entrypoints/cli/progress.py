@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
-from domain.model import Connection
+from roomcast.domain.model import Connection
 
 WIDTH = 30
 REDRAW_SECONDS = 0.1

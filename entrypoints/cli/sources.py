@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from attrs import frozen
 
-from domain.model import Connection
-from entrypoints.operations.errors import USAGE, OperatorError, aws_errors, gone
+from roomcast.domain.model import Connection
+from roomcast.entrypoints.cli.errors import USAGE, OperatorError, aws_errors, gone
 
 
 @frozen
@@ -126,7 +126,7 @@ class TableSource:
             client.delete_connection(ConnectionId=connection_id)
 
     def _management_client(self) -> Any:
-        from adapters.post_to_connection import management_client
+        from roomcast.adapters.post_to_connection import management_client
 
         with aws_errors():
             return management_client(self.management_endpoint)

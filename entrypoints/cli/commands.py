@@ -10,9 +10,9 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
-from entrypoints.operations.errors import USAGE, OperatorError, aws_errors
-from entrypoints.operations.output import count, print_json, print_table, when
-from entrypoints.operations.sources import GatewaySource, Source, TableSource
+from roomcast.entrypoints.cli.errors import USAGE, OperatorError, aws_errors
+from roomcast.entrypoints.cli.output import count, print_json, print_table, when
+from roomcast.entrypoints.cli.sources import GatewaySource, Source, TableSource
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 Command = Callable[[argparse.Namespace], int]
@@ -58,8 +58,8 @@ def _one_line_errors(run: Command) -> Command:
 
 
 def _container(args: argparse.Namespace) -> Any:
-    from entrypoints.containers import build_container
-    from entrypoints.settings import ConfigurationError
+    from roomcast.entrypoints.containers import build_container
+    from roomcast.entrypoints.settings import ConfigurationError
 
     overrides = {"ROOMCAST_STORE": "dynamodb"}
     if args.table:
@@ -109,7 +109,7 @@ def _rooms(args: argparse.Namespace) -> int:
 
 
 def _cleanup(args: argparse.Namespace) -> int:
-    from entrypoints.operations.progress import CountingStore, Progress
+    from roomcast.entrypoints.cli.progress import CountingStore, Progress
 
     table = _table(args)
     endpoint = (GatewaySource(args.gateway).management_endpoint if args.gateway

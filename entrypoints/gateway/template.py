@@ -11,7 +11,7 @@ import yaml
 # A built wheel carries a copy of infra/template.yaml in this package (setup.py puts it
 # there); a source checkout, editable install included, reads infra/ itself.
 PACKAGED_TEMPLATE = Path(__file__).resolve().parent / "template.yaml"
-SOURCE_TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "template.yaml"
+SOURCE_TEMPLATE = Path(__file__).resolve().parents[2] / "infra" / "template.yaml"
 DEFAULT_TEMPLATE = PACKAGED_TEMPLATE if PACKAGED_TEMPLATE.is_file() else SOURCE_TEMPLATE
 
 _SHORT_FORMS = (

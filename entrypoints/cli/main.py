@@ -10,9 +10,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from entrypoints.extras import missing_dependency
-from entrypoints.operations.commands import add_commands as add_operator_commands
-from entrypoints.token_command import add_token_command
+from roomcast.entrypoints.cli.commands import add_commands as add_operator_commands
+from roomcast.entrypoints.cli.extras import missing_dependency
+from roomcast.entrypoints.cli.token import add_token_command
 
 Number = TypeVar("Number", int, float)
 
@@ -153,9 +153,9 @@ def _number(kind: Callable[[str], Number], text: str) -> Number:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from entrypoints.gateway.limits import GatewayLimits
-        from entrypoints.gateway.server import ServeOptions, run
-        from entrypoints.template import DEFAULT_TEMPLATE
+        from roomcast.entrypoints.gateway.limits import GatewayLimits
+        from roomcast.entrypoints.gateway.server import ServeOptions, run
+        from roomcast.entrypoints.gateway.template import DEFAULT_TEMPLATE
     except ModuleNotFoundError as missing:
         print(missing_dependency("serve", missing), file=sys.stderr)
         return 2
@@ -203,8 +203,8 @@ def _add_stats(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from entrypoints.containers import build_container
-    from entrypoints.settings import ConfigurationError
+    from roomcast.entrypoints.containers import build_container
+    from roomcast.entrypoints.settings import ConfigurationError
 
     if args.gateway:
         return _gateway_stats(args.gateway)
@@ -230,8 +230,8 @@ def _gateway_stats(url: str) -> int:
     import time
     from collections import Counter
 
-    from entrypoints.operations.errors import OperatorError
-    from entrypoints.operations.sources import GatewaySource
+    from roomcast.entrypoints.cli.errors import OperatorError
+    from roomcast.entrypoints.cli.sources import GatewaySource
 
     try:
         rows = GatewaySource(url).connections()
@@ -255,7 +255,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     return int(args.run(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

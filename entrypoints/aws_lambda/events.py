@@ -9,7 +9,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from domain.model import ANONYMOUS, ConnectionId, UserId
+from roomcast.domain.model import ANONYMOUS, ConnectionId, UserId
 
 Event = Mapping[str, Any]
 SUBPROTOCOL = "roomcast"

@@ -13,11 +13,10 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from attrs import frozen
-
-from entrypoints import metrics
-from entrypoints.invocation_metrics import metric_documents
-from entrypoints.metering import Tally
+from roomcast.entrypoints.aws_lambda.telemetry import metrics
+from roomcast.entrypoints.aws_lambda.telemetry.invocation import Invocation
+from roomcast.entrypoints.aws_lambda.telemetry.invocation_metrics import metric_documents
+from roomcast.entrypoints.aws_lambda.telemetry.metering import Tally
 
 log = logging.getLogger("roomcast.invocation")
 
@@ -30,24 +29,6 @@ _warm = False
 def current_tally() -> Tally:
     """The running invocation's tally (a throwaway one outside an instrumented handler)."""
     return _tally.get() or Tally()
-
-
-@frozen
-class Invocation:
-    function: str
-    event: Any
-    context: Any
-    result: Any
-    duration_ms: float
-    tally: Tally
-    cold_start: bool
-    status: int
-    outcome: str
-
-    @property
-    def request(self) -> Mapping[str, Any]:
-        context = self.event.get("requestContext") if isinstance(self.event, Mapping) else None
-        return context if isinstance(context, Mapping) else {}
 
 
 def status_of(result: Any, raised: bool) -> int:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from domain.errors import Unauthorized
-from domain.identity import authenticate
-from entrypoints import events
-from entrypoints.containers import get_container
-from entrypoints.settings import ConfigurationError
+from roomcast.domain.errors import Unauthorized
+from roomcast.domain.identity import authenticate
+from roomcast.entrypoints.aws_lambda import events
+from roomcast.entrypoints.containers import get_container
+from roomcast.entrypoints.settings import ConfigurationError
 
 log = logging.getLogger(__name__)
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from adapters.endpoints import endpoint_from_event, management_endpoint
-from domain.errors import DomainError, Unauthorized
-from domain.service import ChatService
-from entrypoints import events
-from entrypoints.authorizer import authorize
-from entrypoints.containers import Container, get_container
-from entrypoints.events import MalformedEvent
-from entrypoints.instrumentation import current_tally, instrumented
-from entrypoints.metering import MeteringNotifier
-from entrypoints.settings import ConfigurationError
+from roomcast.adapters.endpoints import endpoint_from_event, management_endpoint
+from roomcast.domain.errors import DomainError, Unauthorized
+from roomcast.domain.service import ChatService
+from roomcast.entrypoints.aws_lambda import events
+from roomcast.entrypoints.aws_lambda.authorizer import authorize
+from roomcast.entrypoints.aws_lambda.events import MalformedEvent
+from roomcast.entrypoints.aws_lambda.telemetry.instrumentation import current_tally, instrumented
+from roomcast.entrypoints.aws_lambda.telemetry.metering import MeteringNotifier
+from roomcast.entrypoints.containers import Container, get_container
+from roomcast.entrypoints.settings import ConfigurationError
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 
 from attrs import define, field
 
-from domain.errors import ConnectionGone, DeliveryFailed
-from domain.frames import Frame
-from domain.model import ConnectionId
-from domain.results import BroadcastResult
-from ports import Notifier
+from roomcast.domain.errors import ConnectionGone, DeliveryFailed
+from roomcast.domain.frames import Frame
+from roomcast.domain.model import ConnectionId
+from roomcast.domain.results import BroadcastResult
+from roomcast.ports import Notifier
 
 log = logging.getLogger("roomcast.delivery")
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
-from entrypoints import metrics
-from entrypoints.metering import Tally
-from entrypoints.metrics import MetricSet
-
-if TYPE_CHECKING:
-    from entrypoints.instrumentation import Invocation
+from roomcast.entrypoints.aws_lambda.telemetry import metrics
+from roomcast.entrypoints.aws_lambda.telemetry.invocation import Invocation
+from roomcast.entrypoints.aws_lambda.telemetry.metering import Tally
+from roomcast.entrypoints.aws_lambda.telemetry.metrics import MetricSet
 
 
 def metric_documents(invocation: Invocation) -> list[list[MetricSet]]:

@@ -1,0 +1,1 @@
+"""The Lambda way in: handlers, the `$connect` authorizer, event parsing and telemetry."""

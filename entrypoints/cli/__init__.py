@@ -1,0 +1,1 @@
+"""The `roomcast` command line: serve, token, stats and the operator commands."""

@@ -1,1 +1,0 @@
-"""The operator's commands: listings, the sweep on demand, post and kick."""
