@@ -7,21 +7,38 @@ Connection item:  pk=CONN#<connectionId>  sk=CONNECTION
     retried transaction recognises its own commit)
 Membership item:  pk=ROOM#<roomId>        sk=CONN#<connectionId>
     connectionId, roomId, userId, joinedAt, expiresAt
+Room log head:    pk=ROOM#<roomId>        sk=LOG
+    seq (the room's latest message), lastRequest; no TTL: a room's seq never restarts
+Logged message:   pk=LOG#<roomId>         sk=SEQ#<seq, 20 digits>
+    roomId, seq, message, sender, timestamp, expiresAt (its retention)
 
-Members of a room are one consistent Query on the room's partition, with no extra reads.
+Members of a room and its latest seq are one consistent Query on the room's partition.
+Messages have a partition of their own, so a busy room's writes and reads of its history
+do not share the partition its member reads go to.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from roomcast.domain.model import NO_ROOMS, Connection, ConnectionId, Membership, RoomId, UserId
+from roomcast.domain.model import (
+    NO_ROOMS,
+    Connection,
+    ConnectionId,
+    Membership,
+    Message,
+    RoomId,
+    UserId,
+)
 
 Item = dict[str, Any]
 
 TTL_ATTRIBUTE = "expiresAt"
 CONNECTION_SK = "CONNECTION"
 DEPARTURES_ATTRIBUTE = "unannouncedDepartures"
+MEMBER_SK_PREFIX = "CONN#"
+LOG_HEAD_SK = "LOG"
+SEQ_DIGITS = 20
 
 
 def connection_key(connection_id: ConnectionId) -> Item:
@@ -29,15 +46,63 @@ def connection_key(connection_id: ConnectionId) -> Item:
 
 
 def membership_key(room_id: RoomId, connection_id: ConnectionId) -> Item:
-    return {"pk": room_partition(room_id), "sk": _s(f"CONN#{connection_id.value}")}
+    return {"pk": room_partition(room_id), "sk": _s(f"{MEMBER_SK_PREFIX}{connection_id.value}")}
 
 
 def room_partition(room_id: RoomId) -> Item:
     return _s(f"ROOM#{room_id.value}")
 
 
+def log_head_key(room_id: RoomId) -> Item:
+    return {"pk": room_partition(room_id), "sk": _s(LOG_HEAD_SK)}
+
+
+def is_log_head(item: Item) -> bool:
+    return bool(item["sk"]["S"] == LOG_HEAD_SK)
+
+
+def head_seq(item: Item | None) -> int:
+    """The seq a log head item holds; 0 for a room that has none yet."""
+    return int(item["seq"]["N"]) if item and "seq" in item else 0
+
+
+def log_partition(room_id: RoomId) -> Item:
+    return _s(f"LOG#{room_id.value}")
+
+
+def seq_key(seq: int) -> Item:
+    return _s(f"SEQ#{seq:0{SEQ_DIGITS}d}")
+
+
+def message_to_item(message: Message, expires_at: int) -> Item:
+    return {
+        "pk": log_partition(message.room_id),
+        "sk": seq_key(message.seq),
+        "roomId": _s(message.room_id.value),
+        "seq": _n(message.seq),
+        "message": _s(message.text),
+        "sender": _s(message.sender.value),
+        "timestamp": _n(message.timestamp),
+        TTL_ATTRIBUTE: _n(expires_at),
+    }
+
+
+def message_from_item(item: Item) -> Message:
+    return Message(
+        room_id=RoomId(item["roomId"]["S"]),
+        text=item["message"]["S"],
+        sender=UserId(item["sender"]["S"]),
+        timestamp=int(item["timestamp"]["N"]),
+        seq=int(item["seq"]["N"]),
+    )
+
+
 def is_connection(item: Item) -> bool:
     return bool(item["sk"]["S"] == CONNECTION_SK)
+
+
+def is_membership(item: Item) -> bool:
+    return bool(item["sk"]["S"].startswith(MEMBER_SK_PREFIX))
 
 
 def live_after(now_ms: int) -> Item:

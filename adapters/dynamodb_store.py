@@ -14,7 +14,7 @@ from botocore.session import Session
 from roomcast.adapters import dynamodb_items as items
 from roomcast.adapters import dynamodb_transactions as transactions
 from roomcast.adapters.dynamodb_paging import BatchDeleter, every_item
-from roomcast.domain.model import Connection, ConnectionId, Membership, RoomId
+from roomcast.domain.model import Connection, ConnectionId, Membership, Room, RoomId
 from roomcast.domain.results import Stats
 from roomcast.ports import Clock
 
@@ -129,20 +129,31 @@ class DynamoDBConnectionStore:
             )
 
     def members(self, room_id: RoomId) -> list[Membership]:
+        return list(self.room(room_id).members)
+
+    def room(self, room_id: RoomId) -> Room:
+        """The room's partition holds its memberships and its log head: one Query reads both."""
         found = every_item(
             self._client.query,
             TableName=self._table_name,
             KeyConditionExpression="pk = :pk",
-            FilterExpression=f"{items.TTL_ATTRIBUTE} > :now",
+            FilterExpression=f"{items.TTL_ATTRIBUTE} > :now OR sk = :head",
             ExpressionAttributeValues={
                 ":pk": items.room_partition(room_id),
                 ":now": items.live_after(self._clock.now_ms()),
+                ":head": {"S": items.LOG_HEAD_SK},
             },
             ConsistentRead=True,
             **self._page_size,
         )
-        members = map(items.membership_from_item, found)
-        return sorted(members, key=lambda m: (m.joined_at, m.connection_id.value))
+        members, seq = [], 0
+        for item in found:
+            if items.is_log_head(item):
+                seq = items.head_seq(item)
+            else:
+                members.append(items.membership_from_item(item))
+        members.sort(key=lambda m: (m.joined_at, m.connection_id.value))
+        return Room(room_id, tuple(members), seq)
 
     def connections(self) -> Iterator[Connection]:
         found = every_item(
@@ -166,7 +177,7 @@ class DynamoDBConnectionStore:
         ):
             if items.is_connection(item):
                 total += 1
-            else:
+            elif items.is_membership(item):
                 per_room[item["roomId"]["S"]] += 1
         return Stats(total_connections=total, room_counts=dict(per_room))
 

@@ -74,7 +74,7 @@ def leave(client: Any, table_name: str, connection_id: ConnectionId, room_id: Ro
         except ClientError as error:
             if _committed_by(token, error, CONNECTION_IN_LEAVE):
                 return True
-            codes = _reasons(error)
+            codes = cancellation_codes(error)
             if codes[:1] == [CHECK_FAILED]:
                 return False
             if codes[1:] == [CHECK_FAILED]:
@@ -155,7 +155,7 @@ def _delete_orphan(client: Any, table_name: str, key: items.Item) -> bool:
 
 
 def _raise_join_refusal(error: ClientError, connection_id: ConnectionId) -> None:
-    codes = _reasons(error)
+    codes = cancellation_codes(error)
     if codes and codes[0] == CHECK_FAILED:
         stale = "Item" in error.response["CancellationReasons"][0]
         raise (ConcurrentUpdate if stale else ConnectionNotFound)(connection_id.value) from error
@@ -165,13 +165,13 @@ def _raise_join_refusal(error: ClientError, connection_id: ConnectionId) -> None
 
 def _committed_by(token: str, error: ClientError, position: int) -> bool:
     """Whether the connection item's failed condition is this request's own earlier commit."""
-    if _reasons(error)[position : position + 1] != [CHECK_FAILED]:
+    if cancellation_codes(error)[position : position + 1] != [CHECK_FAILED]:
         return False
     stored = error.response["CancellationReasons"][position].get("Item", {})
     return bool(stored.get(REQUEST_ATTRIBUTE, {}).get("S") == token)
 
 
-def _reasons(error: ClientError) -> list[str]:
+def cancellation_codes(error: ClientError) -> list[str]:
     """The per-item cancellation codes ("None" for items that were fine), or [] if not a cancel."""
     if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
         return []

@@ -6,16 +6,18 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 
 from roomcast.domain.errors import ConcurrentUpdate, ConnectionNotFound
-from roomcast.domain.model import Connection, ConnectionId, Membership, RoomId
+from roomcast.domain.model import Connection, ConnectionId, Membership, Room, RoomId
 from roomcast.domain.results import Stats
-from roomcast.ports import Clock
+from roomcast.ports import Clock, RoomLog
 
 
 class InMemoryConnectionStore:
     """Thread-safe; honours expiry by the given clock exactly as the DynamoDB store does."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, log: RoomLog | None = None) -> None:
+        """`log`: the room log whose seq `room()` reports (none: every room is at 0)."""
         self._clock = clock
+        self._log = log
         self._lock = threading.RLock()
         self._connections: dict[ConnectionId, Connection] = {}
         self._rooms: dict[RoomId, dict[ConnectionId, Membership]] = {}
@@ -84,6 +86,10 @@ class InMemoryConnectionStore:
         with self._lock:
             members = list(self._rooms.get(room_id, {}).values())
         return [m for m in members if m.expires_at * 1000 > now]
+
+    def room(self, room_id: RoomId) -> Room:
+        seq = self._log.latest(room_id) if self._log is not None else 0
+        return Room(room_id, tuple(self.members(room_id)), seq)
 
     def connections(self) -> Iterator[Connection]:
         with self._lock:

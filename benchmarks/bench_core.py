@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from benchmarks.timing import Ratio, compare
 from roomcast.adapters.clocks import FixedClock
+from roomcast.adapters.memory_history import InMemoryRoomLog
 from roomcast.adapters.memory_store import InMemoryConnectionStore
 from roomcast.domain.commands import parse
 from roomcast.domain.frames import Frame
@@ -49,13 +50,14 @@ def room_service(members: int) -> ChatService:
     since joining one by one would time the userJoined fan-out instead), each member left
     as a service join leaves it: announced."""
     clock = FixedClock()
-    store = InMemoryConnectionStore(clock)
+    log = InMemoryRoomLog(clock)
+    store = InMemoryConnectionStore(clock, log)
     for i in range(members):
         connection = service_connection(clock, i)
         store.add(connection)
         store.join(connection, RoomId("big"), clock.now_ms())
         store.mark_announced(connection.id, RoomId("big"))
-    return ChatService(store, NullNotifier(), clock)
+    return ChatService(store, NullNotifier(), clock, log=log)
 
 
 def service_connection(clock: FixedClock, i: int) -> Connection:

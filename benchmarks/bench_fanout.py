@@ -24,7 +24,7 @@ from botocore.utils import percent_encode
 from benchmarks.standin import StandIn
 from roomcast.adapters.background_loop import BackgroundLoop
 from roomcast.domain import frames
-from roomcast.domain.model import Connection, ConnectionId, RoomId, UserId
+from roomcast.domain.model import Connection, ConnectionId, Message, RoomId, UserId
 from roomcast.entrypoints.aws_lambda import handlers
 from roomcast.entrypoints.containers import get_container, reset_container
 from tests.integration.events import message_event
@@ -118,7 +118,8 @@ class BareLoop:
         self._concurrency = concurrency
         self._loop = BackgroundLoop(name="bench-bare")
         self._session: aiohttp.ClientSession | None = None
-        self._data = frames.message(room(0), TEXT, UserId("user0"), 1_700_000_000_000).encode()
+        said = Message(room(0), TEXT, UserId("user0"), 1_700_000_000_000, seq=1)
+        self._data = frames.message(said).encode()
 
     def __call__(self, members: int) -> None:
         self._loop.run(self._post_all([member(members, i) for i in range(members)]))

@@ -12,11 +12,17 @@ from roomcast.domain import errors
 from roomcast.domain.model import RoomId
 
 DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024
+MAX_EPOCH_CHARACTERS = 64
 
 
 @frozen
 class JoinRoom:
+    """`since`: the last seq the client has seen in the room, to replay what came after it;
+    `epoch`: the log that seq was counted by, as an earlier joinedRoom named it."""
+
     room_id: RoomId
+    since: int | None = None
+    epoch: str | None = None
 
 
 @frozen
@@ -48,9 +54,11 @@ def parse(body: str | bytes | None, max_message_bytes: int = DEFAULT_MAX_MESSAGE
         raise errors.UnknownAction(json.dumps(action))
     if action == "ping":
         return Ping()
-    if action in ("joinRoom", "leaveRoom"):
+    if action == "joinRoom":
         room_id = _room_id(data.get("roomId"), errors.RoomIdRequired)
-        return JoinRoom(room_id) if action == "joinRoom" else LeaveRoom(room_id)
+        return JoinRoom(room_id, _since(data), _epoch(data))
+    if action == "leaveRoom":
+        return LeaveRoom(_room_id(data.get("roomId"), errors.RoomIdRequired))
     if action == "sendMessage":
         return _send_message(data, max_message_bytes)
     raise errors.UnknownAction(action)
@@ -80,6 +88,24 @@ def _send_message(data: dict[str, Any], max_message_bytes: int) -> SendMessage:
     if size > max_message_bytes:
         raise errors.MessageTooLarge(max_message_bytes)
     return SendMessage(room_id, text)
+
+
+def _since(data: dict[str, Any]) -> int | None:
+    if "since" not in data:
+        return None
+    since = data["since"]
+    if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+        raise errors.InvalidSince()
+    return since
+
+
+def _epoch(data: dict[str, Any]) -> str | None:
+    epoch = data.get("epoch")
+    if epoch is None:
+        return None
+    if not isinstance(epoch, str) or not 1 <= len(epoch) <= MAX_EPOCH_CHARACTERS:
+        raise errors.InvalidEpoch()
+    return epoch
 
 
 def _room_id(value: object, missing: Callable[[], errors.DomainError]) -> RoomId:

@@ -70,6 +70,16 @@ class MessageTooLarge(DomainError):
         self.limit = limit
 
 
+class InvalidSince(DomainError):
+    def __init__(self) -> None:
+        super().__init__("Invalid since: use a whole number >= 0")
+
+
+class InvalidEpoch(DomainError):
+    def __init__(self) -> None:
+        super().__init__("Invalid epoch: send back the epoch a joinedRoom gave")
+
+
 class RoomFull(DomainError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"Room is full: at most {limit} members")

@@ -8,7 +8,8 @@ from typing import Any
 
 from attrs import frozen
 
-from roomcast.domain.model import RoomId, UserId
+from roomcast.domain.history import Replay
+from roomcast.domain.model import Message, RoomId, UserId
 
 UNENCODABLE = "Frame could not be encoded: it held text that is not valid Unicode"
 
@@ -39,17 +40,32 @@ def _json(fields: Mapping[str, Any]) -> str:
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
 
 
-def joined_room(room_id: RoomId, members: Iterable[UserId], member_count: int) -> Frame:
+def joined_room(
+    room_id: RoomId,
+    members: Iterable[UserId],
+    member_count: int,
+    joiner: UserId,
+    seq: int,
+    epoch: str,
+    replay: Replay | None = None,
+) -> Frame:
     """`members` may be a part of the room (see policies.listed_members); `memberCount` is
-    how many connections are in it."""
-    return Frame(
-        {
-            "action": "joinedRoom",
-            "roomId": room_id.value,
-            "memberCount": member_count,
-            "members": [m.value for m in members],
-        }
-    )
+    how many connections are in it; `userId` is who the server recorded the joiner as; `seq`
+    is the room's latest message and `epoch` the log that counted it. A join with `since`
+    says whether its replay is complete (`recovered`) and how many `message` frames follow
+    it (`replayed`)."""
+    fields: dict[str, Any] = {
+        "action": "joinedRoom",
+        "roomId": room_id.value,
+        "memberCount": member_count,
+        "members": [m.value for m in members],
+        "userId": joiner.value,
+        "seq": seq,
+        "epoch": epoch,
+    }
+    if replay is not None:
+        fields.update(recovered=replay.complete, replayed=len(replay.messages))
+    return Frame(fields)
 
 
 def user_joined(room_id: RoomId, user_id: UserId, timestamp: int) -> Frame:
@@ -70,14 +86,15 @@ def left_room(room_id: RoomId) -> Frame:
     return Frame({"action": "leftRoom", "roomId": room_id.value})
 
 
-def message(room_id: RoomId, text: str, sender: UserId, timestamp: int) -> Frame:
+def message(said: Message) -> Frame:
     return Frame(
         {
             "action": "message",
-            "roomId": room_id.value,
-            "message": text,
-            "sender": sender.value,
-            "timestamp": timestamp,
+            "roomId": said.room_id.value,
+            "message": said.text,
+            "sender": said.sender.value,
+            "timestamp": said.timestamp,
+            "seq": said.seq,
         }
     )
 

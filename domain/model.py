@@ -77,6 +77,27 @@ class Membership:
 
 
 @frozen
+class Message:
+    """A message said in a room; `seq` is its place in the room's log (0 until it has one)."""
+
+    room_id: RoomId
+    text: str
+    sender: UserId
+    timestamp: int
+    seq: int = 0
+
+
+@frozen
+class Room:
+    """A room as one read sees it: its live members, and the seq of its latest message
+    (0 before the first)."""
+
+    id: RoomId
+    members: tuple[Membership, ...]
+    seq: int = 0
+
+
+@frozen
 class Connection:
     """A WebSocket connection as the store knows it.
 

@@ -26,7 +26,9 @@ POST_TO_CONNECTION_LIMIT_BYTES = 128 * 1024
 WORST_MEMBER_BYTES = 2 * MAX_USER_ID_BYTES + 3
 # 250 * 259 B + the envelope is about 65 KB: half of what PostToConnection takes.
 DEFAULT_MAX_MEMBERS_IN_JOINED_ROOM = 250
-JOINED_ROOM_ENVELOPE_BYTES = 512  # action, a 128-byte roomId, memberCount: ~200 B, rounded up
+# action, a 128-byte roomId, memberCount, the joiner's userId escaped (up to 258 B), seq,
+# recovered and replayed: under 600 B, rounded up.
+JOINED_ROOM_ENVELOPE_BYTES = 1024
 MAX_MEMBERS_IN_JOINED_ROOM = (
     POST_TO_CONNECTION_LIMIT_BYTES - JOINED_ROOM_ENVELOPE_BYTES
 ) // WORST_MEMBER_BYTES

@@ -8,11 +8,22 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING
 
+from attrs import evolve
+
 from roomcast.domain import commands, errors, frames
 from roomcast.domain.commands import Command
 from roomcast.domain.frames import Frame
+from roomcast.domain.history import Replay
 from roomcast.domain.identity import authenticate, authenticated
-from roomcast.domain.model import ANONYMOUS, Connection, ConnectionId, RoomId, UserId, valid_user_id
+from roomcast.domain.model import (
+    ANONYMOUS,
+    Connection,
+    ConnectionId,
+    Message,
+    RoomId,
+    UserId,
+    valid_user_id,
+)
 from roomcast.domain.policies import (
     Limits,
     check_room_capacity,
@@ -25,7 +36,7 @@ from roomcast.domain.policies import (
 from roomcast.domain.results import Reply, Stats, SweepReport
 
 if TYPE_CHECKING:  # the service is typed by the ports but never imports them at run time
-    from roomcast.ports import Clock, ConnectionStore, Notifier, TokenVerifier
+    from roomcast.ports import Clock, ConnectionStore, Notifier, RoomLog, TokenVerifier
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +52,15 @@ class ChatService:
         clock: Clock,
         limits: Limits | None = None,
         verifier: TokenVerifier | None = None,
+        *,
+        log: RoomLog,
     ) -> None:
         self.store = store
         self.notifier = notifier
         self.clock = clock
         self.limits = limits or Limits()
         self.verifier = verifier
+        self.log = log
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -98,8 +112,8 @@ class ChatService:
 
     def execute(self, connection_id: ConnectionId, command: Command) -> Reply:
         match command:
-            case commands.JoinRoom(room_id):
-                self.join(connection_id, room_id)
+            case commands.JoinRoom(room_id, since, epoch):
+                self.join(connection_id, room_id, since, epoch)
                 return Reply(200, "Joined room")
             case commands.LeaveRoom(room_id):
                 self.leave(connection_id, room_id)
@@ -114,18 +128,30 @@ class ChatService:
 
     # -- use cases ---------------------------------------------------------------
 
-    def join(self, connection_id: ConnectionId, room_id: RoomId) -> None:
+    def join(
+        self,
+        connection_id: ConnectionId,
+        room_id: RoomId,
+        since: int | None = None,
+        epoch: str | None = None,
+    ) -> None:
         """A join, and each room it evicted the connection from, is announced once it has
         committed, even if that was in an earlier request that failed afterwards: the store
         keeps them unannounced until the rooms have heard. The member read comes first, so
-        that nothing is announced before the step most likely to fail has worked."""
+        that nothing is announced before the step most likely to fail has worked.
+
+        With `since`, the joiner then gets every retained message after it, up to the seq
+        its joinedRoom names; a member rejoining with `since` fills a gap that way. A `since`
+        counted by another epoch of the log (one that restarted) is taken as 0."""
         connection = self._join_atomically(connection_id, room_id)
-        members = self.store.members(room_id)
+        room = self.store.room(room_id)
+        members = room.members
+        replay = None if since is None else self._replay(room_id, since, epoch, room.seq)
         now = self.clock.now_ms()
         departures = sorted(connection.unannounced_departures)
-        for room in departures:
-            self._announce(room, frames.user_left(room, connection.user_id, now))
-            self._deliver(connection_id, frames.left_room(room))
+        for left in departures:
+            self._announce(left, frames.user_left(left, connection.user_id, now))
+            self._deliver(connection_id, frames.left_room(left))
         joining = connection.is_unannounced_in(room_id)
         if joining:
             others = [m.connection_id for m in members if m.connection_id != connection_id]
@@ -133,7 +159,11 @@ class ChatService:
         if joining or departures:
             self._settle(connection_id, room_id, departures)
         listed = listed_members(members, connection_id, self.limits)
-        self._deliver(connection_id, frames.joined_room(room_id, listed, len(members)))
+        joined = frames.joined_room(
+            room_id, listed, len(members), connection.user_id, room.seq, self.log.epoch, replay
+        )
+        if self._deliver(connection_id, joined) and replay is not None:
+            self._deliver_in_order(connection_id, replay.messages)
 
     def leave(self, connection_id: ConnectionId, room_id: RoomId) -> None:
         members = self.store.members(room_id)
@@ -146,10 +176,11 @@ class ChatService:
         self._broadcast(room_id, remaining, frames.user_left(room_id, leaver.user_id, now))
 
     def send(self, connection_id: ConnectionId, room_id: RoomId, text: str) -> None:
-        members = self.store.members(room_id)
-        sender = find_member(members, connection_id)
-        frame = frames.message(room_id, text, sender.user_id, self.clock.now_ms())
-        self._broadcast(room_id, [m.connection_id for m in members], frame)
+        room = self.store.room(room_id)
+        sender = find_member(room.members, connection_id)
+        said = Message(room_id, text, sender.user_id, self.clock.now_ms())
+        logged = self.log.append(said, after=room.seq)
+        self._broadcast(room_id, [m.connection_id for m in room.members], frames.message(logged))
 
     def ping(self, connection_id: ConnectionId) -> None:
         self._deliver(connection_id, frames.pong(self.clock.now_ms()))
@@ -247,13 +278,29 @@ class ChatService:
         self._deliver(connection_id, frames.error(refused.message, self.clock.now_ms()))
         return Reply(refused.status_code, refused.message)
 
-    def _deliver(self, connection_id: ConnectionId, frame: Frame) -> None:
+    def _replay(self, room_id: RoomId, since: int, epoch: str | None, latest: int) -> Replay:
+        """A `since` of another epoch, or past the room's latest seq, was counted by an
+        earlier log (an in-memory one that restarted): all that is retained is new to the
+        client, and what it had before is not part of this log."""
+        if since <= latest and epoch in (None, self.log.epoch):
+            return self.log.replay(room_id, since, latest)
+        return evolve(self.log.replay(room_id, 0, latest), complete=False)
+
+    def _deliver(self, connection_id: ConnectionId, frame: Frame) -> bool:
+        """Whether the connection is still there to take more (a failed frame aside)."""
         try:
             self.notifier.send(connection_id, frame)
         except errors.ConnectionGone:
             self._drop_gone_after_delivery([connection_id])
+            return False
         except errors.DeliveryFailed as failure:
             log.warning("could not deliver %s to %s: %s", frame.action, connection_id, failure)
+        return True
+
+    def _deliver_in_order(self, connection_id: ConnectionId, messages: Iterable[Message]) -> None:
+        for said in messages:
+            if not self._deliver(connection_id, frames.message(said)):
+                return
 
     def _broadcast(
         self, room_id: RoomId, connection_ids: Sequence[ConnectionId], frame: Frame

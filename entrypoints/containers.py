@@ -10,7 +10,9 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from roomcast.adapters.clocks import SystemClock
+from roomcast.adapters.memory_history import InMemoryRoomLog
 from roomcast.adapters.memory_store import InMemoryConnectionStore
+from roomcast.domain.history import Retention
 from roomcast.domain.policies import Limits
 from roomcast.domain.service import ChatService
 from roomcast.entrypoints import settings
@@ -46,6 +48,12 @@ def _dynamodb_store(client: Any, table_name: str, clock: Clock) -> Any:
     return DynamoDBConnectionStore(client, table_name, clock)
 
 
+def _dynamodb_log(client: Any, table_name: str, clock: Clock, retention: Retention) -> Any:
+    from roomcast.adapters.dynamodb_history import DynamoDBRoomLog
+
+    return DynamoDBRoomLog(client, table_name, clock, retention)
+
+
 def _sync_notifier(endpoint: str) -> Notifier:
     from roomcast.adapters.post_to_connection import PostToConnectionNotifier, management_client
 
@@ -77,14 +85,26 @@ class Container(containers.DeclarativeContainer):
         max_members_in_joined_room=config.max_members_in_joined_room,
     )
 
+    retention = providers.ThreadSafeSingleton(
+        Retention, messages=config.history_messages, seconds=config.history_seconds
+    )
+
     aws_session = providers.ThreadSafeSingleton(_aws_session)
     dynamodb_client = providers.ThreadSafeSingleton(_dynamodb_client, session=aws_session)
+    room_log = providers.Selector(
+        config.store,
+        dynamodb=providers.ThreadSafeSingleton(
+            _dynamodb_log, client=dynamodb_client, table_name=config.table_name, clock=clock,
+            retention=retention,
+        ),
+        memory=providers.ThreadSafeSingleton(InMemoryRoomLog, clock=clock, retention=retention),
+    )
     store = providers.Selector(
         config.store,
         dynamodb=providers.ThreadSafeSingleton(
             _dynamodb_store, client=dynamodb_client, table_name=config.table_name, clock=clock
         ),
-        memory=providers.ThreadSafeSingleton(InMemoryConnectionStore, clock=clock),
+        memory=providers.ThreadSafeSingleton(InMemoryConnectionStore, clock=clock, log=room_log),
     )
 
     notifier_factory = providers.Selector(
@@ -101,7 +121,7 @@ class Container(containers.DeclarativeContainer):
     verifier = providers.ThreadSafeSingleton(build_verifier, config)
 
     chat_service = providers.Factory(
-        ChatService, store=store, clock=clock, limits=limits, verifier=verifier
+        ChatService, store=store, clock=clock, limits=limits, verifier=verifier, log=room_log
     )
 
 

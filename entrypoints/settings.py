@@ -10,6 +10,7 @@ from attrs import frozen
 
 from roomcast.adapters.endpoints import management_endpoint
 from roomcast.domain.commands import DEFAULT_MAX_MESSAGE_BYTES
+from roomcast.domain.history import DEFAULT_HISTORY_MESSAGES, MAX_HISTORY_MESSAGES
 from roomcast.domain.policies import (
     DEFAULT_MAX_MEMBERS_IN_JOINED_ROOM,
     MAX_MEMBERS_IN_JOINED_ROOM,
@@ -61,6 +62,26 @@ def _positive_int(name: str, raw: str) -> int:
     if value < 1:
         raise ConfigurationError(f"{name} must be a positive integer, got {raw!r}")
     return value
+
+
+def _whole_number(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigurationError(f"{name} must be a whole number >= 0, got {raw!r}")
+    return value
+
+
+def _whole_number_up_to(limit: int) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        value = _whole_number(name, raw)
+        if value > limit:
+            raise ConfigurationError(f"{name} must be at most {limit}, got {raw!r}")
+        return value
+
+    return parse
 
 
 def _positive_int_up_to(limit: int) -> Callable[[str, str], int]:
@@ -133,6 +154,11 @@ SETTINGS = (
     Setting("ROOMCAST_MAX_MEMBERS_IN_JOINED_ROOM", "max_members_in_joined_room",
             _positive_int_up_to(MAX_MEMBERS_IN_JOINED_ROOM), DEFAULT_MAX_MEMBERS_IN_JOINED_ROOM,
             "Most user ids one joinedRoom lists (it always fits under 128 KB)"),
+    Setting("ROOMCAST_HISTORY_MESSAGES", "history_messages",
+            _whole_number_up_to(MAX_HISTORY_MESSAGES), DEFAULT_HISTORY_MESSAGES,
+            "Messages each room retains for replay (0: none; frames still carry `seq`)"),
+    Setting("ROOMCAST_HISTORY_SECONDS", "history_seconds", _whole_number, TWO_HOURS,
+            "How long a retained message is replayed, in seconds (0: none)"),
     Setting("ROOMCAST_JWT_SECRET", "jwt_secret", check_secret, None,
             "HS256 secret; set, $connect requires a `token` and the user is its `sub`"),
     Setting("ROOMCAST_JWT_AUDIENCE", "jwt_audience", _text, None,

@@ -2,7 +2,8 @@
 
 from roomcast.ports.auth import TokenVerifier
 from roomcast.ports.clock import Clock
+from roomcast.ports.history import RoomLog
 from roomcast.ports.notifier import Notifier
 from roomcast.ports.store import ConnectionStore
 
-__all__ = ["Clock", "ConnectionStore", "Notifier", "TokenVerifier"]
+__all__ = ["Clock", "ConnectionStore", "Notifier", "RoomLog", "TokenVerifier"]

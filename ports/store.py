@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from roomcast.domain.model import Connection, ConnectionId, Membership, RoomId
+from roomcast.domain.model import Connection, ConnectionId, Membership, Room, RoomId
 from roomcast.domain.results import Stats
 
 
@@ -62,6 +62,11 @@ class ConnectionStore(Protocol):
 
     def members(self, room_id: RoomId) -> list[Membership]:
         """Every live membership of a room, read consistently, all pages."""
+        ...
+
+    def room(self, room_id: RoomId) -> Room:
+        """The room's members (as `members` reads them, in join order) and, in the same
+        read, the seq of its latest message as the room log has it."""
         ...
 
     def connections(self) -> Iterator[Connection]:

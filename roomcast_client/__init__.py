@@ -1,4 +1,4 @@
-"""roomcast_client: an asyncio client for roomcast's wire protocol, with the seed's behaviours.
+"""roomcast_client: an asyncio client for roomcast's wire protocol that survives reconnects.
 
 Why a top-level package rather than `entrypoints/client.py`: `entrypoints/` holds the server's
 driving side (Lambda handlers, the local gateway, the CLI), the code that calls into the
@@ -21,6 +21,7 @@ except ModuleNotFoundError as missing:
         name=missing.name,
     ) from None
 
-from roomcast_client.client import NO_RECONNECT_CODES, RoomcastClient
+from roomcast_client.client import RoomcastClient
+from roomcast_client.continuity import Gap
 
-__all__ = ["NO_RECONNECT_CODES", "RoomcastClient"]
+__all__ = ["Gap", "RoomcastClient"]

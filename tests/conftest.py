@@ -6,6 +6,7 @@ import pytest
 
 from roomcast.adapters.clocks import FixedClock
 from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.adapters.memory_history import InMemoryRoomLog
 from roomcast.adapters.memory_store import InMemoryConnectionStore
 from roomcast.domain.service import ChatService
 
@@ -16,8 +17,13 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def memory_store(clock: FixedClock) -> InMemoryConnectionStore:
-    return InMemoryConnectionStore(clock)
+def room_log(clock: FixedClock) -> InMemoryRoomLog:
+    return InMemoryRoomLog(clock)
+
+
+@pytest.fixture
+def memory_store(clock: FixedClock, room_log: InMemoryRoomLog) -> InMemoryConnectionStore:
+    return InMemoryConnectionStore(clock, room_log)
 
 
 @pytest.fixture
@@ -27,6 +33,9 @@ def fake_notifier() -> FakeNotifier:
 
 @pytest.fixture
 def service(
-    memory_store: InMemoryConnectionStore, fake_notifier: FakeNotifier, clock: FixedClock
+    memory_store: InMemoryConnectionStore,
+    fake_notifier: FakeNotifier,
+    clock: FixedClock,
+    room_log: InMemoryRoomLog,
 ) -> ChatService:
-    return ChatService(memory_store, fake_notifier, clock)
+    return ChatService(memory_store, fake_notifier, clock, log=room_log)

@@ -100,12 +100,20 @@ class FlakyStore:
         return self._committed("leave", self._store.leave(*args, **kwargs))
 
     def members(self, *args: Any, **kwargs: Any) -> Any:
+        self._count_a_member_read()
+        return self._store.members(*args, **kwargs)
+
+    def room(self, *args: Any, **kwargs: Any) -> Any:
+        """A room read is a member read (with the room's seq in the same request)."""
+        self._count_a_member_read()
+        return self._store.room(*args, **kwargs)
+
+    def _count_a_member_read(self) -> None:
         if self._member_reads_to_failure == 0:
             self._member_reads_to_failure = None
             raise StoreFailure("member read failed")
         if self._member_reads_to_failure is not None:
             self._member_reads_to_failure -= 1
-        return self._store.members(*args, **kwargs)
 
     def _committed(self, operation: str, result: Any) -> Any:
         if operation in self._lose_after_commit:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from roomcast.adapters.clocks import FixedClock
+from roomcast.adapters.dynamodb_history import DynamoDBRoomLog
 from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
 from roomcast.adapters.fake_notifier import FakeNotifier
-from roomcast.domain.model import ConnectionId, RoomId, UserId
+from roomcast.domain.history import Retention
+from roomcast.domain.model import ConnectionId, Message, RoomId, UserId
 from roomcast.domain.policies import Limits
 from roomcast.domain.service import ChatService
 from tests.contract.aws_fixtures import DYNAMODB_BACKENDS, dynamodb_table
@@ -22,8 +24,16 @@ class World:
         table = dynamodb_table(request, request.param)
         self.notifier = FakeNotifier()
         store = DynamoDBConnectionStore(table.client, table.name, clock)
-        self.service = ChatService(store, self.notifier, clock)
+        self.table = table
+        self.clock = clock
+        log = DynamoDBRoomLog(table.client, table.name, clock)
+        self.service = ChatService(store, self.notifier, clock, log=log)
         self.log = RequestLog(table.client)
+
+    def keeping(self, retention: Retention) -> World:
+        table = self.table
+        self.service.log = DynamoDBRoomLog(table.client, table.name, self.clock, retention)
+        return self
 
     def with_limits(self, limits: Limits) -> World:
         self.service.limits = limits
@@ -92,11 +102,37 @@ class TestRooms:
             "GetItem", "TransactWriteItems", "Query", "Query", "UpdateItem"
         ]
 
-    def test_send_is_one_query(self, world):
+    def test_send_is_one_query_and_one_transaction_that_logs_it(self, world):
         world.in_lobby(ALICE, BOB)
         world.service.send(ALICE, LOBBY, "hello")
-        assert world.log.operations == ["Query"]
-        assert world.notifier.actions_for(BOB)[-1] == "message"
+        assert world.log.operations == ["Query", "TransactWriteItems"]
+        assert world.notifier.frames_for(BOB)[-1]["seq"] == 1
+
+    def test_with_retention_off_a_send_is_one_query_and_one_update(self, world):
+        world.keeping(Retention(messages=0)).in_lobby(ALICE, BOB)
+        world.service.send(ALICE, LOBBY, "hello")
+        assert world.log.operations == ["Query", "UpdateItem"]
+        assert world.notifier.frames_for(BOB)[-1]["seq"] == 1
+
+    def test_a_send_that_lost_the_race_for_its_seq_costs_one_transaction_more(self, world):
+        world.in_lobby(ALICE, BOB)
+        world.service.send(ALICE, LOBBY, "first")
+        stale = world.service.store.room(LOBBY)
+        world.service.send(BOB, LOBBY, "second")
+        world.log.clear()
+        said = Message(LOBBY, "third", UserId("alice"), world.clock.now_ms())
+        assert world.service.log.append(said, after=stale.seq).seq == 3
+        assert world.log.operations == ["TransactWriteItems", "TransactWriteItems"]
+
+    def test_a_join_with_since_adds_one_query_of_the_log(self, world):
+        world.in_lobby(ALICE)
+        world.service.send(ALICE, LOBBY, "hello")
+        world.connected(BOB)
+        world.service.join(BOB, LOBBY, since=0)
+        assert world.log.operations == [
+            "GetItem", "TransactWriteItems", "Query", "Query", "UpdateItem"
+        ]
+        assert world.notifier.actions_for(BOB) == ["joinedRoom", "message"]
 
     def test_leave_is_query_and_transact_write(self, world):
         world.in_lobby(ALICE, BOB)

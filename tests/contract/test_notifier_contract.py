@@ -11,13 +11,13 @@ import pytest
 
 from roomcast.domain import frames
 from roomcast.domain.errors import ConnectionGone, DeliveryFailed
-from roomcast.domain.model import ConnectionId, RoomId, UserId
+from roomcast.domain.model import ConnectionId, Message, RoomId, UserId
 
 ROOM = RoomId("lobby")
 
 
 def hello(text: str = "hi") -> frames.Frame:
-    return frames.message(ROOM, text, UserId("alice"), 1_700_000_000_000)
+    return frames.message(Message(ROOM, text, UserId("alice"), 1_700_000_000_000, 1))
 
 
 class TestSend:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from roomcast.adapters.dynamodb_history import DynamoDBRoomLog
 from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
 from roomcast.adapters.fake_notifier import FakeNotifier
 from roomcast.domain.model import ConnectionId, RoomId, UserId
@@ -20,7 +21,8 @@ def haunted_lobby(request, clock):
     table = dynamodb_table(request, request.param)
     store = DynamoDBConnectionStore(table.client, table.name, clock)
     notifier = FakeNotifier()
-    service = ChatService(store, notifier, clock)
+    log = DynamoDBRoomLog(table.client, table.name, clock)
+    service = ChatService(store, notifier, clock, log=log)
     for connection_id in (ALICE, GHOST):
         service.connect(connection_id, UserId(connection_id.value.removeprefix("conn-")))
         service.join(connection_id, LOBBY)

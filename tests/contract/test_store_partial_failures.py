@@ -14,6 +14,7 @@ import pytest
 from roomcast.adapters.clocks import FixedClock
 from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
 from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.adapters.memory_history import InMemoryRoomLog
 from roomcast.domain.model import ConnectionId, RoomId, UserId
 from roomcast.domain.policies import Limits
 from roomcast.domain.service import ChatService
@@ -30,7 +31,8 @@ class Room:
     def __init__(self, store, clock: FixedClock) -> None:
         self.store = store
         self.notifier = FakeNotifier()
-        self.service = ChatService(store, self.notifier, clock, Limits())
+        log = InMemoryRoomLog(clock)
+        self.service = ChatService(store, self.notifier, clock, Limits(), log=log)
         for connection_id in (ALICE, BOB, CAROL):
             self.service.connect(connection_id, UserId(connection_id.value.removeprefix("conn-")))
 

@@ -8,11 +8,10 @@ import socket
 from datetime import UTC, datetime
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import (
     chromium,
-    join,
     join_again,
     pages_in_room,
     require_chromium,
@@ -58,23 +57,36 @@ class TestChatPage:
             say(alice, "anyone?")
             expect(alice.locator("#log li.message")).to_have_count(1)
 
-    def test_the_page_reconnects_and_rejoins_after_the_gateway_restarts(
-        self, start: StartGateway, room: str
+    @pytest.mark.parametrize("stop", ["graceful", "killed"])
+    def test_the_page_comes_back_after_the_gateway_restarts(
+        self, start: StartGateway, room: str, stop: str
     ) -> None:
+        """A graceful stop closes every socket with 1001, as API Gateway does at 2 hours."""
         port = str(free_loopback_port())
         first = start("--port", port)
         with chromium() as context:
-            alice = context.new_page()
-            join(alice, first.page_url, "alice", room)
-            first.process.send_signal(signal.SIGKILL)
-            expect(alice.locator("#status")).to_contain_text("Reconnecting in 1s (attempt 1)")
+            alice, bob = pages_in_room(context, first.page_url, room, "alice", "bob")
+            say(alice, "before")
+            expect(texts(bob)).to_have_text(["before"])
+            if stop == "graceful":
+                first.stop()
+            else:
+                first.process.send_signal(signal.SIGKILL)
+            expect(alice.locator("#status")).to_contain_text("Reconnecting")
             start("--port", port)
-            expect(alice.locator("#status")).to_have_text("Connected as alice", timeout=15_000)
-            expect(texts(alice, "system")).to_have_text(
-                [f"You joined #{room}", f"You joined #{room}"]
+            for page in (alice, bob):
+                expect(page.locator("#status")).to_have_text(
+                    f"Connected as {page_user(page)}", timeout=30_000
+                )
+                expect(page.locator("#room-title")).to_have_text(f"#{room}")
+            # The in-memory store started empty: what was said before is gone, and told.
+            expect(texts(bob, "notice")).to_have_text(["Some messages could not be recovered"])
+            expect(bob.locator("#members li")).to_contain_text(["bob (you)"])
+            say(alice, "after")
+            expect(texts(bob)).to_have_text(["before", "after"])
+            expect(alice.locator("#members li")).to_have_text(
+                ["alice (you)", "bob"], timeout=15_000
             )
-            say(alice, "back")
-            expect(texts(alice)).to_have_text(["back"])
 
     def test_each_room_keeps_its_own_log(self, gateway: GatewayProcess, room: str) -> None:
         other = f"{room}-other"
@@ -120,6 +132,10 @@ class TestChatPage:
             expect(senders(mine)).to_have_text(["alice", "alice (another connection)"])
             expect(mine.locator("#log li.mine .text")).to_have_text(["from this tab"])
             expect(twin.locator("#log li.mine .text")).to_have_text(["from the other tab"])
+
+
+def page_user(page: Page) -> str:
+    return page.locator("#name").input_value()
 
 
 def free_loopback_port() -> int:

@@ -44,6 +44,21 @@ class TestTokenField:
             expect(page.locator("#status")).to_have_text("Connected as alice")
             expect(page.locator("#members li")).to_have_text(["alice (you)"])
 
+    def test_the_page_is_who_the_server_recorded_not_the_name_typed(
+        self, start: StartGateway, room: str
+    ) -> None:
+        gateway = start(env={"ROOMCAST_JWT_SECRET": SECRET})
+        token = jwt.encode({"sub": "alice", "exp": int(time.time()) + 60}, SECRET, "HS256")
+        with chromium() as context:
+            page = context.new_page()
+            page.goto(f"{gateway.page_url}?token={token}")
+            join_with_token(page, "bob-typed", room, token)
+            expect(page.locator("#status")).to_have_text("Connected as alice")
+            expect(page.locator("#members li")).to_have_text(["alice (you)"])
+            page.fill("#message", "mine")
+            page.click("#send")
+            expect(page.locator("#log li.mine .text")).to_have_text(["mine"])
+
     def test_a_token_in_the_pages_address_fills_the_field(
         self, start: StartGateway, room: str
     ) -> None:

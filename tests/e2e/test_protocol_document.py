@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from roomcast.domain import frames
-from roomcast.domain.model import RoomId, UserId
+from roomcast.domain.history import Replay
+from roomcast.domain.model import Message, RoomId, UserId
 from tests.e2e.gateway_process import GatewayProcess
 from tests.e2e.protocol import ASYNCAPI, FRAME_QUOTA_BYTES, Protocol, protocol
 from tests.e2e.protocol_check import Conversation, FrameRecorder
@@ -34,11 +35,12 @@ class TestTheDocument:
     @pytest.mark.parametrize(
         "frame",
         [
-            frames.joined_room(ROOM, [ALICE, UserId("bob")], 2),
+            frames.joined_room(ROOM, [ALICE, UserId("bob")], 2, ALICE, 0, "3f9a0c1b2d4e"),
+            frames.joined_room(ROOM, [ALICE], 1, ALICE, 7, "3f9a0c1b2d4e", Replay((), False)),
             frames.user_joined(ROOM, ALICE, NOW),
             frames.user_left(ROOM, ALICE, NOW),
             frames.left_room(ROOM),
-            frames.message(ROOM, "héllo", ALICE, NOW),
+            frames.message(Message(ROOM, "héllo", ALICE, NOW, 1)),
             frames.pong(NOW),
             frames.error("Not in room", NOW),
         ],
@@ -59,10 +61,17 @@ class TestTheDocument:
                 assert check(raw).problem is None, (name, example)
 
     def test_joined_room_must_carry_its_member_count(self, rules: Protocol) -> None:
-        frame = {"action": "joinedRoom", "roomId": "r", "members": ["a"]}
+        frame = {"action": "joinedRoom", "roomId": "r", "members": ["a"], "userId": "a", "seq": 0,
+                 "epoch": "e1"}
         assert rules.server_frame(encoded(frame)).problem is not None
         counted = {**frame, "memberCount": 300}
         assert rules.server_frame(encoded(counted)).problem is None
+
+    def test_a_message_must_carry_its_seq(self, rules: Protocol) -> None:
+        frame = {"action": "message", "roomId": "r", "message": "hi", "sender": "a",
+                 "timestamp": NOW}
+        assert rules.server_frame(encoded(frame)).problem is not None
+        assert rules.server_frame(encoded({**frame, "seq": 1})).problem is None
 
     @pytest.mark.parametrize(
         "frame",
@@ -85,6 +94,9 @@ class TestTheDocument:
         [
             ('{"action":"sendMessage","roomId":"r","message":"hi","sender":"x"}', True),
             ('{"action":"joinRoom","roomId":"not a room id"}', False),
+            ('{"action":"joinRoom","roomId":"r","since":3}', True),
+            ('{"action":"joinRoom","roomId":"r","since":-1}', False),
+            ('{"action":"joinRoom","roomId":"r","since":"3"}', False),
             ('{"action":"leaveRoom"}', False),
             ('{"action":"dance"}', False),
             ("not json", False),

@@ -6,6 +6,7 @@ Frames are read from moto's Management API backend, exactly as PostToConnection 
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import ANY
 
 from roomcast.domain.model import ConnectionId, RoomId
 from roomcast.entrypoints.containers import Container
@@ -54,12 +55,13 @@ class TestARoomConversation:
         assert gateway.join(alice, "lobby") == OK_JOIN
         assert gateway.join(bob, "lobby") == OK_JOIN
         assert untimed(gateway.new_frames(alice)) == [
-            {"action": "joinedRoom", "roomId": "lobby", "memberCount": 1, "members": ["alice"]},
+            {"action": "joinedRoom", "roomId": "lobby", "memberCount": 1, "members": ["alice"],
+             "userId": "alice", "seq": 0, "epoch": ANY},
             {"action": "userJoined", "roomId": "lobby", "userId": "bob"},
         ]
         assert untimed(gateway.new_frames(bob)) == [
             {"action": "joinedRoom", "roomId": "lobby", "memberCount": 2,
-             "members": ["alice", "bob"]},
+             "members": ["alice", "bob"], "userId": "bob", "seq": 0, "epoch": ANY},
         ]
 
     def test_a_message_reaches_every_member_sender_included_and_nobody_else(
@@ -72,7 +74,7 @@ class TestARoomConversation:
             gateway.new_frames(member)
         response = gateway.send(bob, say("lobby", "hello, room"))
         assert response == {"statusCode": 200, "body": "Message sent"}
-        expected = {"action": "message", "roomId": "lobby", "message": "hello, room"}
+        expected = {"action": "message", "roomId": "lobby", "message": "hello, room", "seq": 1}
         for member in (alice, bob, carol):
             assert untimed(gateway.new_frames(member)) == [expected | {"sender": "bob"}]
         assert gateway.new_frames(outsider) == []

@@ -14,6 +14,7 @@ import boto3  # type: ignore[import-untyped]
 import pytest
 
 from roomcast.adapters.clocks import FixedClock
+from roomcast.adapters.dynamodb_history import DynamoDBRoomLog
 from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
 from roomcast.adapters.fake_notifier import FakeNotifier
 from roomcast.domain.model import ConnectionId, RoomId, UserId
@@ -171,7 +172,8 @@ class TestTheTable:
         clock = FixedClock()
         client = boto3.client("dynamodb", region_name=REGION)
         store = DynamoDBConnectionStore(client, table, clock)
-        service = ChatService(store, FakeNotifier(), clock)
+        log = DynamoDBRoomLog(client, table, clock)
+        service = ChatService(store, FakeNotifier(), clock, log=log)
         service.connect(ConnectionId("c-1"), UserId("alice"))
         service.join(ConnectionId("c-1"), RoomId("lobby"))
         [member] = store.members(RoomId("lobby"))

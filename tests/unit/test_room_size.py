@@ -8,7 +8,8 @@ import pytest
 
 from roomcast.domain import frames
 from roomcast.domain.errors import RoomFull
-from roomcast.domain.model import Connection, ConnectionId, Membership, RoomId, UserId
+from roomcast.domain.history import MAX_HISTORY_MESSAGES, Replay
+from roomcast.domain.model import Connection, ConnectionId, Membership, Message, RoomId, UserId
 from roomcast.domain.policies import (
     DEFAULT_MAX_MEMBERS_IN_JOINED_ROOM,
     MAX_MEMBERS_IN_JOINED_ROOM,
@@ -36,17 +37,25 @@ def membership(index: int, user: str = "user") -> Membership:
     return Membership(ConnectionId(f"c{index:05d}"), LONGEST_ROOM, UserId(user), index, 7200)
 
 
+def worst_joined_room(members: list[UserId], joiner: UserId) -> frames.Frame:
+    """The largest joinedRoom these members make: the longest joiner id, the largest seq,
+    and a replay's fields."""
+    said = [Message(LONGEST_ROOM, "x", joiner, 0, seq) for seq in range(MAX_HISTORY_MESSAGES)]
+    replay = Replay(tuple(said), complete=False)
+    return frames.joined_room(LONGEST_ROOM, members, 10**9, joiner, 10**19, "e" * 64, replay)
+
+
 class TestJoinedRoomSize:
     @pytest.mark.parametrize("user", LONGEST_IDS.values(), ids=LONGEST_IDS.keys())
     def test_the_default_list_of_the_longest_ids_takes_at_most_half_the_limit(self, user):
         members = [UserId(user)] * DEFAULT_MAX_MEMBERS_IN_JOINED_ROOM
-        frame = frames.joined_room(LONGEST_ROOM, members, 10**9)
+        frame = worst_joined_room(members, UserId(user))
         assert len(frame.encode()) <= POST_TO_CONNECTION_LIMIT_BYTES // 2
 
     @pytest.mark.parametrize("user", LONGEST_IDS.values(), ids=LONGEST_IDS.keys())
     def test_the_largest_allowed_list_still_fits(self, user):
         members = [UserId(user)] * MAX_MEMBERS_IN_JOINED_ROOM
-        frame = frames.joined_room(LONGEST_ROOM, members, 10**9)
+        frame = worst_joined_room(members, UserId(user))
         assert len(frame.encode()) <= POST_TO_CONNECTION_LIMIT_BYTES
 
     def test_a_list_longer_than_the_largest_allowed_is_a_configuration_error(self):
@@ -77,9 +86,10 @@ class TestRoomCapacity:
 
 
 @pytest.fixture
-def capped(memory_store, fake_notifier, clock):
+def capped(memory_store, fake_notifier, clock, room_log):
     limits = Limits(max_members_per_room=2, max_members_in_joined_room=3)
-    return Chat(ChatService(memory_store, fake_notifier, clock, limits), fake_notifier)
+    service = ChatService(memory_store, fake_notifier, clock, limits, log=room_log)
+    return Chat(service, fake_notifier)
 
 
 def crowd(store, clock, room: RoomId, users: list[str]) -> None:
@@ -93,16 +103,18 @@ def crowd(store, clock, room: RoomId, users: list[str]) -> None:
 
 class TestJoiningALargeRoom:
     def test_joined_room_carries_the_count_and_at_most_the_configured_members(
-        self, memory_store, fake_notifier, clock
+        self, memory_store, fake_notifier, clock, room_log
     ):
         crowd(memory_store, clock, RoomId("big"), [f"u{i}" for i in range(5)])
         limits = Limits(max_members_in_joined_room=3)
-        chat = Chat(ChatService(memory_store, fake_notifier, clock, limits), fake_notifier)
+        service = ChatService(memory_store, fake_notifier, clock, limits, log=room_log)
+        chat = Chat(service, fake_notifier)
         alice = chat.connect("alice")
         chat.join(alice, "big")
         assert chat.last(alice) == {
             "action": "joinedRoom", "roomId": "big", "memberCount": 6,
-            "members": ["u0", "u1", "alice"],
+            "members": ["u0", "u1", "alice"], "userId": "alice", "seq": 0,
+            "epoch": room_log.epoch,
         }
 
     def test_a_thousand_members_with_the_longest_ids_still_get_a_joined_room_that_fits(

@@ -6,6 +6,7 @@ import pytest
 
 from roomcast.adapters.fake_notifier import FakeNotifier
 from roomcast.adapters.fake_verifier import FakeTokenVerifier
+from roomcast.adapters.memory_history import InMemoryRoomLog
 from roomcast.adapters.memory_store import InMemoryConnectionStore
 from roomcast.domain.errors import InvalidUserId, Unauthorized
 from roomcast.domain.model import ConnectionId, RoomId, UserId
@@ -14,6 +15,10 @@ from roomcast.domain.service import ChatService
 from tests.unit.chat import Chat
 
 NOW = 1_700_000_000_000
+
+
+def service_over(store, notifier, clock, limits=None, **options) -> ChatService:
+    return ChatService(store, notifier, clock, limits, log=InMemoryRoomLog(clock), **options)
 
 
 class TestConnect:
@@ -38,7 +43,7 @@ class TestJoinRoom:
         assert reply.status_code == 200
         assert chat.last(bob) == {
             "action": "joinedRoom", "roomId": "lobby", "memberCount": 2,
-            "members": ["alice", "bob"],
+            "members": ["alice", "bob"], "userId": "bob", "seq": 0, "epoch": chat.service.log.epoch,
         }
 
     def test_others_get_user_joined_and_the_joiner_does_not(self, chat):
@@ -61,12 +66,13 @@ class TestJoinRoom:
         ]
         assert chat.frames(bob) == [
             {"action": "leftRoom", "roomId": "lobby"},
-            {"action": "joinedRoom", "roomId": "games", "memberCount": 1, "members": ["bob"]},
+            {"action": "joinedRoom", "roomId": "games", "memberCount": 1, "members": ["bob"],
+             "userId": "bob", "seq": 0, "epoch": chat.service.log.epoch},
         ]
 
     def test_a_raised_room_limit_keeps_several_rooms(self, memory_store, fake_notifier, clock):
         chat = Chat(
-            ChatService(memory_store, fake_notifier, clock, Limits(max_rooms_per_connection=2)),
+            service_over(memory_store, fake_notifier, clock, Limits(max_rooms_per_connection=2)),
             fake_notifier,
         )
         alice = chat.connect("alice")
@@ -134,7 +140,7 @@ class TestSendMessage:
         reply = chat.send(bob, "lobby", "hello")
         expected = {
             "action": "message", "roomId": "lobby", "message": "hello",
-            "sender": "bob", "timestamp": NOW,
+            "sender": "bob", "timestamp": NOW, "seq": 1,
         }
         assert reply.status_code == 200
         for person in (alice, bob, carol):
@@ -285,7 +291,7 @@ class TestInternalErrors:
                 raise RuntimeError("disk on fire")
 
         notifier = FakeNotifier()
-        chat = Chat(ChatService(BrokenStore(clock), notifier, clock), notifier)
+        chat = Chat(service_over(BrokenStore(clock), notifier, clock), notifier)
         alice = chat.connect("alice")
         reply = chat.send(alice, "lobby", "hi")
         assert (reply.status_code, reply.body) == (500, "Internal error")
@@ -306,7 +312,7 @@ class TestConcurrentJoins:
                 return super().join(connection, room_id, joined_at, evict)
 
         store, notifier = RacingStore(clock), FakeNotifier()
-        chat = Chat(ChatService(store, notifier, clock), notifier)
+        chat = Chat(service_over(store, notifier, clock), notifier)
         alice = chat.connect("alice")
         assert chat.join(alice, "lobby").status_code == 200
         assert list(store.get(alice).rooms) == [RoomId("lobby")]
@@ -331,7 +337,7 @@ class TestErrorFrameFailures:
                 raise RuntimeError("throttled")
 
         notifier = FakeNotifier()
-        chat = Chat(ChatService(FailingRemoveStore(clock), notifier, clock), notifier)
+        chat = Chat(service_over(FailingRemoveStore(clock), notifier, clock), notifier)
         alice = chat.connect("alice")
         notifier.mark_gone(alice)
         reply = chat.say(alice, action="dance")
@@ -345,7 +351,7 @@ class TestAuthentication:
 
     @pytest.fixture
     def authenticated(self, memory_store, fake_notifier, clock, verifier):
-        return ChatService(memory_store, fake_notifier, clock, verifier=verifier)
+        return service_over(memory_store, fake_notifier, clock, verifier=verifier)
 
     def test_the_user_comes_from_the_token_never_the_claim(self, authenticated, memory_store):
         connection = authenticated.connect(
@@ -377,7 +383,7 @@ class TestAuthentication:
         self, memory_store, fake_notifier, clock
     ):
         verifier = FakeTokenVerifier({"bad-token": "\udc80"})
-        authenticated = ChatService(memory_store, fake_notifier, clock, verifier=verifier)
+        authenticated = service_over(memory_store, fake_notifier, clock, verifier=verifier)
         with pytest.raises(Unauthorized):
             authenticated.connect(ConnectionId("c1"), UserId("alice"), token="bad-token")
         assert memory_store.get(ConnectionId("c1")) is None
@@ -427,7 +433,7 @@ class TestSweepIsExact:
                 return gone
 
         notifier = DisconnectWhileProbing()
-        service = ChatService(memory_store, notifier, clock)
+        service = service_over(memory_store, notifier, clock)
         chat = Chat(service, notifier)
         alice, bob = chat.connect("alice"), chat.connect("bob")
         chat.join(alice, "lobby")
@@ -449,7 +455,7 @@ class TestHousekeepingFailures:
                 raise RuntimeError("throttled")
 
         notifier = FakeNotifier()
-        chat = Chat(ChatService(FailingRemoveStore(clock), notifier, clock), notifier)
+        chat = Chat(service_over(FailingRemoveStore(clock), notifier, clock), notifier)
         alice, bob = chat.connect("alice"), chat.connect("bob")
         chat.join(alice, "lobby")
         chat.join(bob, "lobby")
@@ -465,7 +471,7 @@ class TestHousekeepingFailures:
                 raise RuntimeError("throttled")
 
         notifier = FakeNotifier()
-        chat = Chat(ChatService(FailingMarkStore(clock), notifier, clock), notifier)
+        chat = Chat(service_over(FailingMarkStore(clock), notifier, clock), notifier)
         alice, bob = chat.connect("alice"), chat.connect("bob")
         chat.join(alice, "lobby")
         reply = chat.join(bob, "lobby")

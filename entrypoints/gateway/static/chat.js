@@ -9,7 +9,8 @@ const DEFAULT_LIMITS = { maxFrameBytes: 32768, maxMessageBytes: 32768 };
 const state = {
   config: null,
   client: null,
-  userId: null,
+  typedName: null, // the Name this connection was opened with
+  userId: null, // who the server recorded this connection as (joinedRoom.userId)
   roomId: null, // the room this connection is in and sends to
   shown: LOBBY, // the room whose log is on screen
   logs: new Map(), // roomId -> its <li> lines, kept while another room is shown
@@ -145,14 +146,40 @@ function takePending(roomId, message) {
 const presence = (frame, verb) =>
   frame.userId === state.userId ? `${twin(frame.userId)} ${verb}` : `${frame.userId} ${verb}`;
 
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+// The answer to a join with `since`: a reconnect's rejoin, or a gap being filled. The
+// `replayed` messages follow it; what could not be recovered the client tells onGap.
+function noteRecovery(frame) {
+  if (frame.replayed > 0) {
+    addLine(frame.roomId, 'notice', `${plural(frame.replayed, 'message', 'messages')} you missed`);
+  }
+  if (frame.replayed === 0 && frame.recovered) {
+    addLine(frame.roomId, 'system', `Back in #${frame.roomId}`);
+  }
+}
+
 const handlers = {
   joinedRoom(frame) {
+    const resumed = 'recovered' in frame && logOf(frame.roomId).length > 0;
     state.roomId = frame.roomId;
+    if (frame.userId) {
+      state.userId = frame.userId;
+      setStatus(`Connected as ${frame.userId}`, 'open');
+    }
     state.members.set(frame.roomId, [...frame.members]);
     // A big room's joinedRoom lists only some members; memberCount is how many there are.
     state.unlisted.set(frame.roomId, Math.max(0, (frame.memberCount || 0) - frame.members.length));
-    showRoom(frame.roomId);
-    addLine(frame.roomId, 'system', `You joined #${frame.roomId}`);
+    document.body.classList.add('joined');
+    document.body.classList.remove('editing');
+    if (state.shown !== frame.roomId) {
+      showRoom(frame.roomId);
+    }
+    if (resumed) {
+      noteRecovery(frame);
+    } else {
+      addLine(frame.roomId, 'system', `You joined #${frame.roomId}`);
+    }
   },
   userJoined(frame) {
     membersOf(frame.roomId).push(frame.userId);
@@ -171,6 +198,7 @@ const handlers = {
     state.unlisted.delete(frame.roomId);
     if (state.roomId === frame.roomId) {
       state.roomId = null;
+      document.body.classList.remove('joined');
     }
   },
   message(frame) {
@@ -208,31 +236,30 @@ function connectProtocols(config) {
   return token && config.tokenIn === 'protocol' ? ['roomcast', token] : [];
 }
 
+// Until joinedRoom names the user the server recorded, the page shows no name: with a
+// token that is the token's subject, whatever was typed.
 async function connectAs(userId) {
   if (state.client) {
     state.client.disconnect();
   }
-  state.userId = userId;
+  state.typedName = userId;
+  state.userId = null;
   state.pending = [];
-  let opened = false;
   const config = await pageConfig();
   const client = new AWSWebSocketClient(await websocketUrl(), {
     protocols: connectProtocols(config),
     onOpen: () => {
-      opened = true;
-      setStatus(`Connected as ${userId}`, 'open');
-      if (state.roomId) {
-        client.joinRoom(state.roomId);
-      }
+      setStatus(state.userId ? `Connected as ${state.userId}` : 'Connected', 'open');
     },
-    onClose: (event) => {
-      state.pending = [];
-      if (opened) {
-        setStatus(`Disconnected (${event.code})`, 'closed');
+    // The client rejoins its rooms with `since` by itself: the missed lines come back.
+    onClose: () => {
+      if (!client.stopped) {
+        setStatus('Reconnecting...', 'reconnecting');
       }
     },
     onReconnecting: (delay, attempt) =>
-      setStatus(`Reconnecting in ${delay / 1000}s (attempt ${attempt})`, 'reconnecting'),
+      setStatus(`Reconnecting... (attempt ${attempt})`, 'reconnecting'),
+    onGap: (gap) => addLine(gap.roomId, 'notice', 'Some messages could not be recovered'),
     onMessage: onFrame,
   });
   state.client = client;
@@ -274,7 +301,7 @@ async function join(event) {
     return;
   }
   try {
-    if (state.userId !== userId || !isOpen()) {
+    if (state.typedName !== userId || !isOpen()) {
       state.roomId = null;
       await connectAs(userId);
     }
@@ -319,7 +346,11 @@ function send(event) {
   if (!input.value) {
     return;
   }
-  if (!state.roomId || !isOpen()) {
+  if (state.roomId && !isOpen()) {
+    showProblem('Reconnecting: the message was not sent. Try again in a moment.');
+    return;
+  }
+  if (!state.roomId) {
     showProblem('Join a room first: pick a name and a room, then press Join.');
     return;
   }
@@ -333,7 +364,10 @@ function send(event) {
   input.value = '';
 }
 
-$('#token').value = new URLSearchParams(location.search).get('token') || '';
+const pageParameters = new URLSearchParams(location.search);
+$('#token').value = pageParameters.get('token') || '';
+$('#name').value = pageParameters.get('userId') || '';
+$('#show-join').addEventListener('click', () => document.body.classList.toggle('editing'));
 $('#join-form').addEventListener('submit', join);
 $('#leave').addEventListener('click', leave);
 $('#send-form').addEventListener('submit', send);
