@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import bench_cold_start, bench_core, bench_fanout, bench_gateway, bench_logging
+from benchmarks import (
+    bench_cold_start,
+    bench_core,
+    bench_fanout,
+    bench_gateway,
+    bench_history,
+    bench_logging,
+)
 
 
 def main() -> int:
@@ -18,6 +25,7 @@ def main() -> int:
     )
     for ratio in ratios:
         print(ratio.line())
+    print("\n".join(bench_history.report()))
     per_connection, per_plain = bench_core.memory_per_connection()
     print(
         f"{'memory per connection (memory store)':<44} {per_connection / per_plain:8.2f}x  "
