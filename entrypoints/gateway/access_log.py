@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
-from roomcast.entrypoints.gateway.events import Caller
+from roomcast.entrypoints.gateway.proxy_events import Caller
 
 log = logging.getLogger("roomcast.gateway.access")
 ROUTE_WIDTH = 11  # "$disconnect"

@@ -9,8 +9,8 @@ import os
 
 from aiohttp import web
 
-from roomcast.entrypoints.gateway import events
 from roomcast.entrypoints.gateway.invoker import LambdaContext
+from roomcast.entrypoints.gateway.proxy_events import Api, Caller, connect_event
 from roomcast.entrypoints.gateway.state import Gateway, local_port
 
 # API Gateway's bodies for a handshake its authorizer refused.
@@ -19,8 +19,8 @@ AUTHORIZER_TIMEOUT_SECONDS = 10.0
 
 
 async def authorize(
-    gateway: Gateway, api: events.Api, caller: events.Caller, request: web.Request
-) -> events.Caller | web.Response:
+    gateway: Gateway, api: Api, caller: Caller, request: web.Request
+) -> Caller | web.Response:
     """The caller with the authorizer's context (for every event of the connection), or the
     handshake's refusal: 401 without invoking it when the identity source is missing, 403
     for a Deny, 500 when it fails."""
@@ -28,7 +28,7 @@ async def authorize(
     if authorizer is None:
         return caller
     headers, query = request.headers.items(), request.query.items()
-    event = events.connect_event(api, caller, headers, query, port=local_port(request))
+    event = connect_event(api, caller, headers, query, port=local_port(request))
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     context = LambdaContext(
         "authorizer", event["requestContext"]["requestId"], AUTHORIZER_TIMEOUT_SECONDS

@@ -14,7 +14,7 @@ import time
 from aiohttp import WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
-from roomcast.entrypoints.gateway import access_log, dispatch, events, subprotocols
+from roomcast.entrypoints.gateway import access_log, dispatch, subprotocols
 from roomcast.entrypoints.gateway.authorization import authorize
 from roomcast.entrypoints.gateway.connections import (
     ABNORMAL,
@@ -25,6 +25,14 @@ from roomcast.entrypoints.gateway.connections import (
 )
 from roomcast.entrypoints.gateway.frame_guard import LimitedWebSocketResponse
 from roomcast.entrypoints.gateway.invoker import Outcome
+from roomcast.entrypoints.gateway.proxy_events import (
+    Api,
+    Caller,
+    connect_event,
+    disconnect_event,
+    new_id,
+    now_ms,
+)
 from roomcast.entrypoints.gateway.state import GATEWAY, Gateway, forbidden, local_port
 
 log = logging.getLogger("roomcast.gateway")
@@ -78,10 +86,10 @@ def _refused(status: int, text: str, reason: str, user_agent: str) -> web.Respon
     return web.Response(status=status, text=text)
 
 
-def _caller(request: web.Request) -> events.Caller:
-    return events.Caller(
-        connection_id=events.new_id(),
-        connected_at=events.now_ms(),
+def _caller(request: web.Request) -> Caller:
+    return Caller(
+        connection_id=new_id(),
+        connected_at=now_ms(),
         source_ip=request.remote or "127.0.0.1",
         user_agent=request.headers.get("User-Agent", ""),
     )
@@ -99,7 +107,7 @@ def _subprotocols(request: web.Request, outcome: Outcome) -> tuple[str, ...]:
 
 
 async def _run_connect(
-    gateway: Gateway, api: events.Api, caller: events.Caller, request: web.Request
+    gateway: Gateway, api: Api, caller: Caller, request: web.Request
 ) -> Outcome:
     """The handshake waits for $connect; a non-2xx answer (or a failure) rejects it."""
     route = gateway.routes.get("$connect")
@@ -109,14 +117,14 @@ async def _run_connect(
         return Outcome(429, dispatch.TOO_MANY_REQUESTS, error=dispatch.TOO_MANY_REQUESTS)
     started = time.monotonic()
     headers, query = request.headers.items(), request.query.items()
-    event = events.connect_event(api, caller, headers, query, port=local_port(request))
+    event = connect_event(api, caller, headers, query, port=local_port(request))
     outcome = await gateway.invoker.start(route, event, admitted=True).answer(route)
     if outcome.accepted:
         access_log.connected(caller, outcome.status_code, started)
     return outcome
 
 
-async def _serve(gateway: Gateway, api: events.Api, connection: LiveConnection) -> None:
+async def _serve(gateway: Gateway, api: Api, connection: LiveConnection) -> None:
     watchdog = asyncio.create_task(_enforce_deadlines(gateway, connection))
     try:
         while True:
@@ -145,14 +153,14 @@ def _record_end(connection: LiveConnection, kind: WSMsgType, data: object, extra
         connection.ended(ABNORMAL)
 
 
-async def _run_disconnect(gateway: Gateway, api: events.Api, connection: LiveConnection) -> None:
+async def _run_disconnect(gateway: Gateway, api: Api, connection: LiveConnection) -> None:
     connection.ended(ABNORMAL)  # unless an earlier cause was recorded
     assert connection.close_code is not None
     code, reason, started = connection.close_code, connection.close_reason, time.monotonic()
     route = gateway.routes.get("$disconnect")
     status: int | str = "-"
     if route is not None:
-        event = events.disconnect_event(api, connection.caller, code, reason)
+        event = disconnect_event(api, connection.caller, code, reason)
         status = (await gateway.invoker.invoke(route, event)).status_code
     access_log.disconnected(connection.caller, code, reason, status, started)
 

@@ -13,10 +13,10 @@ from aiohttp import web
 
 from roomcast.entrypoints.gateway.connect_authorizer import ConnectAuthorizer
 from roomcast.entrypoints.gateway.connections import GOING_AWAY, ConnectionRegistry
-from roomcast.entrypoints.gateway.events import Api, new_api_id
 from roomcast.entrypoints.gateway.invoker import Invoker
 from roomcast.entrypoints.gateway.limits import GatewayLimits
 from roomcast.entrypoints.gateway.origins import OriginPolicy
+from roomcast.entrypoints.gateway.proxy_events import Api, new_api_id
 from roomcast.entrypoints.gateway.routing import RouteTable
 
 log = logging.getLogger("roomcast.gateway")

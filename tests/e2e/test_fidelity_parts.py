@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from roomcast.entrypoints.gateway import events, log_setup, subprotocols
+from roomcast.entrypoints.gateway import log_setup, subprotocols
+from roomcast.entrypoints.gateway import proxy_events as events
 from roomcast.entrypoints.gateway.connections import LiveConnection, reason_for
 from roomcast.entrypoints.gateway.invoker import _outcome_of
 from roomcast.entrypoints.gateway.origins import OriginPolicy

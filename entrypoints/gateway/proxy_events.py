@@ -1,4 +1,4 @@
-"""Lambda proxy events for WebSocket routes, shaped as API Gateway sends them."""
+"""Builds the Lambda proxy events API Gateway sends WebSocket routes (aws_lambda parses them)."""
 
 from __future__ import annotations
 
