@@ -17,7 +17,7 @@ from aiohttp import web
 
 from roomcast.entrypoints.gateway import environment, injection, log_setup, table_check
 from roomcast.entrypoints.gateway.app import make_app
-from roomcast.entrypoints.gateway.connect_authorizer import connect_authorizer
+from roomcast.entrypoints.gateway.authorizer import connect_authorizer
 from roomcast.entrypoints.gateway.invoker import Invoker
 from roomcast.entrypoints.gateway.limits import GatewayLimits
 from roomcast.entrypoints.gateway.origins import OriginPolicy

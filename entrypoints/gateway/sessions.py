@@ -15,7 +15,7 @@ from aiohttp import WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
 from roomcast.entrypoints.gateway import access_log, dispatch, subprotocols
-from roomcast.entrypoints.gateway.authorization import authorize
+from roomcast.entrypoints.gateway.authorizer import authorize
 from roomcast.entrypoints.gateway.connections import (
     ABNORMAL,
     GOING_AWAY,
@@ -30,10 +30,11 @@ from roomcast.entrypoints.gateway.proxy_events import (
     Caller,
     connect_event,
     disconnect_event,
+    local_port,
     new_id,
     now_ms,
 )
-from roomcast.entrypoints.gateway.state import GATEWAY, Gateway, forbidden, local_port
+from roomcast.entrypoints.gateway.state import GATEWAY, Gateway, forbidden
 
 log = logging.getLogger("roomcast.gateway")
 
@@ -54,7 +55,7 @@ async def websocket_endpoint(request: web.Request) -> web.StreamResponse:
     if not gateway.accepting:
         return _refused(503, "Gateway is shutting down", "shutting down", user_agent)
     api = gateway.api(request.host)
-    caller = await authorize(gateway, api, _caller(request), request)
+    caller = await authorize(gateway.authorizer, api, _caller(request), request)
     if isinstance(caller, web.Response):
         access_log.refused(caller.status, f"refused by the authorizer: {caller.text}", user_agent)
         return caller

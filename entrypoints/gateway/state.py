@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from roomcast.entrypoints.gateway.connect_authorizer import ConnectAuthorizer
+from roomcast.entrypoints.gateway.authorizer import ConnectAuthorizer
 from roomcast.entrypoints.gateway.connections import GOING_AWAY, ConnectionRegistry
 from roomcast.entrypoints.gateway.invoker import Invoker
 from roomcast.entrypoints.gateway.limits import GatewayLimits
@@ -74,9 +74,3 @@ def aws_error(status: int, error_type: str, message: str) -> web.Response:
 
 def forbidden() -> web.Response:
     return aws_error(403, "ForbiddenException", "Forbidden")
-
-
-def local_port(request: web.Request) -> int:
-    """The gateway's port the client connected to (X-Forwarded-Port)."""
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    return int(sockname[1]) if sockname else 0
