@@ -9,7 +9,6 @@ import importlib
 import json
 import logging
 import os
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,10 +18,10 @@ from attrs import frozen
 from roomcast.entrypoints.gateway.invoker import LambdaContext
 from roomcast.entrypoints.gateway.proxy_events import Api, Caller, connect_event, local_port
 from roomcast.entrypoints.gateway.routing import Handler
+from roomcast.entrypoints.gateway.template import connect_authorizer_definition
 
 log = logging.getLogger("roomcast.gateway")
 
-FUNCTION_ARN = re.compile(r"functions/\$\{([A-Za-z0-9]+)\.Arn\}")
 ACCOUNT = "123456789012"
 # API Gateway's bodies for a handshake its authorizer refused.
 REFUSALS = {401: "Unauthorized", 403: "Forbidden", 500: "Internal Server Error"}
@@ -76,29 +75,16 @@ async def authorize(
 
 
 def connect_authorizer(template: Mapping[str, Any]) -> ConnectAuthorizer | None:
-    """The authorizer on the `$connect` route of a template whose conditions are resolved."""
-    resources: Mapping[str, Any] = template.get("Resources", {})
-    route: Mapping[str, Any] = next(
-        (r.get("Properties", {}) for r in resources.values()
-         if r.get("Type") == "AWS::ApiGatewayV2::Route"
-         and r.get("Properties", {}).get("RouteKey") == "$connect"),
-        {},
-    )
-    if route.get("AuthorizationType") != "CUSTOM":
-        return None
-    authorizer = resources[route["AuthorizerId"]["Ref"]]["Properties"]
-    uri = authorizer["AuthorizerUri"]
-    found = FUNCTION_ARN.search(str(uri.get("Fn::Sub") if isinstance(uri, dict) else uri))
+    """The template's `$connect` authorizer with its handler imported, or None without one."""
+    found = connect_authorizer_definition(template)
     if found is None:
-        raise ValueError("the $connect authorizer's AuthorizerUri names no function")
-    handler_name = str(resources[found.group(1)]["Properties"]["Handler"])
-    module, _, attribute = handler_name.rpartition(".")
+        return None
+    module, _, attribute = found.handler_name.rpartition(".")
     try:
         handler = getattr(importlib.import_module(module), attribute)
     except (ImportError, AttributeError) as missing:
-        raise ValueError(f"cannot import the authorizer {handler_name}: {missing}") from None
-    sources = tuple(str(s) for s in authorizer.get("IdentitySource", []))
-    return ConnectAuthorizer(sources, handler_name, handler)
+        raise ValueError(f"cannot import the authorizer {found.handler_name}: {missing}") from None
+    return ConnectAuthorizer(found.identity_sources, found.handler_name, handler)
 
 
 def has_identity(sources: tuple[str, ...], event: Mapping[str, Any]) -> bool:

@@ -24,7 +24,12 @@ from roomcast.entrypoints.gateway.origins import OriginPolicy
 from roomcast.entrypoints.gateway.routing import RouteTable, load_routes
 from roomcast.entrypoints.gateway.state import Gateway
 from roomcast.entrypoints.gateway.table_check import CannotStart
-from roomcast.entrypoints.gateway.template import DEFAULT_TEMPLATE, load_template, with_parameters
+from roomcast.entrypoints.gateway.template import (
+    DEFAULT_TEMPLATE,
+    load_template,
+    table_name,
+    with_parameters,
+)
 from roomcast.entrypoints.settings import ConfigurationError, from_environ
 
 log = logging.getLogger("roomcast.gateway")
@@ -85,15 +90,15 @@ def run(options: ServeOptions) -> int:
 
 async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> None:
     template = _template(options.template, options.parameter_overrides)
-    table_name = environment.table_name(template, options.stage)
-    _check_settings(options, table_name)
+    table = table_name(template, options.stage)
+    _check_settings(options, table)
     environment.use_local_aws_defaults(os.environ)
     store = _store_description(options, template)
     routes = _routes(options.template, template)
     listener = _listen(options.host, options.port)
     urls = Urls(options.host, listener.getsockname()[1], options.stage)
     environment.configure(
-        os.environ, store=options.store, endpoint=urls.management, table_name=table_name
+        os.environ, store=options.store, endpoint=urls.management, table_name=table
     )
     gateway = _gateway(options, template, routes)
     injection.configure(gateway, options.notifier, options.workers)
@@ -156,11 +161,11 @@ def _routes(path: Path, template: dict[str, object]) -> RouteTable:
         raise CannotStart(f"cannot use the template {path}: {error}") from None
 
 
-def _check_settings(options: ServeOptions, table_name: str) -> None:
+def _check_settings(options: ServeOptions, table: str) -> None:
     """Every setting the handlers will read, checked now rather than on the first $connect."""
     environ = {**os.environ, "ROOMCAST_STORE": options.store}
     environ.pop("WEBSOCKET_ENDPOINT", None)  # the gateway sets its own
-    environ.setdefault("CONNECTIONS_TABLE", table_name)
+    environ.setdefault("CONNECTIONS_TABLE", table)
     try:
         from_environ(environ)
     except ConfigurationError as error:
@@ -170,7 +175,7 @@ def _check_settings(options: ServeOptions, table_name: str) -> None:
 def _store_description(options: ServeOptions, template: dict[str, object]) -> str:
     if options.store != "dynamodb":
         return "memory (in this process)"
-    table = os.environ.get("CONNECTIONS_TABLE") or environment.table_name(template, options.stage)
+    table = os.environ.get("CONNECTIONS_TABLE") or table_name(template, options.stage)
     endpoint = table_check.ensure_table(
         table, template, create=options.create_table, allow_aws=options.allow_aws
     )
