@@ -11,11 +11,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from aiohttp import web
 
-from roomcast.entrypoints.gateway import environment, injection, log_setup, table_check
+from roomcast.entrypoints.gateway import environment, injection, log_setup
 from roomcast.entrypoints.gateway.app import make_app
 from roomcast.entrypoints.gateway.authorizer import connect_authorizer
 from roomcast.entrypoints.gateway.invoker import Invoker
@@ -23,16 +24,21 @@ from roomcast.entrypoints.gateway.limits import GatewayLimits
 from roomcast.entrypoints.gateway.origins import OriginPolicy
 from roomcast.entrypoints.gateway.routing import RouteTable, load_routes
 from roomcast.entrypoints.gateway.state import Gateway
-from roomcast.entrypoints.gateway.table_check import CannotStart
 from roomcast.entrypoints.gateway.template import (
     DEFAULT_TEMPLATE,
     load_template,
+    table_definition,
     table_name,
+    ttl_attribute,
     with_parameters,
 )
 from roomcast.entrypoints.settings import ConfigurationError, from_environ
 
 log = logging.getLogger("roomcast.gateway")
+
+
+class CannotStart(Exception):
+    """The gateway cannot start as asked (port taken, template unreadable...): said in one line."""
 
 
 @dataclass(frozen=True)
@@ -176,10 +182,67 @@ def _store_description(options: ServeOptions, template: dict[str, object]) -> st
     if options.store != "dynamodb":
         return "memory (in this process)"
     table = os.environ.get("CONNECTIONS_TABLE") or table_name(template, options.stage)
-    endpoint = table_check.ensure_table(
+    endpoint = ensure_table(
         table, template, create=options.create_table, allow_aws=options.allow_aws
     )
     return f"DynamoDB table {table} at {endpoint}"
+
+
+CREATE_HINT = "roomcast serve --store dynamodb --create-table"
+
+
+def ensure_table(table: str, template: dict[str, Any], *, create: bool, allow_aws: bool) -> str:
+    """Where the table is (its endpoint URL) once it is known to exist, or created.
+
+    Checked before the gateway binds: a missing table would otherwise surface as a 500 on
+    the first `$connect`, and a missing endpoint override would quietly point a laptop's
+    gateway at the real account."""
+    if environment.dynamodb_endpoint_override(os.environ) is None and not allow_aws:
+        raise CannotStart(
+            "--store dynamodb would use real AWS: set AWS_ENDPOINT_URL_DYNAMODB (DynamoDB "
+            "Local, moto_server) or pass --allow-aws"
+        )
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = _client()
+    endpoint = str(client.meta.endpoint_url)
+    try:
+        if not _exists(client, table):
+            if not create:
+                raise CannotStart(
+                    f"table {table} does not exist at {endpoint}: create it with `{CREATE_HINT}`"
+                )
+            _create(client, table, template)
+    except (BotoCoreError, ClientError) as error:
+        raise CannotStart(f"cannot use table {table} at {endpoint}: {error}") from None
+    return endpoint
+
+
+def _client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    quick = Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 2})
+    return boto3.client("dynamodb", config=quick)
+
+
+def _exists(client: Any, table: str) -> bool:
+    try:
+        client.describe_table(TableName=table)
+    except client.exceptions.ResourceNotFoundException:
+        return False
+    return True
+
+
+def _create(client: Any, table: str, template: dict[str, Any]) -> None:
+    """The template's table, with the TTL that every item relies on (CreateTable sets none)."""
+    client.create_table(TableName=table, **table_definition(template))
+    client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1})
+    client.update_time_to_live(
+        TableName=table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute(template)},
+    )
+    print(f"Created table {table} (TTL on {ttl_attribute(template)})", flush=True)
 
 
 def _gateway(options: ServeOptions, template: dict[str, object], routes: RouteTable) -> Gateway:
