@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from aiohttp import WSCloseCode, web
 from aiohttp.http_websocket import WebSocketError
 
-from roomcast.entrypoints.gateway.limits import GatewayLimits
+from roomcast.entrypoints.gateway.state import GatewayLimits
 
 DATA_OPCODES = frozenset({0x0, 0x1, 0x2})
 MAX_HEADER_BYTES = 14

@@ -20,10 +20,9 @@ from roomcast.entrypoints.gateway import environment, injection, log_setup
 from roomcast.entrypoints.gateway.app import make_app
 from roomcast.entrypoints.gateway.authorizer import connect_authorizer
 from roomcast.entrypoints.gateway.invoker import Invoker
-from roomcast.entrypoints.gateway.limits import GatewayLimits
 from roomcast.entrypoints.gateway.origins import OriginPolicy
 from roomcast.entrypoints.gateway.routing import RouteTable, load_routes
-from roomcast.entrypoints.gateway.state import Gateway
+from roomcast.entrypoints.gateway.state import Gateway, GatewayLimits
 from roomcast.entrypoints.gateway.template import (
     DEFAULT_TEMPLATE,
     load_template,

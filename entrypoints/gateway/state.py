@@ -14,12 +14,30 @@ from aiohttp import web
 from roomcast.entrypoints.gateway.authorizer import ConnectAuthorizer
 from roomcast.entrypoints.gateway.connections import GOING_AWAY, ConnectionRegistry
 from roomcast.entrypoints.gateway.invoker import Invoker
-from roomcast.entrypoints.gateway.limits import GatewayLimits
 from roomcast.entrypoints.gateway.origins import OriginPolicy
 from roomcast.entrypoints.gateway.proxy_events import Api, new_api_id
 from roomcast.entrypoints.gateway.routing import RouteTable
 
 log = logging.getLogger("roomcast.gateway")
+
+KB = 1024
+
+
+@dataclass(frozen=True)
+class GatewayLimits:
+    """API Gateway's WebSocket quotas, as the gateway enforces them (all configurable).
+
+    Defaults are API Gateway's: 32 KB frames, 128 KB messages, 10 min idle, 2 h lifetime."""
+
+    max_frame_bytes: int = 32 * KB
+    max_message_bytes: int = 128 * KB
+    idle_timeout_seconds: float = 10 * 60
+    max_connection_seconds: float = 2 * 60 * 60
+    integration_timeout_seconds: float = 29
+    max_post_bytes: int = 128 * KB
+    # Not API Gateway's (it drops a client that cannot keep up, at a limit it does not
+    # publish): how far a client may fall behind before it is closed with 1008.
+    max_outbound_bytes: int = 1024 * KB
 
 
 @dataclass
