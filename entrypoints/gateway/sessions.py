@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 
 from aiohttp import WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
-from roomcast.entrypoints.gateway import access_log, dispatch, subprotocols
+from roomcast.entrypoints.gateway import access_log, dispatch
 from roomcast.entrypoints.gateway.authorizer import authorize
 from roomcast.entrypoints.gateway.connections import (
     ABNORMAL,
@@ -37,6 +38,7 @@ from roomcast.entrypoints.gateway.proxy_events import (
 from roomcast.entrypoints.gateway.state import GATEWAY, Gateway, forbidden
 
 log = logging.getLogger("roomcast.gateway")
+SUBPROTOCOL_HEADER = "Sec-WebSocket-Protocol"
 
 
 async def websocket_endpoint(request: web.Request) -> web.StreamResponse:
@@ -97,14 +99,32 @@ def _caller(request: web.Request) -> Caller:
 
 
 def _subprotocols(request: web.Request, outcome: Outcome) -> tuple[str, ...]:
-    """The one `$connect` selected, if any; aiohttp answers with it when the client offered it."""
-    chosen = subprotocols.selected(outcome.headers)
+    """The one `$connect` selected, if any; aiohttp answers with it when the client offered it.
+
+    API Gateway answers the handshake with the Sec-WebSocket-Protocol header that `$connect`
+    returns, and with none when it returns none (a browser that offered some then fails the
+    handshake)."""
+    chosen = selected_subprotocol(outcome.headers)
     if chosen is None:
         return ()
-    if chosen not in subprotocols.offered(request.headers):
-        # Not the value: a subprotocol may carry a token.
+    if chosen not in offered_subprotocols(request.headers):
+        # Not the value: browsers can send no other header, so tokens often travel in it.
         log.warning("$connect selected a subprotocol the client did not offer")
     return (chosen,)
+
+
+def offered_subprotocols(request_headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The client's subprotocols, in its order (the header is a comma-separated list)."""
+    raw = request_headers.get(SUBPROTOCOL_HEADER, "")
+    return tuple(name for part in raw.split(",") if (name := part.strip()))
+
+
+def selected_subprotocol(connect_response_headers: Mapping[str, str]) -> str | None:
+    """The subprotocol `$connect` chose: its response's header, whatever the name's case."""
+    for name, value in connect_response_headers.items():
+        if name.lower() == SUBPROTOCOL_HEADER.lower() and value.strip():
+            return value.strip()
+    return None
 
 
 async def _run_connect(
