@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from roomcast.domain.commands import DEFAULT_MAX_MESSAGE_BYTES
-from roomcast.entrypoints.gateway import access_log, listing, management
+from roomcast.entrypoints.gateway import access_log, management
 from roomcast.entrypoints.gateway.sessions import websocket_endpoint
 from roomcast.entrypoints.gateway.state import GATEWAY, Gateway, aws_error
 from roomcast.entrypoints.settings import ConfigurationError, from_environ
@@ -26,7 +26,6 @@ def make_app(gateway: Gateway) -> web.Application:
     app.router.add_get("/config.json", page_config)
     app.router.add_static("/static/", STATIC_DIR)
     management.add_routes(app)
-    listing.add_routes(app)
     app.router.add_get("/{stage}", websocket_endpoint)
     return app
 
