@@ -1,8 +1,4 @@
-"""Client frames to handlers: admitted or refused at once, then run one at a time, in order.
-
-A connection's dispatcher task is started when a frame arrives and none is running, and
-ends when its inbound queue is empty, so an idle connection costs no task.
-"""
+"""Client frames to handlers: admitted or refused at once, then run one at a time, in order."""
 
 from __future__ import annotations
 
@@ -35,6 +31,8 @@ def accept(gateway: Gateway, api: Api, connection: LiveConnection, body: str) ->
 
 
 async def _dispatch_in_order(gateway: Gateway, api: Api, connection: LiveConnection) -> None:
+    """The connection's dispatcher task: started when a frame arrives and none is running,
+    ended when its inbound queue is empty, so an idle connection costs no task."""
     try:
         while connection.inbound:
             body = connection.inbound.popleft()

@@ -1,11 +1,4 @@
-"""Settings for handlers running behind `roomcast serve`, and only there.
-
-The handlers read their configuration from the environment, as in Lambda. The local gateway
-sets what it alone knows (its own management endpoint, the chosen store) and, when nothing
-is configured, dummy AWS credentials and a region so boto3 can sign requests to the gateway
-or to a local DynamoDB. Only `entrypoints.gateway.server` calls this; no handler imports it,
-so none of it can reach a deployment.
-"""
+"""Settings for handlers running behind `roomcast serve`, and only there."""
 
 from __future__ import annotations
 
@@ -30,6 +23,12 @@ LOCAL_REGION = "us-east-1"
 def configure(
     environ: MutableMapping[str, str], *, store: str, endpoint: str, table_name: str
 ) -> None:
+    """What the gateway alone knows (its own management endpoint, the chosen store), set
+    where the handlers read their configuration from, as in Lambda: the environment.
+
+    Without configured ones, dummy AWS credentials and a region, so boto3 can sign requests
+    to the gateway or to a local DynamoDB. Only `server` calls this; no handler imports it,
+    so none of it can reach a deployment."""
     environ["ROOMCAST_STORE"] = store
     environ["WEBSOCKET_ENDPOINT"] = endpoint
     environ.setdefault("CONNECTIONS_TABLE", table_name)

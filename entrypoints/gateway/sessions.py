@@ -1,9 +1,4 @@
-"""One WebSocket connection's life: $connect before the upgrade, messages in order, $disconnect.
-
-The session's own task only reads: aiohttp answers a ping inside `receive()`, so a read
-loop that never waits for a handler answers control frames at once, as API Gateway's edge
-does. Client frames go on to `dispatch`, which runs them in order in a task of its own.
-"""
+"""One WebSocket connection's life: $connect before the upgrade, messages in order, $disconnect."""
 
 from __future__ import annotations
 
@@ -146,6 +141,9 @@ async def _run_connect(
 
 
 async def _serve(gateway: Gateway, api: Api, connection: LiveConnection) -> None:
+    """The session's own task only reads: aiohttp answers a ping inside `receive()`, so a
+    read loop that never waits for a handler answers control frames at once, as API
+    Gateway's edge does. Client frames go on to `dispatch`, which runs them in order."""
     watchdog = asyncio.create_task(_enforce_deadlines(gateway, connection))
     try:
         while True:

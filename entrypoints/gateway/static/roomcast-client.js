@@ -1,7 +1,7 @@
-// The seed's AWSWebSocketClient, kept: query parameters on connect, joinRoom / leaveRoom /
-// sendMessage / ping, a 30 s heartbeat, reconnect with exponential backoff except after
-// close codes 1000 and 1001. Additions: onReconnecting for the UI, a reconnect that
-// keeps trying when the new socket fails before it opens, and `protocols` (e.g.
+// The chat page's client for roomcast's routes: query parameters on connect, joinRoom /
+// leaveRoom / sendMessage / ping, a heartbeat every pingIntervalMs, reconnect with
+// exponential backoff (onReconnecting tells the UI) except after close codes 1000 and 1001,
+// still trying when the new socket fails before it opens, and `protocols` (e.g.
 // ['roomcast', token]: a token in Sec-WebSocket-Protocol stays out of the URL).
 
 class AWSWebSocketClient {
