@@ -153,8 +153,8 @@ def _number(kind: Callable[[str], Number], text: str) -> Number:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from roomcast.entrypoints.gateway.limits import GatewayLimits
         from roomcast.entrypoints.gateway.server import ServeOptions, run
+        from roomcast.entrypoints.gateway.state import GatewayLimits
         from roomcast.entrypoints.gateway.template import DEFAULT_TEMPLATE
     except ModuleNotFoundError as missing:
         print(missing_dependency("serve", missing), file=sys.stderr)

@@ -1,17 +1,15 @@
-"""One console line per connect, route invocation, disconnect and refused handshake.
-
-Like `sam local` and serverless-offline print them: connection id, route key, status and
-duration, the client's user agent on connect. Never the query string nor a header value
-other than the user agent: tokens travel there.
-"""
+"""One console line per connect, route invocation, disconnect and refused handshake."""
 
 from __future__ import annotations
 
 import logging
 import time
 
-from roomcast.entrypoints.gateway.events import Caller
+from roomcast.entrypoints.gateway.proxy_events import Caller
 
+# As `sam local` and serverless-offline print them: connection id, route key, status and
+# duration, the client's user agent on connect. Never the query string nor a header value
+# other than the user agent: tokens travel there.
 log = logging.getLogger("roomcast.gateway.access")
 ROUTE_WIDTH = 11  # "$disconnect"
 

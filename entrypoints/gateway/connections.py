@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
-from roomcast.entrypoints.gateway.events import Caller, now_ms
 from roomcast.entrypoints.gateway.outbox import Outbox
+from roomcast.entrypoints.gateway.proxy_events import Caller, now_ms
 
 NORMAL = 1000
 GOING_AWAY = 1001

@@ -1,8 +1,4 @@
-"""Client frames to handlers: admitted or refused at once, then run one at a time, in order.
-
-A connection's dispatcher task is started when a frame arrives and none is running, and
-ends when its inbound queue is empty, so an idle connection costs no task.
-"""
+"""Client frames to handlers: admitted or refused at once, then run one at a time, in order."""
 
 from __future__ import annotations
 
@@ -11,8 +7,9 @@ import json
 import logging
 import time
 
-from roomcast.entrypoints.gateway import access_log, events
+from roomcast.entrypoints.gateway import access_log
 from roomcast.entrypoints.gateway.connections import LiveConnection
+from roomcast.entrypoints.gateway.proxy_events import Api, message_event, new_id
 from roomcast.entrypoints.gateway.state import Gateway
 
 log = logging.getLogger("roomcast.gateway")
@@ -20,12 +17,12 @@ log = logging.getLogger("roomcast.gateway")
 TOO_MANY_REQUESTS = "Too Many Requests"
 
 
-def accept(gateway: Gateway, api: events.Api, connection: LiveConnection, body: str) -> None:
+def accept(gateway: Gateway, api: Api, connection: LiveConnection, body: str) -> None:
     """Queue a client's text frame for its handler, or refuse it at once when the queue is full."""
     connection.touch()
     if not gateway.invoker.admit():
         access_log.invoked(connection.id, "-", 429, time.monotonic())
-        _send_gateway_error(connection, TOO_MANY_REQUESTS, events.new_id())
+        _send_gateway_error(connection, TOO_MANY_REQUESTS, new_id())
         return
     connection.inbound.append(body)
     if connection.dispatcher is None:
@@ -33,7 +30,9 @@ def accept(gateway: Gateway, api: events.Api, connection: LiveConnection, body: 
         connection.dispatcher = asyncio.get_running_loop().create_task(work)
 
 
-async def _dispatch_in_order(gateway: Gateway, api: events.Api, connection: LiveConnection) -> None:
+async def _dispatch_in_order(gateway: Gateway, api: Api, connection: LiveConnection) -> None:
+    """The connection's dispatcher task: started when a frame arrives and none is running,
+    ended when its inbound queue is empty, so an idle connection costs no task."""
     try:
         while connection.inbound:
             body = connection.inbound.popleft()
@@ -46,7 +45,7 @@ async def _dispatch_in_order(gateway: Gateway, api: events.Api, connection: Live
 
 
 async def _dispatch(
-    gateway: Gateway, api: events.Api, connection: LiveConnection, body: str
+    gateway: Gateway, api: Api, connection: LiveConnection, body: str
 ) -> None:
     """Route one message as API Gateway does and run its integration to its end."""
     started = time.monotonic()
@@ -54,9 +53,9 @@ async def _dispatch(
     if route is None:
         gateway.invoker.release()
         access_log.invoked(connection.id, "-", 403, started)
-        _send_gateway_error(connection, "Forbidden", events.new_id())
+        _send_gateway_error(connection, "Forbidden", new_id())
         return
-    event = events.message_event(api, connection.caller, route.key, body)
+    event = message_event(api, connection.caller, route.key, body)
     invocation = gateway.invoker.start(route, event, admitted=True)
     outcome = await invocation.answer(route)
     access_log.invoked(connection.id, route.key, outcome.status_code, started)

@@ -1,18 +1,10 @@
-"""Settings for handlers running behind `roomcast serve`, and only there.
-
-The handlers read their configuration from the environment, as in Lambda. The local gateway
-sets what it alone knows (its own management endpoint, the chosen store) and, when nothing
-is configured, dummy AWS credentials and a region so boto3 can sign requests to the gateway
-or to a local DynamoDB. Only `entrypoints.gateway.server` calls this; no handler imports it,
-so none of it can reach a deployment.
-"""
+"""Settings for handlers running behind `roomcast serve`, and only there."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
-from typing import Any
 
 CREDENTIAL_VARIABLES = (
     "AWS_ACCESS_KEY_ID",
@@ -31,6 +23,12 @@ LOCAL_REGION = "us-east-1"
 def configure(
     environ: MutableMapping[str, str], *, store: str, endpoint: str, table_name: str
 ) -> None:
+    """What the gateway alone knows (its own management endpoint, the chosen store), set
+    where the handlers read their configuration from, as in Lambda: the environment.
+
+    Without configured ones, dummy AWS credentials and a region, so boto3 can sign requests
+    to the gateway or to a local DynamoDB. Only `server` calls this; no handler imports it,
+    so none of it can reach a deployment."""
     environ["ROOMCAST_STORE"] = store
     environ["WEBSOCKET_ENDPOINT"] = endpoint
     environ.setdefault("CONNECTIONS_TABLE", table_name)
@@ -77,33 +75,4 @@ def _mentions(path: Path, pattern: str) -> bool:
     except OSError:
         return False
     return re.search(pattern, text, re.MULTILINE) is not None
-
-
-def table_name(
-    template: Mapping[str, Any], stage: str, logical_id: str = "ConnectionsTable"
-) -> str:
-    """The table's name as CloudFormation would make it for this stage (Sub of parameters)."""
-    table = template.get("Resources", {}).get(logical_id, {})
-    name = table.get("Properties", {}).get("TableName")
-    if isinstance(name, str):
-        return name
-    text = name.get("Fn::Sub") if isinstance(name, dict) else None
-    if not isinstance(text, str):
-        return "roomcast-connections"
-    values = _parameter_values(template, stage)
-    return re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m.group(1), m.group(1)), text)
-
-
-def _parameter_values(template: Mapping[str, Any], stage: str) -> dict[str, str]:
-    """Parameter defaults, with the one that names the stage set to `stage`."""
-    values = {
-        name: str(spec.get("Default", ""))
-        for name, spec in template.get("Parameters", {}).items()
-    }
-    for resource in template["Resources"].values():
-        if resource.get("Type") == "AWS::ApiGatewayV2::Stage":
-            stage_name = resource.get("Properties", {}).get("StageName")
-            if isinstance(stage_name, dict) and "Ref" in stage_name:
-                values[str(stage_name["Ref"])] = stage
-    return values
 

@@ -1,9 +1,4 @@
-"""Closes with 1009 on a frame over 32 KB or a message over 128 KB, as API Gateway does.
-
-aiohttp limits only whole messages (`max_msg_size`); API Gateway also limits every frame.
-The guard reads each frame header on its way to aiohttp's parser, skips the payload, and
-fails the socket with MESSAGE_TOO_BIG as soon as a declared length is over a limit.
-"""
+"""Closes with 1009 on a frame or a message over the gateway's limits, as API Gateway does."""
 
 from __future__ import annotations
 
@@ -12,7 +7,7 @@ from typing import Any, NamedTuple
 from aiohttp import WSCloseCode, web
 from aiohttp.http_websocket import WebSocketError
 
-from roomcast.entrypoints.gateway.limits import GatewayLimits
+from roomcast.entrypoints.gateway.state import GatewayLimits
 
 DATA_OPCODES = frozenset({0x0, 0x1, 0x2})
 MAX_HEADER_BYTES = 14
@@ -86,7 +81,11 @@ class FrameSizeScanner:
 
 
 class FrameSizeGuard:
-    """Stands between aiohttp's request handler and its WebSocket parser."""
+    """Stands between aiohttp's request handler and its WebSocket parser.
+
+    aiohttp limits only whole messages (`max_msg_size`); API Gateway also limits every frame.
+    The guard reads each frame header on its way to aiohttp's parser, skips the payload, and
+    fails the socket with MESSAGE_TOO_BIG as soon as a declared length is over a limit."""
 
     def __init__(self, parser: Any, messages: Any, limits: GatewayLimits) -> None:
         self._parser = parser

@@ -1,10 +1,4 @@
-"""What the gateway hands roomcast's own handlers: its in-process notifier, a sized pool.
-
-The handlers build everything through the process-wide container; the gateway overrides
-two of its providers (dependency-injector's `override`), so no handler changes and a
-deployment never sees either. Handlers of another template are untouched: they keep
-posting with boto3 through the management API.
-"""
+"""What the gateway hands roomcast's own handlers: its in-process notifier, a sized pool."""
 
 from __future__ import annotations
 
@@ -23,6 +17,9 @@ BOTOCORE_DEFAULT_POOL = 10
 
 
 def configure(gateway: Gateway, notifier: str, workers: int) -> None:
+    """Override two providers of the handlers' process-wide container (dependency-injector's
+    `override`): no handler changes, and a deployment never sees either. Handlers of another
+    template are untouched: they keep posting with boto3 through the management API."""
     from roomcast.entrypoints.containers import get_container
     from roomcast.entrypoints.settings import ConfigurationError
 

@@ -1,12 +1,4 @@
-"""A Notifier that delivers straight into the gateway's live connections, from handler threads.
-
-`roomcast serve --notifier inprocess` hands it to roomcast's own handlers in place of the
-PostToConnection adapter: the same answers as the management API (ConnectionGone for an
-unknown or closed connection, DeliveryFailed over 128 KB, a probe that finds the gone ones)
-without a signed HTTP request per recipient. A frame is accepted once the connection is
-found open, as API Gateway answers 200 before the client reads; the frames reach the
-outboxes on the event loop, one `call_soon_threadsafe` per send or broadcast.
-"""
+"""A Notifier that delivers straight into the gateway's live connections, from handler threads."""
 
 from __future__ import annotations
 
@@ -21,6 +13,15 @@ from roomcast.entrypoints.gateway.connections import ConnectionRegistry, LiveCon
 
 
 class InProcessNotifier:
+    """`roomcast serve --notifier inprocess` hands it to roomcast's own handlers in place of
+    the PostToConnection adapter.
+
+    The same answers as the management API (ConnectionGone for an unknown or closed
+    connection, DeliveryFailed over `max_post_bytes`, a probe that finds the gone ones)
+    without a signed HTTP request per recipient. A frame is accepted once the connection is
+    found open, as a post is (`Outbox`); the frames reach the outboxes on the event loop,
+    one `call_soon_threadsafe` per send or broadcast."""
+
     def __init__(
         self,
         connections: ConnectionRegistry,

@@ -1,12 +1,4 @@
-"""Who may use a gateway on a developer's laptop: Host (against DNS rebinding) and Origin.
-
-A web page the developer visits can open a WebSocket to 127.0.0.1 and, through a name that
-resolves to 127.0.0.1 (DNS rebinding), read and post anything. So the gateway answers only
-requests addressed to a loopback name, an IP address or the host it is bound to; takes
-WebSocket upgrades only from no Origin, its own origin, a loopback origin on any port or an
-`--allowed-origin`; and serves its management API to non-browser callers (the AWS CLI and
-boto3 send no Origin) and to its own pages only.
-"""
+"""Who may use a gateway on a developer's laptop: Host (against DNS rebinding) and Origin."""
 
 from __future__ import annotations
 
@@ -43,6 +35,14 @@ def _is_ip_address(name: str) -> bool:
 
 @dataclass(frozen=True)
 class OriginPolicy:
+    """A web page the developer visits can open a WebSocket to 127.0.0.1 and, through a name
+    that resolves to 127.0.0.1 (DNS rebinding), read and post anything.
+
+    So the gateway answers only requests addressed to a loopback name, an IP address or the
+    host it is bound to; takes WebSocket upgrades only from no Origin, its own origin, a
+    loopback origin on any port or an `--allowed-origin`; and serves its management API to
+    non-browser callers (the AWS CLI and boto3 send no Origin) and to its own pages only."""
+
     bound_host: str = "127.0.0.1"
     allowed_origins: frozenset[str] = frozenset()
 

@@ -1,12 +1,4 @@
-"""A connection's outbound frames: queued at once, written by a task of its own, bounded.
-
-API Gateway answers PostToConnection before the client has read anything, and a client
-that stops reading never slows anyone else down. Here every frame for a connection (posted
-through the management API, by the in-process notifier, or the gateway's own error frames)
-is put in its outbox, which returns at once; a writer task, started when there is something
-to write and gone when the outbox is empty, sends the frames in order. A client that falls
-more than `max_bytes` behind is dropped (`on_overflow`), so it can hold only its own memory.
-"""
+"""A connection's outbound frames: queued at once, written by a task of its own, bounded."""
 
 from __future__ import annotations
 
@@ -20,6 +12,15 @@ Send = Callable[[bytes, WSMsgType], Awaitable[None]]
 
 
 class Outbox:
+    """API Gateway answers PostToConnection before the client has read anything, and a
+    client that stops reading never slows anyone else down.
+
+    Every frame for a connection (posted through the management API, by the in-process
+    notifier, or the gateway's own error frames) is put in its outbox, which returns at once;
+    a writer task, started when there is something to write and gone when the outbox is
+    empty, sends the frames in order. A client that falls more than `max_bytes` behind is
+    dropped (`on_overflow`), so it can hold only its own memory."""
+
     def __init__(self, send: Send, max_bytes: int, on_overflow: Callable[[], None]) -> None:
         self._send = send
         self._max_bytes = max_bytes

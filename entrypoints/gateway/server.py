@@ -11,23 +11,33 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from aiohttp import web
 
-from roomcast.entrypoints.gateway import environment, injection, log_setup, table_check
+from roomcast.entrypoints.gateway import environment, injection, log_setup
 from roomcast.entrypoints.gateway.app import make_app
-from roomcast.entrypoints.gateway.connect_authorizer import connect_authorizer
+from roomcast.entrypoints.gateway.authorizer import connect_authorizer
 from roomcast.entrypoints.gateway.invoker import Invoker
-from roomcast.entrypoints.gateway.limits import GatewayLimits
 from roomcast.entrypoints.gateway.origins import OriginPolicy
 from roomcast.entrypoints.gateway.routing import RouteTable, load_routes
-from roomcast.entrypoints.gateway.state import Gateway
-from roomcast.entrypoints.gateway.table_check import CannotStart
-from roomcast.entrypoints.gateway.template import DEFAULT_TEMPLATE, load_template, with_parameters
+from roomcast.entrypoints.gateway.state import Gateway, GatewayLimits
+from roomcast.entrypoints.gateway.template import (
+    DEFAULT_TEMPLATE,
+    load_template,
+    table_definition,
+    table_name,
+    ttl_attribute,
+    with_parameters,
+)
 from roomcast.entrypoints.settings import ConfigurationError, from_environ
 
 log = logging.getLogger("roomcast.gateway")
+
+
+class CannotStart(Exception):
+    """The gateway cannot start as asked (port taken, template unreadable...): said in one line."""
 
 
 @dataclass(frozen=True)
@@ -85,15 +95,15 @@ def run(options: ServeOptions) -> int:
 
 async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> None:
     template = _template(options.template, options.parameter_overrides)
-    table_name = environment.table_name(template, options.stage)
-    _check_settings(options, table_name)
+    table = table_name(template, options.stage)
+    _check_settings(options, table)
     environment.use_local_aws_defaults(os.environ)
     store = _store_description(options, template)
     routes = _routes(options.template, template)
     listener = _listen(options.host, options.port)
     urls = Urls(options.host, listener.getsockname()[1], options.stage)
     environment.configure(
-        os.environ, store=options.store, endpoint=urls.management, table_name=table_name
+        os.environ, store=options.store, endpoint=urls.management, table_name=table
     )
     gateway = _gateway(options, template, routes)
     injection.configure(gateway, options.notifier, options.workers)
@@ -156,11 +166,11 @@ def _routes(path: Path, template: dict[str, object]) -> RouteTable:
         raise CannotStart(f"cannot use the template {path}: {error}") from None
 
 
-def _check_settings(options: ServeOptions, table_name: str) -> None:
+def _check_settings(options: ServeOptions, table: str) -> None:
     """Every setting the handlers will read, checked now rather than on the first $connect."""
     environ = {**os.environ, "ROOMCAST_STORE": options.store}
     environ.pop("WEBSOCKET_ENDPOINT", None)  # the gateway sets its own
-    environ.setdefault("CONNECTIONS_TABLE", table_name)
+    environ.setdefault("CONNECTIONS_TABLE", table)
     try:
         from_environ(environ)
     except ConfigurationError as error:
@@ -170,11 +180,68 @@ def _check_settings(options: ServeOptions, table_name: str) -> None:
 def _store_description(options: ServeOptions, template: dict[str, object]) -> str:
     if options.store != "dynamodb":
         return "memory (in this process)"
-    table = os.environ.get("CONNECTIONS_TABLE") or environment.table_name(template, options.stage)
-    endpoint = table_check.ensure_table(
+    table = os.environ.get("CONNECTIONS_TABLE") or table_name(template, options.stage)
+    endpoint = ensure_table(
         table, template, create=options.create_table, allow_aws=options.allow_aws
     )
     return f"DynamoDB table {table} at {endpoint}"
+
+
+CREATE_HINT = "roomcast serve --store dynamodb --create-table"
+
+
+def ensure_table(table: str, template: dict[str, Any], *, create: bool, allow_aws: bool) -> str:
+    """Where the table is (its endpoint URL) once it is known to exist, or created.
+
+    Checked before the gateway binds: a missing table would otherwise surface as a 500 on
+    the first `$connect`, and a missing endpoint override would quietly point a laptop's
+    gateway at the real account."""
+    if environment.dynamodb_endpoint_override(os.environ) is None and not allow_aws:
+        raise CannotStart(
+            "--store dynamodb would use real AWS: set AWS_ENDPOINT_URL_DYNAMODB (DynamoDB "
+            "Local, moto_server) or pass --allow-aws"
+        )
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = _client()
+    endpoint = str(client.meta.endpoint_url)
+    try:
+        if not _exists(client, table):
+            if not create:
+                raise CannotStart(
+                    f"table {table} does not exist at {endpoint}: create it with `{CREATE_HINT}`"
+                )
+            _create(client, table, template)
+    except (BotoCoreError, ClientError) as error:
+        raise CannotStart(f"cannot use table {table} at {endpoint}: {error}") from None
+    return endpoint
+
+
+def _client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    quick = Config(connect_timeout=3, read_timeout=10, retries={"max_attempts": 2})
+    return boto3.client("dynamodb", config=quick)
+
+
+def _exists(client: Any, table: str) -> bool:
+    try:
+        client.describe_table(TableName=table)
+    except client.exceptions.ResourceNotFoundException:
+        return False
+    return True
+
+
+def _create(client: Any, table: str, template: dict[str, Any]) -> None:
+    """The template's table, with the TTL that every item relies on (CreateTable sets none)."""
+    client.create_table(TableName=table, **table_definition(template))
+    client.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1})
+    client.update_time_to_live(
+        TableName=table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute(template)},
+    )
+    print(f"Created table {table} (TTL on {ttl_attribute(template)})", flush=True)
 
 
 def _gateway(options: ServeOptions, template: dict[str, object], routes: RouteTable) -> Gateway:

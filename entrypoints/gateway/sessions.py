@@ -1,21 +1,17 @@
-"""One WebSocket connection's life: $connect before the upgrade, messages in order, $disconnect.
-
-The session's own task only reads: aiohttp answers a ping inside `receive()`, so a read
-loop that never waits for a handler answers control frames at once, as API Gateway's edge
-does. Client frames go on to `dispatch`, which runs them in order in a task of its own.
-"""
+"""One WebSocket connection's life: $connect before the upgrade, messages in order, $disconnect."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 
 from aiohttp import WSMsgType, web
 from aiohttp.http_websocket import WebSocketError
 
-from roomcast.entrypoints.gateway import access_log, dispatch, events, subprotocols
-from roomcast.entrypoints.gateway.authorization import authorize
+from roomcast.entrypoints.gateway import access_log, dispatch
+from roomcast.entrypoints.gateway.authorizer import authorize
 from roomcast.entrypoints.gateway.connections import (
     ABNORMAL,
     GOING_AWAY,
@@ -25,9 +21,19 @@ from roomcast.entrypoints.gateway.connections import (
 )
 from roomcast.entrypoints.gateway.frame_guard import LimitedWebSocketResponse
 from roomcast.entrypoints.gateway.invoker import Outcome
-from roomcast.entrypoints.gateway.state import GATEWAY, Gateway, forbidden, local_port
+from roomcast.entrypoints.gateway.proxy_events import (
+    Api,
+    Caller,
+    connect_event,
+    disconnect_event,
+    local_port,
+    new_id,
+    now_ms,
+)
+from roomcast.entrypoints.gateway.state import GATEWAY, Gateway, forbidden
 
 log = logging.getLogger("roomcast.gateway")
+SUBPROTOCOL_HEADER = "Sec-WebSocket-Protocol"
 
 
 async def websocket_endpoint(request: web.Request) -> web.StreamResponse:
@@ -46,7 +52,7 @@ async def websocket_endpoint(request: web.Request) -> web.StreamResponse:
     if not gateway.accepting:
         return _refused(503, "Gateway is shutting down", "shutting down", user_agent)
     api = gateway.api(request.host)
-    caller = await authorize(gateway, api, _caller(request), request)
+    caller = await authorize(gateway.authorizer, api, _caller(request), request)
     if isinstance(caller, web.Response):
         access_log.refused(caller.status, f"refused by the authorizer: {caller.text}", user_agent)
         return caller
@@ -78,28 +84,46 @@ def _refused(status: int, text: str, reason: str, user_agent: str) -> web.Respon
     return web.Response(status=status, text=text)
 
 
-def _caller(request: web.Request) -> events.Caller:
-    return events.Caller(
-        connection_id=events.new_id(),
-        connected_at=events.now_ms(),
+def _caller(request: web.Request) -> Caller:
+    return Caller(
+        connection_id=new_id(),
+        connected_at=now_ms(),
         source_ip=request.remote or "127.0.0.1",
         user_agent=request.headers.get("User-Agent", ""),
     )
 
 
 def _subprotocols(request: web.Request, outcome: Outcome) -> tuple[str, ...]:
-    """The one `$connect` selected, if any; aiohttp answers with it when the client offered it."""
-    chosen = subprotocols.selected(outcome.headers)
+    """The one `$connect` selected, if any; aiohttp answers with it when the client offered it.
+
+    API Gateway answers the handshake with the Sec-WebSocket-Protocol header that `$connect`
+    returns, and with none when it returns none (a browser that offered some then fails the
+    handshake)."""
+    chosen = selected_subprotocol(outcome.headers)
     if chosen is None:
         return ()
-    if chosen not in subprotocols.offered(request.headers):
-        # Not the value: a subprotocol may carry a token.
+    if chosen not in offered_subprotocols(request.headers):
+        # Not the value: browsers can send no other header, so tokens often travel in it.
         log.warning("$connect selected a subprotocol the client did not offer")
     return (chosen,)
 
 
+def offered_subprotocols(request_headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The client's subprotocols, in its order (the header is a comma-separated list)."""
+    raw = request_headers.get(SUBPROTOCOL_HEADER, "")
+    return tuple(name for part in raw.split(",") if (name := part.strip()))
+
+
+def selected_subprotocol(connect_response_headers: Mapping[str, str]) -> str | None:
+    """The subprotocol `$connect` chose: its response's header, whatever the name's case."""
+    for name, value in connect_response_headers.items():
+        if name.lower() == SUBPROTOCOL_HEADER.lower() and value.strip():
+            return value.strip()
+    return None
+
+
 async def _run_connect(
-    gateway: Gateway, api: events.Api, caller: events.Caller, request: web.Request
+    gateway: Gateway, api: Api, caller: Caller, request: web.Request
 ) -> Outcome:
     """The handshake waits for $connect; a non-2xx answer (or a failure) rejects it."""
     route = gateway.routes.get("$connect")
@@ -109,14 +133,17 @@ async def _run_connect(
         return Outcome(429, dispatch.TOO_MANY_REQUESTS, error=dispatch.TOO_MANY_REQUESTS)
     started = time.monotonic()
     headers, query = request.headers.items(), request.query.items()
-    event = events.connect_event(api, caller, headers, query, port=local_port(request))
+    event = connect_event(api, caller, headers, query, port=local_port(request))
     outcome = await gateway.invoker.start(route, event, admitted=True).answer(route)
     if outcome.accepted:
         access_log.connected(caller, outcome.status_code, started)
     return outcome
 
 
-async def _serve(gateway: Gateway, api: events.Api, connection: LiveConnection) -> None:
+async def _serve(gateway: Gateway, api: Api, connection: LiveConnection) -> None:
+    """The session's own task only reads: aiohttp answers a ping inside `receive()`, so a
+    read loop that never waits for a handler answers control frames at once, as API
+    Gateway's edge does. Client frames go on to `dispatch`, which runs them in order."""
     watchdog = asyncio.create_task(_enforce_deadlines(gateway, connection))
     try:
         while True:
@@ -145,14 +172,14 @@ def _record_end(connection: LiveConnection, kind: WSMsgType, data: object, extra
         connection.ended(ABNORMAL)
 
 
-async def _run_disconnect(gateway: Gateway, api: events.Api, connection: LiveConnection) -> None:
+async def _run_disconnect(gateway: Gateway, api: Api, connection: LiveConnection) -> None:
     connection.ended(ABNORMAL)  # unless an earlier cause was recorded
     assert connection.close_code is not None
     code, reason, started = connection.close_code, connection.close_reason, time.monotonic()
     route = gateway.routes.get("$disconnect")
     status: int | str = "-"
     if route is not None:
-        event = events.disconnect_event(api, connection.caller, code, reason)
+        event = disconnect_event(api, connection.caller, code, reason)
         status = (await gateway.invoker.invoke(route, event)).status_code
     access_log.disconnected(connection.caller, code, reason, status, started)
 

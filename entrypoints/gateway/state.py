@@ -11,15 +11,33 @@ from typing import Any
 
 from aiohttp import web
 
-from roomcast.entrypoints.gateway.connect_authorizer import ConnectAuthorizer
+from roomcast.entrypoints.gateway.authorizer import ConnectAuthorizer
 from roomcast.entrypoints.gateway.connections import GOING_AWAY, ConnectionRegistry
-from roomcast.entrypoints.gateway.events import Api, new_api_id
 from roomcast.entrypoints.gateway.invoker import Invoker
-from roomcast.entrypoints.gateway.limits import GatewayLimits
 from roomcast.entrypoints.gateway.origins import OriginPolicy
+from roomcast.entrypoints.gateway.proxy_events import Api, new_api_id
 from roomcast.entrypoints.gateway.routing import RouteTable
 
 log = logging.getLogger("roomcast.gateway")
+
+KB = 1024
+
+
+@dataclass(frozen=True)
+class GatewayLimits:
+    """API Gateway's WebSocket quotas, as the gateway enforces them (all configurable).
+
+    Defaults are API Gateway's: 32 KB frames, 128 KB messages, 10 min idle, 2 h lifetime."""
+
+    max_frame_bytes: int = 32 * KB
+    max_message_bytes: int = 128 * KB
+    idle_timeout_seconds: float = 10 * 60
+    max_connection_seconds: float = 2 * 60 * 60
+    integration_timeout_seconds: float = 29
+    max_post_bytes: int = 128 * KB
+    # Not API Gateway's (it drops a client that cannot keep up, at a limit it does not
+    # publish): how far a client may fall behind before it is closed with 1008.
+    max_outbound_bytes: int = 1024 * KB
 
 
 @dataclass
@@ -74,9 +92,3 @@ def aws_error(status: int, error_type: str, message: str) -> web.Response:
 
 def forbidden() -> web.Response:
     return aws_error(403, "ForbiddenException", "Forbidden")
-
-
-def local_port(request: web.Request) -> int:
-    """The gateway's port the client connected to (X-Forwarded-Port)."""
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    return int(sockname[1]) if sockname else 0

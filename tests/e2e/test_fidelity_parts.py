@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from roomcast.entrypoints.gateway import events, log_setup, subprotocols
+from roomcast.entrypoints.gateway import log_setup
+from roomcast.entrypoints.gateway import proxy_events as events
 from roomcast.entrypoints.gateway.connections import LiveConnection, reason_for
 from roomcast.entrypoints.gateway.invoker import _outcome_of
 from roomcast.entrypoints.gateway.origins import OriginPolicy
 from roomcast.entrypoints.gateway.routing import load_routes
+from roomcast.entrypoints.gateway.sessions import offered_subprotocols, selected_subprotocol
 from roomcast.entrypoints.gateway.template import load_template
 
 API = events.Api(api_id="abcdefghij", stage="dev", domain_name="127.0.0.1:8080")
@@ -82,14 +84,14 @@ class TestTwoWayRoutes:
 class TestSubprotocols:
     def test_the_one_connect_returns_is_selected_whatever_the_headers_case(self) -> None:
         outcome = _outcome_of({"statusCode": 200, "headers": {"sec-websocket-protocol": "chat"}})
-        assert subprotocols.selected(outcome.headers) == "chat"
+        assert selected_subprotocol(outcome.headers) == "chat"
 
     def test_none_is_selected_when_connect_returns_no_header(self) -> None:
-        assert subprotocols.selected(_outcome_of({"statusCode": 200}).headers) is None
+        assert selected_subprotocol(_outcome_of({"statusCode": 200}).headers) is None
 
     def test_the_offered_ones_are_read_in_order(self) -> None:
         headers = {"Sec-WebSocket-Protocol": "chat, token.abc ,v2"}
-        assert subprotocols.offered(headers) == ("chat", "token.abc", "v2")
+        assert offered_subprotocols(headers) == ("chat", "token.abc", "v2")
 
 
 class TestCloseReasons:

@@ -14,9 +14,9 @@ from roomcast.entrypoints.gateway.frame_guard import (
     parse_header,
 )
 from roomcast.entrypoints.gateway.invoker import Invoker
-from roomcast.entrypoints.gateway.limits import GatewayLimits
-from roomcast.entrypoints.gateway.routing import Route, TemplateError, load_routes, route_key_for
-from roomcast.entrypoints.gateway.template import load_template
+from roomcast.entrypoints.gateway.routing import Route, load_routes, route_key_for
+from roomcast.entrypoints.gateway.state import GatewayLimits
+from roomcast.entrypoints.gateway.template import TemplateError, load_template
 
 EXPRESSION = "$request.body.action"
 

@@ -14,10 +14,10 @@ from roomcast.domain import frames
 from roomcast.domain.errors import ConnectionGone, DeliveryFailed
 from roomcast.domain.model import ConnectionId
 from roomcast.entrypoints.gateway.connections import ConnectionRegistry, LiveConnection
-from roomcast.entrypoints.gateway.events import Caller
 from roomcast.entrypoints.gateway.inprocess import InProcessNotifier
 from roomcast.entrypoints.gateway.invoker import TIMED_OUT, Invoker
 from roomcast.entrypoints.gateway.outbox import Outbox
+from roomcast.entrypoints.gateway.proxy_events import Caller
 from roomcast.entrypoints.gateway.routing import Route
 
 

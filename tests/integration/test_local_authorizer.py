@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from roomcast.entrypoints.containers import get_container
-from roomcast.entrypoints.gateway.connect_authorizer import connect_authorizer, read_policy
+from roomcast.entrypoints.gateway.authorizer import connect_authorizer, read_policy
 from roomcast.entrypoints.gateway.template import load_template, with_parameters
 from tests.integration import events
 from tests.integration.events import REGION

@@ -1,27 +1,31 @@
-"""API Gateway's part in a Lambda REQUEST authorizer, for the local gateway.
-
-Reads the authorizer the template puts on `$connect` (after its parameters are applied),
-checks its identity sources before invoking it (missing: 401, nothing invoked), builds the
-event API Gateway sends it, and reads its answer: an IAM policy that allows the route
-(the context then rides on every event of the connection), a Deny (403), or an error (500).
-"""
+"""Runs the template's `$connect` REQUEST authorizer before `$connect`, as API Gateway does."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import fnmatch
 import importlib
+import json
 import logging
-import re
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Mapping
 from typing import Any
 
+from aiohttp import web
 from attrs import frozen
+
+from roomcast.entrypoints.gateway.invoker import LambdaContext
+from roomcast.entrypoints.gateway.proxy_events import Api, Caller, connect_event, local_port
+from roomcast.entrypoints.gateway.routing import Handler
+from roomcast.entrypoints.gateway.template import connect_authorizer_definition
 
 log = logging.getLogger("roomcast.gateway")
 
-Handler = Callable[[dict[str, Any], Any], Any]
-FUNCTION_ARN = re.compile(r"functions/\$\{([A-Za-z0-9]+)\.Arn\}")
 ACCOUNT = "123456789012"
+# API Gateway's bodies for a handshake its authorizer refused.
+REFUSALS = {401: "Unauthorized", 403: "Forbidden", 500: "Internal Server Error"}
+AUTHORIZER_TIMEOUT_SECONDS = 10.0
 
 
 @frozen
@@ -48,30 +52,39 @@ class ConnectAuthorizer:
         return read_policy(answer, method_arn(connect_event, region))
 
 
-def connect_authorizer(template: Mapping[str, Any]) -> ConnectAuthorizer | None:
-    """The authorizer on the `$connect` route of a template whose conditions are resolved."""
-    resources: Mapping[str, Any] = template.get("Resources", {})
-    route: Mapping[str, Any] = next(
-        (r.get("Properties", {}) for r in resources.values()
-         if r.get("Type") == "AWS::ApiGatewayV2::Route"
-         and r.get("Properties", {}).get("RouteKey") == "$connect"),
-        {},
+async def authorize(
+    authorizer: ConnectAuthorizer | None, api: Api, caller: Caller, request: web.Request
+) -> Caller | web.Response:
+    """The caller with the authorizer's context (for every event of the connection), or the
+    handshake's refusal: 401 without invoking it when the identity source is missing, 403
+    for a Deny, 500 when it fails."""
+    if authorizer is None:
+        return caller
+    headers, query = request.headers.items(), request.query.items()
+    event = connect_event(api, caller, headers, query, port=local_port(request))
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    context = LambdaContext(
+        "authorizer", event["requestContext"]["requestId"], AUTHORIZER_TIMEOUT_SECONDS
     )
-    if route.get("AuthorizationType") != "CUSTOM":
-        return None
-    authorizer = resources[route["AuthorizerId"]["Ref"]]["Properties"]
-    uri = authorizer["AuthorizerUri"]
-    found = FUNCTION_ARN.search(str(uri.get("Fn::Sub") if isinstance(uri, dict) else uri))
+    loop = asyncio.get_running_loop()
+    decision = await loop.run_in_executor(None, authorizer.decide, event, region, context)
+    if decision.status != 200:
+        body = json.dumps({"message": REFUSALS.get(decision.status, "Forbidden")})
+        return web.Response(status=decision.status, text=body, content_type="application/json")
+    return dataclasses.replace(caller, authorizer=decision.context)
+
+
+def connect_authorizer(template: Mapping[str, Any]) -> ConnectAuthorizer | None:
+    """The template's `$connect` authorizer with its handler imported, or None without one."""
+    found = connect_authorizer_definition(template)
     if found is None:
-        raise ValueError("the $connect authorizer's AuthorizerUri names no function")
-    handler_name = str(resources[found.group(1)]["Properties"]["Handler"])
-    module, _, attribute = handler_name.rpartition(".")
+        return None
+    module, _, attribute = found.handler_name.rpartition(".")
     try:
         handler = getattr(importlib.import_module(module), attribute)
     except (ImportError, AttributeError) as missing:
-        raise ValueError(f"cannot import the authorizer {handler_name}: {missing}") from None
-    sources = tuple(str(s) for s in authorizer.get("IdentitySource", []))
-    return ConnectAuthorizer(sources, handler_name, handler)
+        raise ValueError(f"cannot import the authorizer {found.handler_name}: {missing}") from None
+    return ConnectAuthorizer(found.identity_sources, found.handler_name, handler)
 
 
 def has_identity(sources: tuple[str, ...], event: Mapping[str, Any]) -> bool:

@@ -1,4 +1,4 @@
-"""Lambda proxy events for WebSocket routes, shaped as API Gateway sends them."""
+"""Builds the Lambda proxy events API Gateway sends WebSocket routes (aws_lambda parses them)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from aiohttp import web
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -96,6 +98,12 @@ def _single_and_multi(pairs: Pairs) -> tuple[dict[str, str], dict[str, list[str]
 
 # API Gateway's edge ends the HTTP hop: its handshake headers never reach the integration.
 HOP_BY_HOP = frozenset({"connection", "upgrade", "keep-alive", "te", "trailer"})
+
+
+def local_port(request: web.BaseRequest) -> int:
+    """The gateway's port the client connected to (X-Forwarded-Port)."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    return int(sockname[1]) if sockname else 0
 
 
 def connect_headers(headers: Pairs, caller: Caller, port: int) -> list[tuple[str, str]]:
