@@ -30,6 +30,8 @@ require_chromium()
 
 SECRET = "e2e-page-secret-that-is-at-least-32-bytes"
 KB = 1024
+PHONE_WIDTH = 600  # chat.css: the one-column layout
+LAPTOP = ViewportSize(width=1280, height=800)
 
 
 def horizontal_overflow(page: Page) -> int:
@@ -58,9 +60,27 @@ class TestLayout:
             expect(alice.locator("#log li.message")).to_have_count(3)
             alice.screenshot(path=str(tmp_path / f"chat-{size['width']}.png"), full_page=True)
             assert horizontal_overflow(alice) <= 0
-            for control in ("#join", "#leave", "#send", "#name", "#room", "#message"):
+            for control in ("#send", "#message", "#members"):
                 expect(alice.locator(control)).to_be_in_viewport()
-            expect(alice.locator("#members")).to_be_in_viewport()
+            if size["width"] <= PHONE_WIDTH:  # once in a room the join form folds away
+                expect(alice.locator("#join-form")).to_be_hidden()
+                alice.click("#show-join")
+            for control in ("#join", "#leave", "#name", "#room"):
+                expect(alice.locator(control)).to_be_in_viewport()
+            assert horizontal_overflow(alice) <= 0
+
+    def test_on_a_desktop_the_log_fills_the_windows_height(
+        self, gateway: GatewayProcess, room: str
+    ) -> None:
+        with chromium() as context:
+            alice, _ = two_pages_chat(context, gateway.page_url, room)
+            alice.set_viewport_size(LAPTOP)
+            log_height = alice.locator("#log").bounding_box()["height"]
+            assert log_height >= LAPTOP["height"] * 0.5
+            expect(alice.locator("#send")).to_be_in_viewport()
+            assert int(alice.evaluate("document.documentElement.scrollHeight")) <= (
+                LAPTOP["height"]
+            )
 
 
 class TestSizeCheck:
