@@ -261,8 +261,8 @@ class ChatService:
         if not connection_ids:
             return
         result = self.notifier.broadcast(connection_ids, frame)
-        for connection_id, reason in result.failed.items():
-            log.warning("could not deliver %s to %s: %s", frame.action, connection_id, reason)
+        for connection_id, failure in result.failed.items():
+            log.warning("could not deliver %s to %s: %s", frame.action, connection_id, failure)
         if result.gone:
             self._drop_gone_after_delivery(sorted(result.gone), room_id)
 

@@ -15,6 +15,7 @@ import pytest
 from roomcast.adapters.clocks import FixedClock
 from roomcast.adapters.fake_notifier import FakeNotifier
 from roomcast.adapters.memory_store import InMemoryConnectionStore
+from roomcast.domain.errors import FailureKind
 from tests.contract.aws_fixtures import DYNAMODB_STORE_FACTORIES
 from tests.support.notifier_harnesses import FAULT_INJECTING_HARNESSES, MOTO_HARNESSES
 
@@ -46,7 +47,7 @@ class FakeNotifierHarness:
         self.notifier.mark_gone(connection_id)
 
     def mark_failing(self, connection_id: Any) -> None:
-        self.notifier.mark_failing(connection_id, "Forbidden")
+        self.notifier.mark_failing(connection_id, FailureKind.FORBIDDEN)
 
     def received(self, connection_id: Any) -> list[dict[str, Any]]:
         return self.notifier.frames_for(connection_id)

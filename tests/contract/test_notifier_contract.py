@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from roomcast.domain import frames
-from roomcast.domain.errors import ConnectionGone, DeliveryFailed
+from roomcast.domain.errors import ConnectionGone, DeliveryFailed, FailureKind
 from roomcast.domain.model import ConnectionId, RoomId, UserId
 
 ROOM = RoomId("lobby")
@@ -41,8 +41,9 @@ class TestSend:
     def test_sending_to_a_failing_connection_raises_delivery_failed(self, fault_injecting_harness):
         target = ConnectionId("c-bad")
         fault_injecting_harness.mark_failing(target)
-        with pytest.raises(DeliveryFailed):
+        with pytest.raises(DeliveryFailed) as raised:
             fault_injecting_harness.notifier.send(target, hello())
+        assert raised.value.kind is FailureKind.FORBIDDEN
 
 
 class TestBroadcast:
@@ -67,7 +68,7 @@ class TestBroadcast:
         result = fault_injecting_harness.notifier.broadcast([*healthy, *gone, failing], hello())
         assert result.delivered == 5
         assert result.gone == frozenset(gone)
-        assert set(result.failed) == {failing}
+        assert {c: f.kind for c, f in result.failed.items()} == {failing: FailureKind.FORBIDDEN}
         for connection_id in healthy:
             assert fault_injecting_harness.received(connection_id) == [hello().fields]
 

@@ -11,6 +11,7 @@ import pytest
 
 from roomcast.adapters.signed_http import SignedHttpNotifier
 from roomcast.domain import frames
+from roomcast.domain.errors import FailureKind
 from roomcast.domain.model import ConnectionId
 from tests.support.gateway_stub import HANG_UP, GatewayStub
 from tests.support.notifier_harnesses import FAST_RETRY, botocore_session, start_stub
@@ -21,6 +22,7 @@ URLLIB3_POSTS = {"urllib3": 10**9, "aiohttp": 0}
 SWITCH = """
 import sys
 from roomcast.domain import frames
+from roomcast.domain.errors import FailureKind
 from roomcast.domain.model import ConnectionId
 from tests.support.gateway_stub import GatewayStub
 from botocore.session import Session
@@ -65,8 +67,11 @@ class TestEitherTransport:
         ids = [ConnectionId(c) for c in ("gone", "forbidden", "broken", "fine")]
         result = make.broadcast(ids, FRAME)
         assert (result.delivered, result.gone) == (1, frozenset({ConnectionId("gone")}))
-        assert set(result.failed) == {ConnectionId("forbidden"), ConnectionId("broken")}
-        assert "forbidden (403)" in result.failed[ConnectionId("forbidden")]
+        assert {c: f.kind for c, f in result.failed.items()} == {
+            ConnectionId("forbidden"): FailureKind.FORBIDDEN,
+            ConnectionId("broken"): FailureKind.SERVER_ERROR,
+        }
+        assert "forbidden (403)" in result.failed[ConnectionId("forbidden")].message
         assert stub.posts_to("broken") == 1
 
     def test_a_hang_up_and_429s_are_retried_until_delivered(
