@@ -2,9 +2,9 @@
 
 Connection item:  pk=CONN#<connectionId>  sk=CONNECTION
     connectionId, userId, connectedAt, expiresAt, sourceIp?, userAgent?, rooms, version,
-    unannounced and unannouncedDepartures (rooms joined, and rooms a join evicted, that have
-    not heard it yet), lastRequest (the request token of the last join or leave, by which a
-    retried transaction recognises its own commit)
+    unannounced and unannouncedDepartures (Connection's `unannounced` and
+    `unannounced_departures`, as maps of room to true), lastRequest (the request token of
+    the last join or leave, by which a retried transaction recognises its own commit)
 Membership item:  pk=ROOM#<roomId>        sk=CONN#<connectionId>
     connectionId, roomId, userId, joinedAt, expiresAt
 

@@ -62,7 +62,9 @@ class RoomId:
         return self.value
 
 
-NO_ROOMS: frozenset[RoomId] = frozenset()  # shared: an empty frozenset costs 216 bytes each
+# Shared, so that a connection in no room carries no empty sets of its own (what memory a
+# connection takes: `make bench`).
+NO_ROOMS: frozenset[RoomId] = frozenset()
 
 
 def expiry_cutoff(now_ms: int) -> int:

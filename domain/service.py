@@ -113,10 +113,10 @@ class ChatService:
     # -- use cases ---------------------------------------------------------------
 
     def join(self, connection_id: ConnectionId, room_id: RoomId) -> None:
-        """A join, and each room it evicted the connection from, is announced once it has
-        committed, even if that was in an earlier request that failed afterwards: the store
-        keeps them unannounced until the rooms have heard. The member read comes first, so
-        that nothing is announced before the step most likely to fail has worked."""
+        """Announces the join, and the leaving of each room it evicted the connection from,
+        to the rooms that have not heard them (Connection's `unannounced`). The member read
+        comes first, so that nothing is announced before the step most likely to fail has
+        worked."""
         connection = self._join_atomically(connection_id, room_id)
         members = self.store.members(room_id)
         now = self.clock.now_ms()
