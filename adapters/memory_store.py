@@ -83,7 +83,7 @@ class InMemoryConnectionStore:
         now = self._clock.now_ms()
         with self._lock:
             members = list(self._rooms.get(room_id, {}).values())
-        return [m for m in members if m.expires_at * 1000 > now]
+        return [m for m in members if not m.is_expired(now)]
 
     def connections(self) -> Iterator[Connection]:
         with self._lock:
