@@ -2,9 +2,9 @@
 
 Connection item:  pk=CONN#<connectionId>  sk=CONNECTION
     connectionId, userId, connectedAt, expiresAt, sourceIp?, userAgent?, rooms, version,
-    unannounced and unannouncedDepartures (rooms joined, and rooms a join evicted, that have
-    not heard it yet), lastRequest (the request token of the last join or leave, by which a
-    retried transaction recognises its own commit)
+    unannounced and unannouncedDepartures (Connection's `unannounced` and
+    `unannounced_departures`, as maps of room to true), lastRequest (the request token of
+    the last join or leave, by which a retried transaction recognises its own commit)
 Membership item:  pk=ROOM#<roomId>        sk=CONN#<connectionId>
     connectionId, roomId, userId, joinedAt, expiresAt
 Room log head:    pk=ROOM#<roomId>        sk=LOG
@@ -29,6 +29,7 @@ from roomcast.domain.model import (
     Message,
     RoomId,
     UserId,
+    expiry_cutoff,
 )
 
 Item = dict[str, Any]
@@ -106,8 +107,8 @@ def is_membership(item: Item) -> bool:
 
 
 def live_after(now_ms: int) -> Item:
-    """The value v for `expiresAt > v`: live means expires_at * 1000 > now_ms."""
-    return _n(now_ms // 1000)
+    """The value v for `expiresAt > v`, which keeps the items that have not expired."""
+    return _n(expiry_cutoff(now_ms))
 
 
 def rooms_value(rooms: dict[RoomId, int]) -> Item:

@@ -25,8 +25,9 @@ def make_dynamodb_client(
     region: str | None = None, session: Session | None = None, max_pool_connections: int = 10
 ) -> Any:
     """A low-level client, as boto3.client("dynamodb") builds it (boto3 adds nothing to a
-    DynamoDB client but its user agent) without importing boto3 and s3transfer, a third of a
-    cold start's imports. botocore's session resolves the region, the credential chain and
+    DynamoDB client but its user agent) without importing boto3 and s3transfer, which a
+    cold start would otherwise pay for (`make bench` times one against the floor of
+    `import boto3`). botocore's session resolves the region, the credential chain and
     AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL itself.
 
     One Lambda invocation uses one connection; a process running handlers in N threads

@@ -8,10 +8,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from roomcast.domain.errors import ConnectionGone, DeliveryFailed
+from roomcast.domain.errors import ConnectionGone, DeliveryFailed, FailureKind
 from roomcast.domain.frames import Frame
 from roomcast.domain.model import ConnectionId
-from roomcast.domain.results import BroadcastResult
+from roomcast.domain.results import BroadcastResult, Failure
 
 
 class FakeNotifier:
@@ -19,7 +19,7 @@ class FakeNotifier:
         self._lock = threading.Lock()
         self._sent: dict[ConnectionId, list[dict[str, Any]]] = defaultdict(list)
         self._gone: set[ConnectionId] = set()
-        self._failing: dict[ConnectionId, str] = {}
+        self._failing: dict[ConnectionId, Failure] = {}
 
     # -- steering ----------------------------------------------------------------
 
@@ -27,9 +27,16 @@ class FakeNotifier:
         with self._lock:
             self._gone.update(connection_ids)
 
-    def mark_failing(self, connection_id: ConnectionId, reason: str = "Forbidden") -> None:
+    def mark_failing(
+        self,
+        connection_id: ConnectionId,
+        kind: FailureKind = FailureKind.FORBIDDEN,
+        message: str | None = None,
+    ) -> None:
+        """Fail every frame to the connection as `kind`, with `message` (the kind's own
+        words unless given) for the logs."""
         with self._lock:
-            self._failing[connection_id] = reason
+            self._failing[connection_id] = Failure(kind, message or kind.value)
 
     # -- inspection --------------------------------------------------------------
 
@@ -52,7 +59,8 @@ class FakeNotifier:
             if connection_id in self._gone:
                 raise ConnectionGone(connection_id.value)
             if connection_id in self._failing:
-                raise DeliveryFailed(self._failing[connection_id])
+                failure = self._failing[connection_id]
+                raise DeliveryFailed(failure.kind, failure.message)
             self._sent[connection_id].append(json.loads(frame.encode()))
 
     def broadcast(self, connection_ids: Sequence[ConnectionId], frame: Frame) -> BroadcastResult:
@@ -64,7 +72,7 @@ class FakeNotifier:
             except ConnectionGone:
                 gone.add(connection_id)
             except DeliveryFailed as failure:
-                failed[connection_id] = failure.reason
+                failed[connection_id] = Failure.of(failure)
         return BroadcastResult(delivered=delivered, gone=frozenset(gone), failed=failed)
 
     def find_gone(self, connection_ids: Sequence[ConnectionId]) -> frozenset[ConnectionId]:

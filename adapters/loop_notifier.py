@@ -13,7 +13,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any, Literal, TypeVar
 
 from roomcast.adapters.background_loop import BackgroundLoop
-from roomcast.adapters.management_api import Retryable, RetryPolicy, exhausted, tally
+from roomcast.adapters.management_api import Outcome, Retryable, RetryPolicy, exhausted, tally
 from roomcast.domain.errors import ConnectionGone, DeliveryFailed
 from roomcast.domain.frames import Frame
 from roomcast.domain.model import ConnectionId
@@ -93,7 +93,7 @@ class LoopNotifier(ABC):
         outcomes = await asyncio.gather(*(self._outcome(c, data) for c in connection_ids))
         return tally(zip(connection_ids, outcomes, strict=True))
 
-    async def _outcome(self, connection_id: ConnectionId, data: bytes) -> Exception | None:
+    async def _outcome(self, connection_id: ConnectionId, data: bytes) -> Outcome:
         try:
             await self._call("post", connection_id, data)
         except (ConnectionGone, DeliveryFailed) as outcome:

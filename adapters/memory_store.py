@@ -85,7 +85,7 @@ class InMemoryConnectionStore:
         now = self._clock.now_ms()
         with self._lock:
             members = list(self._rooms.get(room_id, {}).values())
-        return [m for m in members if m.expires_at * 1000 > now]
+        return [m for m in members if not m.is_expired(now)]
 
     def room(self, room_id: RoomId) -> Room:
         seq = self._log.latest(room_id) if self._log is not None else 0

@@ -12,6 +12,7 @@ from botocore.config import Config
 
 from roomcast.adapters.endpoints import management_endpoint, region_of
 from roomcast.adapters.management_api import (
+    Outcome,
     Retryable,
     RetryPolicy,
     client_settings,
@@ -61,7 +62,7 @@ class PostToConnectionNotifier:
     def find_gone(self, connection_ids: Sequence[ConnectionId]) -> frozenset[ConnectionId]:
         return frozenset(c for c in connection_ids if self._is_gone(c))
 
-    def _outcome(self, connection_id: ConnectionId, data: bytes) -> Exception | None:
+    def _outcome(self, connection_id: ConnectionId, data: bytes) -> Outcome:
         try:
             self._post(connection_id, data)
         except (ConnectionGone, DeliveryFailed) as outcome:

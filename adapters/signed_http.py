@@ -42,9 +42,8 @@ if TYPE_CHECKING:
 
 # A loopback endpoint (roomcast serve, a stand-in) names no region; any region signs for it.
 LOOPBACK_REGION = "us-east-1"
-# Posts sent over urllib3 before the notifier imports aiohttp: importing it costs about the
-# CPU that urllib3 spends beyond aiohttp on this many posts (~90 ms against ~0.19 ms a post),
-# so a cold start serving small rooms skips it and a long-lived notifier pays it off.
+# Posts sent over urllib3 before the notifier imports aiohttp (SignedHttpNotifier says why):
+# about as many as make urllib3's extra CPU per post add up to aiohttp's import (`make bench`).
 URLLIB3_POSTS = 500
 # What botocore's clients set (ClientArgsCreator._compute_socket_options): urllib3 writes the
 # headers and the body apart, and with Nagle's algorithm on the body would wait for the
@@ -102,8 +101,9 @@ class SignedHttpNotifier(LoopNotifier):
         return super().find_gone(connection_ids)
 
     def _choose_transport(self, posts: int) -> None:
-        """Before a call (retries aside, each recipient is one request) in the caller's thread,
-        so that importing aiohttp never blocks the loop other callers' requests run on."""
+        """Counts the call's requests (retries aside, one per recipient) against the urllib3
+        budget; runs in the caller's thread, so that importing aiohttp never blocks the loop
+        other callers' requests run on."""
         if self._over_aiohttp:
             return
         self._urllib3_posts_left -= posts

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+
 
 class DomainError(Exception):
     """A request the domain refuses; `message` goes to the sender as an error frame."""
@@ -121,9 +123,24 @@ class ConnectionGone(Exception):
     """Raised by a notifier when the target connection no longer exists (HTTP 410)."""
 
 
-class DeliveryFailed(Exception):
-    """Raised by a notifier when a frame could not be delivered for another reason."""
+class FailureKind(enum.Enum):
+    """Why a frame was not delivered, as the notifier that tried knows it; a closed set, so
+    that whoever counts failures (metrics, alarms) needs no parsing of messages."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    RATE_LIMITED = "rate limited"  # 429 on every attempt
+    PAYLOAD_TOO_LARGE = "payload too large"  # 413
+    FORBIDDEN = "forbidden"  # 403: refused credentials or signature, or not allowed
+    SERVER_ERROR = "server error"  # 5xx
+    TIMEOUT = "timeout"  # no answer in time, connecting or reading
+    UNREACHABLE = "unreachable"  # no connection: refused, or closed before an answer
+    OTHER = "other"  # anything else: another status, no credentials, a bug
+
+
+class DeliveryFailed(Exception):
+    """Raised by a notifier when a frame could not be delivered for a reason other than the
+    connection being gone: `kind` for counting, `message` for a human reading the logs."""
+
+    def __init__(self, kind: FailureKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message

@@ -36,7 +36,9 @@ MAX_MEMBERS_IN_JOINED_ROOM = (
 
 @frozen
 class Limits:
-    """Configurable limits; the defaults are the seed's and API Gateway's."""
+    """Configurable limits. By default a connection is in one room at a time (joining
+    another leaves it), lives as long as API Gateway keeps one, and may join a room of
+    any size."""
 
     max_rooms_per_connection: int = 1
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES

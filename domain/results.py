@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from attrs import field, frozen
 
+from roomcast.domain.errors import DeliveryFailed, FailureKind
 from roomcast.domain.model import ConnectionId
 
 
@@ -18,12 +19,27 @@ class Reply:
 
 
 @frozen
+class Failure:
+    """What became of one recipient's frame that was not delivered: DeliveryFailed as a value."""
+
+    kind: FailureKind
+    message: str
+
+    @classmethod
+    def of(cls, error: DeliveryFailed) -> Failure:
+        return cls(error.kind, error.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@frozen
 class BroadcastResult:
     """Which recipients were gone (HTTP 410) and which failed for another reason."""
 
     delivered: int = 0
     gone: frozenset[ConnectionId] = frozenset()
-    failed: Mapping[ConnectionId, str] = field(factory=dict, hash=False)
+    failed: Mapping[ConnectionId, Failure] = field(factory=dict, hash=False)
 
 
 @frozen

@@ -14,16 +14,8 @@ from roomcast.domain import commands, errors, frames
 from roomcast.domain.commands import Command
 from roomcast.domain.frames import Frame
 from roomcast.domain.history import Replay
-from roomcast.domain.identity import authenticate, authenticated
-from roomcast.domain.model import (
-    ANONYMOUS,
-    Connection,
-    ConnectionId,
-    Message,
-    RoomId,
-    UserId,
-    valid_user_id,
-)
+from roomcast.domain.identity import identify
+from roomcast.domain.model import ANONYMOUS, Connection, ConnectionId, Message, RoomId, UserId
 from roomcast.domain.policies import (
     Limits,
     check_room_capacity,
@@ -75,15 +67,13 @@ class ChatService:
     ) -> Connection:
         """Record a new connection. Never posts: the socket is not open until $connect returns.
 
-        A user an authorizer in front of the API vouched for (`authorized_user_id`) is who
-        connects. Otherwise, with a verifier configured the user is whoever the token proves,
-        never the claimed `user_id`, and no token means Unauthorized; without one the claim
-        is taken as given. Every one of them must keep the user-id rule.
+        The connection's user is the one `identify` (domain/identity.py) picks from the
+        claimed `user_id`, the `token` and the `authorized_user_id`.
         """
         now = self.clock.now_ms()
         connection = Connection(
             id=connection_id,
-            user_id=self._identify(user_id, token, authorized_user_id),
+            user_id=identify(self.verifier, user_id, token, authorized_user_id),
             connected_at=now,
             expires_at=expires_at(now, self.limits),
             source_ip=source_ip,
@@ -135,10 +125,10 @@ class ChatService:
         since: int | None = None,
         epoch: str | None = None,
     ) -> None:
-        """A join, and each room it evicted the connection from, is announced once it has
-        committed, even if that was in an earlier request that failed afterwards: the store
-        keeps them unannounced until the rooms have heard. The member read comes first, so
-        that nothing is announced before the step most likely to fail has worked.
+        """Announces the join, and the leaving of each room it evicted the connection from,
+        to the rooms that have not heard them (Connection's `unannounced`). The member read
+        comes first, so that nothing is announced before the step most likely to fail has
+        worked.
 
         With `since`, the joiner then gets every retained message after it, up to the seq
         its joinedRoom names; a member rejoining with `since` fills a gap that way. A `since`
@@ -205,17 +195,6 @@ class ChatService:
         return self.store.stats()
 
     # -- helpers -----------------------------------------------------------------
-
-    def _identify(
-        self, claimed: UserId, token: str | None, authorized: UserId | None
-    ) -> UserId:
-        """Whoever it comes from, the id must pass `valid_user_id`: a claim that does not is
-        InvalidUserId (400); an authorizer's or a token's is Unauthorized (401)."""
-        if authorized is not None:
-            return authenticated(authorized)
-        if self.verifier is None:
-            return valid_user_id(claimed.value)
-        return authenticate(self.verifier, token)
 
     def _join_atomically(self, connection_id: ConnectionId, room_id: RoomId) -> Connection:
         for _ in range(JOIN_ATTEMPTS):
@@ -308,8 +287,8 @@ class ChatService:
         if not connection_ids:
             return
         result = self.notifier.broadcast(connection_ids, frame)
-        for connection_id, reason in result.failed.items():
-            log.warning("could not deliver %s to %s: %s", frame.action, connection_id, reason)
+        for connection_id, failure in result.failed.items():
+            log.warning("could not deliver %s to %s: %s", frame.action, connection_id, failure)
         if result.gone:
             self._drop_gone_after_delivery(sorted(result.gone), room_id)
 

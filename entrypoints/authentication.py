@@ -10,7 +10,7 @@ from roomcast.ports import TokenVerifier
 
 
 def build_verifier(values: Mapping[str, Any]) -> TokenVerifier | None:
-    """None when no key source is set: the seed's behaviour, `userId` taken as given."""
+    """None when no key source is set: then a connection's `userId` is taken as given."""
     if values.get("jwks_url") or values.get("jwks_file"):
         return _jwks_verifier(values)
     secret = _hs256_secret(values)

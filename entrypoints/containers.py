@@ -26,9 +26,10 @@ from roomcast.ports import Clock, Notifier
 
 def _aws_session() -> Any:
     """One botocore session for the DynamoDB client and the notifier's signer: a second one
-    would build its own handlers and resolve the credential chain again (about 6 ms of a cold
-    start). Its credentials are resolved here, under the singleton's lock: botocore's session
-    builds its components lazily and is not safe to do that from two threads at once."""
+    would build its own handlers and resolve the credential chain again, in every cold start
+    (what a cold start costs: `make bench`). Its credentials are resolved here, under the
+    singleton's lock: botocore's session builds its components lazily and is not safe to do
+    that from two threads at once."""
     from botocore.session import Session
 
     session = Session()

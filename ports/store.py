@@ -12,8 +12,8 @@ from roomcast.domain.results import Stats
 class ConnectionStore(Protocol):
     """Connections and memberships. Reads skip expired records; writes are atomic.
 
-    "Expired" means `expires_at` (epoch seconds) is not in the future by the store's
-    clock: a real table keeps expired items until TTL deletes them, hours later.
+    "Expired" means the record's `is_expired` by the store's clock: a real table keeps
+    expired items until TTL deletes them, hours later.
     """
 
     def add(self, connection: Connection) -> None:

@@ -226,7 +226,8 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _gateway_stats(url: str) -> int:
-    """The seed's getStats over a running gateway's listing, which sees its memory store."""
+    """The report `stats` prints from the store, made from a running gateway's listing,
+    which sees its memory store."""
     import time
     from collections import Counter
 

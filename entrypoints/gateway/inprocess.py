@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from roomcast.domain.errors import ConnectionGone, DeliveryFailed
+from roomcast.domain.errors import ConnectionGone, DeliveryFailed, FailureKind
 from roomcast.domain.frames import Frame
 from roomcast.domain.model import ConnectionId
-from roomcast.domain.results import BroadcastResult
+from roomcast.domain.results import BroadcastResult, Failure
 from roomcast.entrypoints.gateway.connections import ConnectionRegistry, LiveConnection
 
 
@@ -35,7 +35,7 @@ class InProcessNotifier:
     def send(self, connection_id: ConnectionId, frame: Frame) -> None:
         data = self._encoded(frame)
         if data is None:
-            raise DeliveryFailed(_too_large(self._max_post_bytes))
+            raise DeliveryFailed(FailureKind.PAYLOAD_TOO_LARGE, _too_large(self._max_post_bytes))
         connection = self._connections.open_connection(connection_id.value)
         if connection is None or not self._hand_over([connection], data):
             raise ConnectionGone(f"{connection_id.value} is gone")
@@ -43,8 +43,8 @@ class InProcessNotifier:
     def broadcast(self, connection_ids: Sequence[ConnectionId], frame: Frame) -> BroadcastResult:
         data = self._encoded(frame)
         if data is None:
-            reason = _too_large(self._max_post_bytes)
-            return BroadcastResult(failed=dict.fromkeys(connection_ids, reason))
+            failure = Failure(FailureKind.PAYLOAD_TOO_LARGE, _too_large(self._max_post_bytes))
+            return BroadcastResult(failed=dict.fromkeys(connection_ids, failure))
         found, gone = self._connections.partition(c.value for c in connection_ids)
         if found and not self._hand_over(found, data):
             found, gone = [], [c.value for c in connection_ids]

@@ -15,8 +15,13 @@ import pytest
 from roomcast.adapters.clocks import FixedClock
 from roomcast.adapters.fake_notifier import FakeNotifier
 from roomcast.adapters.memory_store import InMemoryConnectionStore
+from roomcast.domain.errors import FailureKind
 from tests.contract.aws_fixtures import DYNAMODB_STORE_FACTORIES
-from tests.support.notifier_harnesses import FAULT_INJECTING_HARNESSES, MOTO_HARNESSES
+from tests.support.notifier_harnesses import (
+    FAULT_INJECTING_HARNESSES,
+    MOTO_HARNESSES,
+    quick_read_timeouts,
+)
 
 StoreFactory = Callable[[pytest.FixtureRequest, FixedClock], Any]
 
@@ -36,6 +41,15 @@ def store(request: pytest.FixtureRequest, clock: FixedClock) -> Any:
     return STORE_FACTORIES[request.param](request, clock)
 
 
+# The fake has no HTTP underneath: it is told the kind each fault is.
+FAKE_FAULT_KINDS = {
+    "429": FailureKind.RATE_LIMITED, "413": FailureKind.PAYLOAD_TOO_LARGE,
+    "403": FailureKind.FORBIDDEN, "500": FailureKind.SERVER_ERROR,
+    "503": FailureKind.SERVER_ERROR, "timeout": FailureKind.TIMEOUT,
+    "hang-up": FailureKind.UNREACHABLE,
+}
+
+
 class FakeNotifierHarness:
     """Drives a notifier's world: who is gone, who fails, what arrived where."""
 
@@ -46,7 +60,10 @@ class FakeNotifierHarness:
         self.notifier.mark_gone(connection_id)
 
     def mark_failing(self, connection_id: Any) -> None:
-        self.notifier.mark_failing(connection_id, "Forbidden")
+        self.notifier.mark_failing(connection_id, FailureKind.FORBIDDEN)
+
+    def inject(self, connection_id: Any, fault: str) -> None:
+        self.notifier.mark_failing(connection_id, FAKE_FAULT_KINDS[fault])
 
     def received(self, connection_id: Any) -> list[dict[str, Any]]:
         return self.notifier.frames_for(connection_id)
@@ -73,3 +90,9 @@ def notifier_harness(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture(params=sorted(set(NOTIFIER_HARNESSES) - CANNOT_INJECT_FAULTS))
 def fault_injecting_harness(request: pytest.FixtureRequest) -> Any:
     return NOTIFIER_HARNESSES[request.param](request)
+
+
+@pytest.fixture
+def quick_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set up before the harness (`usefixtures`), so that its notifier times out quickly."""
+    quick_read_timeouts(monkeypatch)

@@ -2,7 +2,7 @@
 
 Delivery tests take `notifier_harness` (every adapter). Tests that need a connection to be
 gone or failing take `fault_injecting_harness`: every adapter whose world can produce 410
-and 403 (moto cannot, see CANNOT_INJECT_FAULTS in conftest.py).
+and the faults of FAULTS (moto cannot, see CANNOT_INJECT_FAULTS in conftest.py).
 """
 
 from __future__ import annotations
@@ -10,10 +10,21 @@ from __future__ import annotations
 import pytest
 
 from roomcast.domain import frames
-from roomcast.domain.errors import ConnectionGone, DeliveryFailed
+from roomcast.domain.errors import ConnectionGone, DeliveryFailed, FailureKind
 from roomcast.domain.model import ConnectionId, Message, RoomId, UserId
 
 ROOM = RoomId("lobby")
+# The kind every adapter must report for each fault a harness can inject; a 429 or a hang-up
+# is met on every attempt, a timeout is an answer that comes too late.
+FAULTS = {
+    "429": FailureKind.RATE_LIMITED,
+    "413": FailureKind.PAYLOAD_TOO_LARGE,
+    "403": FailureKind.FORBIDDEN,
+    "500": FailureKind.SERVER_ERROR,
+    "503": FailureKind.SERVER_ERROR,
+    "timeout": FailureKind.TIMEOUT,
+    "hang-up": FailureKind.UNREACHABLE,
+}
 
 
 def hello(text: str = "hi") -> frames.Frame:
@@ -41,8 +52,9 @@ class TestSend:
     def test_sending_to_a_failing_connection_raises_delivery_failed(self, fault_injecting_harness):
         target = ConnectionId("c-bad")
         fault_injecting_harness.mark_failing(target)
-        with pytest.raises(DeliveryFailed):
+        with pytest.raises(DeliveryFailed) as raised:
             fault_injecting_harness.notifier.send(target, hello())
+        assert raised.value.kind is FailureKind.FORBIDDEN
 
 
 class TestBroadcast:
@@ -67,13 +79,36 @@ class TestBroadcast:
         result = fault_injecting_harness.notifier.broadcast([*healthy, *gone, failing], hello())
         assert result.delivered == 5
         assert result.gone == frozenset(gone)
-        assert set(result.failed) == {failing}
+        assert {c: f.kind for c, f in result.failed.items()} == {failing: FailureKind.FORBIDDEN}
         for connection_id in healthy:
             assert fault_injecting_harness.received(connection_id) == [hello().fields]
 
     def test_broadcast_to_nobody_delivers_nothing(self, notifier_harness):
         result = notifier_harness.notifier.broadcast([], hello())
         assert (result.delivered, result.gone, dict(result.failed)) == (0, frozenset(), {})
+
+
+@pytest.mark.usefixtures("quick_timeouts")
+class TestFailureKinds:
+    @pytest.mark.parametrize(("fault", "kind"), FAULTS.items())
+    def test_send_raises_the_kind_of_the_fault(self, fault_injecting_harness, fault, kind):
+        target = ConnectionId("c-bad")
+        fault_injecting_harness.inject(target, fault)
+        with pytest.raises(DeliveryFailed) as raised:
+            fault_injecting_harness.notifier.send(target, hello())
+        assert raised.value.kind is kind
+        assert raised.value.message
+
+    def test_broadcast_reports_the_kind_of_each_failed_recipient(self, fault_injecting_harness):
+        failing = {ConnectionId(f"bad-{fault}"): kind for fault, kind in FAULTS.items()}
+        for fault in FAULTS:
+            fault_injecting_harness.inject(ConnectionId(f"bad-{fault}"), fault)
+        healthy = ConnectionId("ok")
+        result = fault_injecting_harness.notifier.broadcast([healthy, *failing], hello())
+        assert (result.delivered, result.gone) == (1, frozenset())
+        assert {c: f.kind for c, f in result.failed.items()} == failing
+        assert all(f.message for f in result.failed.values())
+        assert fault_injecting_harness.received(healthy) == [hello().fields]
 
 
 class TestProbe:

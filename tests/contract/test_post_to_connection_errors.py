@@ -9,7 +9,7 @@ import pytest
 
 from roomcast.adapters.post_to_connection import PostToConnectionNotifier, management_client
 from roomcast.domain import frames
-from roomcast.domain.errors import ConnectionGone, DeliveryFailed
+from roomcast.domain.errors import ConnectionGone, DeliveryFailed, FailureKind
 from roomcast.domain.model import ConnectionId
 from tests.support.gateway_stub import HANG_UP, GatewayStub
 from tests.support.notifier_harnesses import (
@@ -60,8 +60,9 @@ class TestDroppedConnections:
         self, notifier: Any, stub: GatewayStub
     ) -> None:
         stub.answer("dead", HANG_UP)
-        with pytest.raises(DeliveryFailed, match="ConnectionClosedError"):
+        with pytest.raises(DeliveryFailed, match="ConnectionClosedError") as raised:
             notifier.send(ConnectionId("dead"), FRAME)
+        assert raised.value.kind is FailureKind.UNREACHABLE
         assert stub.posts_to("dead") == FAST_RETRY.attempts
 
 
@@ -81,15 +82,17 @@ class TestThrottling:
         stub.answer("jammed", 429)
         result = notifier.broadcast([ConnectionId("jammed")], FRAME)
         assert result.delivered == 0
-        assert "429" in result.failed[ConnectionId("jammed")]
+        assert result.failed[ConnectionId("jammed")].kind is FailureKind.RATE_LIMITED
+        assert "429" in result.failed[ConnectionId("jammed")].message
         assert stub.posts_to("jammed") == FAST_RETRY.attempts
 
     def test_send_raises_delivery_failed_when_429s_never_stop(
         self, notifier: Any, stub: GatewayStub
     ) -> None:
         stub.answer("jammed", 429)
-        with pytest.raises(DeliveryFailed, match="429"):
+        with pytest.raises(DeliveryFailed, match="429") as raised:
             notifier.send(ConnectionId("jammed"), FRAME)
+        assert raised.value.kind is FailureKind.RATE_LIMITED
 
 
 class TestErrorTranslation:
@@ -102,11 +105,13 @@ class TestErrorTranslation:
         result = notifier.broadcast(everyone, FRAME)
         assert result.delivered == 2
         assert result.gone == frozenset({ConnectionId("gone")})
-        reasons = {c.value: reason for c, reason in result.failed.items()}
-        assert set(reasons) == {"denied", "big", "boom"}
-        assert "403" in reasons["denied"]
-        assert "413" in reasons["big"]
-        assert "500" in reasons["boom"]
+        kinds = {c.value: failure.kind for c, failure in result.failed.items()}
+        assert kinds == {"denied": FailureKind.FORBIDDEN, "big": FailureKind.PAYLOAD_TOO_LARGE,
+                         "boom": FailureKind.SERVER_ERROR}
+        messages = {c.value: failure.message for c, failure in result.failed.items()}
+        assert "403" in messages["denied"]
+        assert "413" in messages["big"]
+        assert "500" in messages["boom"]
 
     @pytest.mark.parametrize(("status", "error"), [(410, ConnectionGone), (413, DeliveryFailed)])
     def test_send_raises_the_port_error(
@@ -122,7 +127,8 @@ class TestErrorTranslation:
     ) -> None:
         stub.answer("maybe", 500, 200)
         result = notifier.broadcast([ConnectionId("maybe")], FRAME)
-        assert "500" in result.failed[ConnectionId("maybe")]
+        assert result.failed[ConnectionId("maybe")].kind is FailureKind.SERVER_ERROR
+        assert "500" in result.failed[ConnectionId("maybe")].message
         assert stub.posts_to("maybe") == 1
 
     def test_an_unreachable_gateway_fails_each_recipient_without_raising(
@@ -133,7 +139,9 @@ class TestErrorTranslation:
         notifier = make_notifier(endpoint)
         result = notifier.broadcast([ConnectionId("a"), ConnectionId("b")], FRAME)
         assert result.delivered == 0
-        assert set(result.failed) == {ConnectionId("a"), ConnectionId("b")}
+        assert {c: f.kind for c, f in result.failed.items()} == {
+            ConnectionId("a"): FailureKind.UNREACHABLE, ConnectionId("b"): FailureKind.UNREACHABLE,
+        }
 
 
 class TestProbing:

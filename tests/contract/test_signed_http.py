@@ -19,7 +19,7 @@ from roomcast.adapters.management_api import Unreachable, translate
 from roomcast.adapters.signed_http import SignedHttpNotifier, as_botocore_error
 from roomcast.adapters.sigv4 import BroadcastSigV4Auth
 from roomcast.domain import frames
-from roomcast.domain.errors import DeliveryFailed
+from roomcast.domain.errors import DeliveryFailed, FailureKind
 from roomcast.domain.model import ConnectionId
 from tests.support.gateway_stub import GatewayStub
 from tests.support.notifier_harnesses import CREDENTIALS, FAST_RETRY, botocore_session, start_stub
@@ -124,8 +124,9 @@ class TestSignature:
     ) -> None:
         session = botocore.session.Session()
         session.set_credentials(CREDENTIALS["aws_access_key_id"], "not-the-secret")
-        with pytest.raises(DeliveryFailed, match="403"):
+        with pytest.raises(DeliveryFailed, match="403") as raised:
             notifier_on(request, stub, session).send(ConnectionId("c-1"), FRAME)
+        assert raised.value.kind is FailureKind.FORBIDDEN
         assert stub.received("c-1") == []
 
 
@@ -159,7 +160,8 @@ class TestCredentials:
         session = SessionWith(None)
         result = notifier_on(request, stub, session).broadcast(recipients(2), FRAME)
         assert set(result.failed) == set(recipients(2))
-        assert "NoCredentialsError" in result.failed[ConnectionId("c-0000")]
+        assert result.failed[ConnectionId("c-0000")].kind is FailureKind.OTHER
+        assert "NoCredentialsError" in result.failed[ConnectionId("c-0000")].message
         assert stub.posts_to("c-0000") == 0
 
 
@@ -190,6 +192,8 @@ class TestTransportFailures:
         outcome = translate(as_botocore_error(failure, URL))
         assert isinstance(outcome, Unreachable)
         assert str(outcome).startswith(name)
+        timed_out = isinstance(failure, aiohttp.ConnectionTimeoutError)
+        assert outcome.kind is (FailureKind.TIMEOUT if timed_out else FailureKind.UNREACHABLE)
 
     @pytest.mark.parametrize("failure", [aiohttp.SocketTimeoutError(), TimeoutError()])
     def test_a_read_timeout_fails_without_a_retry_since_it_may_have_delivered(
@@ -197,4 +201,5 @@ class TestTransportFailures:
     ) -> None:
         outcome = translate(as_botocore_error(failure, URL))
         assert isinstance(outcome, DeliveryFailed)
+        assert outcome.kind is FailureKind.TIMEOUT
         assert str(outcome).startswith("ReadTimeoutError")

@@ -11,9 +11,17 @@ import pytest
 
 from roomcast.adapters.signed_http import SignedHttpNotifier
 from roomcast.domain import frames
+from roomcast.domain.errors import FailureKind
 from roomcast.domain.model import ConnectionId
+from tests.contract.test_notifier_contract import FAULTS
 from tests.support.gateway_stub import HANG_UP, GatewayStub
-from tests.support.notifier_harnesses import FAST_RETRY, botocore_session, start_stub
+from tests.support.notifier_harnesses import (
+    FAST_RETRY,
+    FAULT_STATUSES,
+    botocore_session,
+    quick_read_timeouts,
+    start_stub,
+)
 
 FRAME = frames.pong(1_700_000_000_000)
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,9 +73,23 @@ class TestEitherTransport:
         ids = [ConnectionId(c) for c in ("gone", "forbidden", "broken", "fine")]
         result = make.broadcast(ids, FRAME)
         assert (result.delivered, result.gone) == (1, frozenset({ConnectionId("gone")}))
-        assert set(result.failed) == {ConnectionId("forbidden"), ConnectionId("broken")}
-        assert "forbidden (403)" in result.failed[ConnectionId("forbidden")]
+        assert {c: f.kind for c, f in result.failed.items()} == {
+            ConnectionId("forbidden"): FailureKind.FORBIDDEN,
+            ConnectionId("broken"): FailureKind.SERVER_ERROR,
+        }
+        assert "forbidden (403)" in result.failed[ConnectionId("forbidden")].message
         assert stub.posts_to("broken") == 1
+
+    def test_every_fault_is_reported_as_its_kind(
+        self, make: SignedHttpNotifier, stub: GatewayStub, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        quick_read_timeouts(monkeypatch)  # read when the transport opens, at the first post
+        for fault, status in FAULT_STATUSES.items():
+            stub.answer(f"bad-{fault}", status)
+        result = make.broadcast([ConnectionId(f"bad-{fault}") for fault in FAULTS], FRAME)
+        assert {c.value: f.kind for c, f in result.failed.items()} == {
+            f"bad-{fault}": kind for fault, kind in FAULTS.items()
+        }
 
     def test_a_hang_up_and_429s_are_retried_until_delivered(
         self, make: SignedHttpNotifier, stub: GatewayStub

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import WSMsgType
 
 from roomcast.domain import frames
-from roomcast.domain.errors import ConnectionGone, DeliveryFailed
+from roomcast.domain.errors import ConnectionGone, DeliveryFailed, FailureKind
 from roomcast.domain.model import ConnectionId
 from roomcast.entrypoints.gateway.connections import ConnectionRegistry, LiveConnection
 from roomcast.entrypoints.gateway.inprocess import InProcessNotifier
@@ -147,6 +147,10 @@ class TestInProcessNotifier:
     def test_a_frame_over_128_kb_fails_like_a_413(self) -> None:
         notifier = InProcessNotifier(live_connections("a"), CountingLoop(), 128 * 1024)  # type: ignore[arg-type]
         big = frames.error("x" * 128 * 1024, 1)
-        with pytest.raises(DeliveryFailed):
+        with pytest.raises(DeliveryFailed) as raised:
             notifier.send(ConnectionId("a"), big)
-        assert set(notifier.broadcast([ConnectionId("a")], big).failed) == {ConnectionId("a")}
+        assert raised.value.kind is FailureKind.PAYLOAD_TOO_LARGE
+        failed = notifier.broadcast([ConnectionId("a")], big).failed
+        assert {c: f.kind for c, f in failed.items()} == {
+            ConnectionId("a"): FailureKind.PAYLOAD_TOO_LARGE
+        }

@@ -11,7 +11,7 @@ from dependency_injector import providers
 
 from roomcast.adapters.fake_notifier import FakeNotifier
 from roomcast.entrypoints.aws_lambda import handlers
-from roomcast.entrypoints.aws_lambda.telemetry.metering import REASON_BY_STATUS
+from roomcast.entrypoints.aws_lambda.telemetry.metering import REASONS
 from roomcast.entrypoints.containers import Container
 from tests.integration import events
 from tests.integration.harness import BrokenStore, Gateway
@@ -27,11 +27,10 @@ AWS_METRICS = {
     "AWS/Lambda": {"Duration", "Errors", "Throttles", "Invocations", "ConcurrentExecutions"},
 }
 AWS_DIMENSIONS = {"AWS/ApiGateway": {"ApiId", "Stage"}, "AWS/Lambda": {"FunctionName"}}
-REASONS = {*REASON_BY_STATUS.values(), "ServerError", "Timeout", "Unreachable", "Other"}
 DIMENSION_VALUES = {
     "Route": ROUTE_KEYS - {"$connect", "$disconnect"},
     "Function": {name.removesuffix("Function").lower() for name in FUNCTIONS},
-    "Reason": REASONS,
+    "Reason": set(REASONS.values()),
 }
 FUNCTION_NAME = re.compile(r"^dev-roomcast-(connect|disconnect|message|cleanup|authorizer)$")
 

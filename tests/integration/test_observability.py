@@ -12,15 +12,21 @@ from typing import Any
 import boto3  # type: ignore[import-untyped]
 import botocore.exceptions  # type: ignore[import-untyped]
 import pytest
-from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import (
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 from dependency_injector import providers
 
 from roomcast.adapters.fake_notifier import FakeNotifier
 from roomcast.adapters.management_api import Retryable, exhausted, translate
+from roomcast.domain.errors import DeliveryFailed, FailureKind
 from roomcast.domain.model import ConnectionId
 from roomcast.entrypoints.aws_lambda import handlers
 from roomcast.entrypoints.aws_lambda.telemetry import metrics
-from roomcast.entrypoints.aws_lambda.telemetry.metering import failure_class
+from roomcast.entrypoints.aws_lambda.telemetry.metering import REASONS
 from roomcast.entrypoints.containers import Container
 from roomcast.entrypoints.gateway.log_setup import JsonFormatter
 from tests.integration import events
@@ -28,7 +34,6 @@ from tests.integration.harness import BrokenStore, Gateway
 from tests.integration.test_authentication import SECRET, token_for
 
 BODY = "the body of a message nobody may log"
-FORBIDDEN = "forbidden (403): Forbidden"
 
 
 class Captured:
@@ -94,7 +99,7 @@ def a_full_flow(gateway: Gateway, notifier: FakeNotifier) -> dict[str, str]:
     for user in ("alice", "bob", "carol"):
         gateway.join(ids[user], "lobby")
     notifier.mark_gone(ConnectionId(ids["carol"]))
-    notifier.mark_failing(ConnectionId(ids["bob"]), FORBIDDEN)
+    notifier.mark_failing(ConnectionId(ids["bob"]), FailureKind.FORBIDDEN)
     sent = {"action": "sendMessage", "roomId": "lobby", "message": BODY}
     assert gateway.send(ids["alice"], sent)["statusCode"] == 200
     gateway.send(ids["alice"], {"action": "ping"})
@@ -227,7 +232,8 @@ def modeled_error(client: Any, name: str, status: int) -> Exception:
 
 
 class TestFailureReasons:
-    """The adapters' own reason strings fold into the few `Reason` values the dashboard shows."""
+    """The management API's errors become the kinds that the `Reason` values the dashboard
+    shows are named after."""
 
     @pytest.fixture
     def client(self) -> Any:
@@ -235,26 +241,39 @@ class TestFailureReasons:
                             endpoint_url=events.ENDPOINT, aws_access_key_id="x",
                             aws_secret_access_key="x")
 
-    @pytest.mark.parametrize(("name", "status", "kind"), [
+    @pytest.mark.parametrize(("name", "status", "reason"), [
         ("PayloadTooLargeException", 413, "PayloadTooLarge"),
         ("ForbiddenException", 403, "Forbidden"),
+        ("InvalidSignatureException", 403, "Forbidden"),
+        ("TooManyRequestsException", 429, "RateLimited"),
         ("InternalServerError", 500, "ServerError"),
         ("ServiceUnavailable", 503, "ServerError"),
         ("SomethingNew", 400, "Other"),
     ])
-    def test_a_failed_post(self, client: Any, name: str, status: int, kind: str) -> None:
-        reason = str(translate(modeled_error(client, name, status)))
-        assert failure_class(reason) == kind, reason
+    def test_a_failed_post(self, client: Any, name: str, status: int, reason: str) -> None:
+        failure = translate(modeled_error(client, name, status))
+        assert isinstance(failure, DeliveryFailed)
+        assert REASONS[failure.kind] == reason, failure
 
     def test_throttled_after_every_retry(self) -> None:
-        assert failure_class(str(exhausted(None, 5))) == "RateLimited"
+        assert REASONS[exhausted(None, 5).kind] == "RateLimited"
 
-    def test_a_read_timeout_and_a_refused_connection(self, client: Any) -> None:
-        timeout = ReadTimeoutError(endpoint_url=events.ENDPOINT)
-        assert failure_class(str(translate(timeout))) == "Timeout"
-        refused = translate(EndpointConnectionError(endpoint_url=events.ENDPOINT))
-        assert isinstance(refused, Retryable)
-        assert failure_class(str(exhausted(refused, 5))) == "Unreachable"
+    def test_a_read_timeout_and_connections_that_failed_every_attempt(self) -> None:
+        timeout = translate(ReadTimeoutError(endpoint_url=events.ENDPOINT))
+        assert isinstance(timeout, DeliveryFailed)
+        assert REASONS[timeout.kind] == "Timeout"
+        for error, reason in [
+            (EndpointConnectionError(endpoint_url=events.ENDPOINT), "Unreachable"),
+            (ConnectionClosedError(endpoint_url=events.ENDPOINT), "Unreachable"),
+            (ConnectTimeoutError(endpoint_url=events.ENDPOINT), "Timeout"),
+        ]:
+            retried = translate(error)
+            assert isinstance(retried, Retryable)
+            assert REASONS[exhausted(retried, 5).kind] == reason, error
+
+    def test_every_kind_has_its_reason(self) -> None:
+        assert set(REASONS) == set(FailureKind)
+        assert len(set(REASONS.values())) == len(FailureKind)
 
 
 class TestEmfLimits:

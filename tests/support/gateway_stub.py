@@ -27,6 +27,7 @@ BAD_SIGNATURE = -403  # the status respond() reports for a request whose signatu
 
 
 HANG_UP = 0  # a scripted "status" that closes the socket without answering
+STALL = -1  # a scripted "status" that answers 200 only after `stall_seconds`
 
 
 class GatewayStub:
@@ -46,6 +47,7 @@ class GatewayStub:
         self._received: dict[str, list[bytes]] = defaultdict(list)
         self.requests: Counter[tuple[str, str]] = Counter()
         self.post_delay = 0.0
+        self.stall_seconds = 3.0
         self.in_flight = 0
         self.max_in_flight = 0
         self._server = _Server(("127.0.0.1", 0), _handler_for(self))
@@ -92,6 +94,9 @@ class GatewayStub:
             return BAD_SIGNATURE, b""
         connection_id = unquote(path[len(prefix) :])
         status = self._next_status(method, connection_id)
+        if status == STALL:
+            time.sleep(self.stall_seconds)
+            status = 200
         if method == "POST":
             return status, self._post(connection_id, status, body)
         return status, _connection_info() if status == 200 else b""

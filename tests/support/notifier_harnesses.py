@@ -11,18 +11,27 @@ import botocore.session
 import pytest
 from aiobotocore.session import AioSession
 
+from roomcast.adapters import async_fanout as async_fanout_module
+from roomcast.adapters import post_to_connection as post_to_connection_module
+from roomcast.adapters import signed_http as signed_http_module
 from roomcast.adapters.async_fanout import AsyncFanoutNotifier
-from roomcast.adapters.management_api import RetryPolicy
+from roomcast.adapters.management_api import RetryPolicy, client_settings
 from roomcast.adapters.post_to_connection import PostToConnectionNotifier, management_client
 from roomcast.adapters.signed_http import SignedHttpNotifier
 from roomcast.domain.model import ConnectionId
 from tests.support import moto_gateway
-from tests.support.gateway_stub import GatewayStub
+from tests.support.gateway_stub import HANG_UP, STALL, GatewayStub
 
 FAST_RETRY = RetryPolicy(attempts=5, base_delay=0.001, max_delay=0.01)
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 SECRETS = {CREDENTIALS["aws_access_key_id"]: CREDENTIALS["aws_secret_access_key"]}
 STUB_REGION = "us-east-1"
+# What the stub answers, every time, to fail a connection with each fault the contract names.
+FAULT_STATUSES = {
+    "429": 429, "413": 413, "403": 403, "500": 500, "503": 503,
+    "timeout": STALL, "hang-up": HANG_UP,
+}
+QUICK_READ_TIMEOUT = 1.0  # seconds; the stub stalls for longer (GatewayStub.stall_seconds)
 
 
 def boto3_session() -> boto3.Session:
@@ -54,6 +63,9 @@ class StubHarness:
     def mark_failing(self, connection_id: ConnectionId) -> None:
         self.stub.answer(connection_id.value, 403)
 
+    def inject(self, connection_id: ConnectionId, fault: str) -> None:
+        self.stub.answer(connection_id.value, FAULT_STATUSES[fault])
+
     def received(self, connection_id: ConnectionId) -> list[dict[str, Any]]:
         return [json.loads(body) for body in self.stub.received(connection_id.value)]
 
@@ -70,8 +82,22 @@ class MotoHarness:
     def mark_failing(self, connection_id: ConnectionId) -> None:
         raise AssertionError("moto never answers 403: this test belongs to the fault contract")
 
+    def inject(self, connection_id: ConnectionId, fault: str) -> None:
+        raise AssertionError("moto never fails a post: this test belongs to the fault contract")
+
     def received(self, connection_id: ConnectionId) -> list[dict[str, Any]]:
         return moto_gateway.frames_posted(connection_id.value)
+
+
+def quick_read_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notifiers built from now on give up reading an answer after QUICK_READ_TIMEOUT, so a
+    test can meet a read timeout without waiting out the real one."""
+
+    def quick(max_pool_connections: int = 10) -> dict[str, Any]:
+        return {**client_settings(max_pool_connections), "read_timeout": QUICK_READ_TIMEOUT}
+
+    for module in (post_to_connection_module, async_fanout_module, signed_http_module):
+        monkeypatch.setattr(module, "client_settings", quick)
 
 
 def start_stub(request: pytest.FixtureRequest) -> GatewayStub:

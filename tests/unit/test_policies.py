@@ -51,6 +51,18 @@ def test_expiry_is_connected_at_plus_the_ttl_in_seconds():
     assert expires_at(1_000_500, Limits(connection_ttl_seconds=60)) == 1_000 + 60
 
 
+class TestExpiry:
+    """`expires_at` is in epoch seconds, the clock in milliseconds."""
+
+    @pytest.mark.parametrize(("now_ms", "expired"), [
+        (1_059_999, False), (1_060_000, True), (1_060_001, True),
+    ])
+    def test_a_connection_and_its_memberships_expire_at_expires_at(self, now_ms, expired):
+        connection = Connection(ConnectionId("c"), UserId("u"), 0, expires_at=1_060)
+        membership = Membership(ConnectionId("c"), RoomId("r"), UserId("u"), 0, 1_060)
+        assert connection.is_expired(now_ms) is membership.is_expired(now_ms) is expired
+
+
 class TestUnannouncedRooms:
     def test_a_joined_room_is_unannounced_until_announced(self):
         joined = connection_in(games=1).joining(RoomId("lobby"), 2, evict=[RoomId("games")])

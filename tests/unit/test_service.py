@@ -8,7 +8,7 @@ from roomcast.adapters.fake_notifier import FakeNotifier
 from roomcast.adapters.fake_verifier import FakeTokenVerifier
 from roomcast.adapters.memory_history import InMemoryRoomLog
 from roomcast.adapters.memory_store import InMemoryConnectionStore
-from roomcast.domain.errors import InvalidUserId, Unauthorized
+from roomcast.domain.errors import FailureKind, InvalidUserId, Unauthorized
 from roomcast.domain.model import ConnectionId, RoomId, UserId
 from roomcast.domain.policies import Limits
 from roomcast.domain.service import ChatService
@@ -220,7 +220,7 @@ class TestGoneDuringFanout:
         alice, bob, carol = chat.connect("alice"), chat.connect("bob"), chat.connect("carol")
         for person in (alice, bob, carol):
             chat.join(person, "lobby")
-        fake_notifier.mark_failing(carol, "Forbidden")
+        fake_notifier.mark_failing(carol, FailureKind.FORBIDDEN)
         chat.forget_frames()
         reply = chat.send(alice, "lobby", "hello")
         assert reply.status_code == 200

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from roomcast.domain.errors import InvalidUserId
+from roomcast.adapters.fake_verifier import FakeTokenVerifier
+from roomcast.domain.errors import InvalidUserId, Unauthorized
+from roomcast.domain.identity import identify
 from roomcast.domain.model import MAX_USER_ID_BYTES, UserId, valid_user_id
 
 ACCEPTED = {
@@ -47,3 +49,33 @@ class TestUserIdRule:
         assert len(("é" * 64).encode()) == MAX_USER_ID_BYTES
         with pytest.raises(InvalidUserId):
             valid_user_id("é" * 65)
+
+
+class TestIdentify:
+    """Which source names the user: an authorizer, else a token when verifying, else the claim."""
+
+    VERIFIER = FakeTokenVerifier({"t-bob": "bob", "t-bad": "bob\nby"})
+
+    def test_an_authorizers_user_wins_over_token_and_claim(self):
+        assert identify(self.VERIFIER, UserId("eve"), "t-bob", UserId("ann")) == UserId("ann")
+
+    def test_with_a_verifier_the_token_wins_over_the_claim(self):
+        assert identify(self.VERIFIER, UserId("eve"), "t-bob", None) == UserId("bob")
+
+    @pytest.mark.parametrize("token", [None, "", "t-unknown"])
+    def test_with_a_verifier_no_valid_token_is_unauthorized(self, token):
+        with pytest.raises(Unauthorized):
+            identify(self.VERIFIER, UserId("eve"), token, None)
+
+    def test_without_a_verifier_the_claim_is_taken_and_the_token_ignored(self):
+        assert identify(None, UserId("eve"), "t-bob", None) == UserId("eve")
+
+    def test_a_claim_breaking_the_rule_is_an_invalid_user_id(self):
+        with pytest.raises(InvalidUserId):
+            identify(None, UserId("eve\n"), None, None)
+
+    @pytest.mark.parametrize("authorized", [UserId("ann\n"), None])
+    def test_a_vouched_for_id_breaking_the_rule_is_unauthorized(self, authorized):
+        token = None if authorized else "t-bad"
+        with pytest.raises(Unauthorized):
+            identify(self.VERIFIER, UserId("eve"), token, authorized)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Sequence
 
 from attrs import define, field
 
-from roomcast.domain.errors import ConnectionGone, DeliveryFailed
+from roomcast.domain.errors import ConnectionGone, DeliveryFailed, FailureKind
 from roomcast.domain.frames import Frame
 from roomcast.domain.model import ConnectionId
 from roomcast.domain.results import BroadcastResult
@@ -18,23 +17,17 @@ from roomcast.ports import Notifier
 
 log = logging.getLogger("roomcast.delivery")
 
-# A failure reason becomes a metric dimension, so it is folded into a few fixed classes:
-# the adapters' reasons carry the HTTP status in parentheses ("forbidden (403): ...").
-REASON_BY_STATUS = {"429": "RateLimited", "413": "PayloadTooLarge", "403": "Forbidden"}
-STATUS = re.compile(r"\((\d{3})\)")
-
-
-def failure_class(reason: str) -> str:
-    status = STATUS.search(reason)
-    if status is not None:
-        code = status.group(1)
-        return REASON_BY_STATUS.get(code, "ServerError" if code.startswith("5") else "Other")
-    lowered = reason.lower()
-    if "timeout" in lowered or "timed out" in lowered:
-        return "Timeout"
-    if "connect" in lowered or "unreachable" in lowered:
-        return "Unreachable"
-    return "Other"
+# The `Reason` dimension of DeliveryFailures, one value per kind: the README documents these
+# names and the dashboard (infra/template.yaml) charts them, so they stay as they are.
+REASONS = {
+    FailureKind.RATE_LIMITED: "RateLimited",
+    FailureKind.PAYLOAD_TOO_LARGE: "PayloadTooLarge",
+    FailureKind.FORBIDDEN: "Forbidden",
+    FailureKind.SERVER_ERROR: "ServerError",
+    FailureKind.TIMEOUT: "Timeout",
+    FailureKind.UNREACHABLE: "Unreachable",
+    FailureKind.OTHER: "Other",
+}
 
 
 @define
@@ -43,7 +36,7 @@ class Tally:
 
     delivered: int = 0
     gone: int = 0
-    failures: Counter[str] = field(factory=Counter)
+    failures: Counter[str] = field(factory=Counter)  # by Reason
     fanout_sizes: list[int] = field(factory=list)
     fanout_ms: list[float] = field(factory=list)
     failed_quietly: bool = False  # the work failed though the answer is 200 ($disconnect)
@@ -56,10 +49,11 @@ class Tally:
     def recipients(self) -> int:
         return sum(self.fanout_sizes)
 
-    def count_failure(self, reason: str) -> str:
-        kind = failure_class(reason)
-        self.failures[kind] += 1
-        return kind
+    def count_failure(self, kind: FailureKind) -> str:
+        """Count one failure under its `Reason` and return that."""
+        reason = REASONS[kind]
+        self.failures[reason] += 1
+        return reason
 
 
 class MeteringNotifier:
@@ -78,9 +72,9 @@ class MeteringNotifier:
                                                "frameAction": frame.action})
             raise
         except DeliveryFailed as failure:
-            kind = self._tally.count_failure(failure.reason)
+            reason = self._tally.count_failure(failure.kind)
             log.warning("delivery failed", extra={"connectionId": connection_id.value,
-                                                  "frameAction": frame.action, "reason": kind})
+                                                  "frameAction": frame.action, "reason": reason})
             raise
         self._tally.delivered += 1
 
@@ -91,16 +85,16 @@ class MeteringNotifier:
         self._tally.fanout_sizes.append(len(connection_ids))
         self._tally.delivered += result.delivered
         self._tally.gone += len(result.gone)
-        kinds = Counter(self._tally.count_failure(reason) for reason in result.failed.values())
+        reasons = Counter(self._tally.count_failure(f.kind) for f in result.failed.values())
         if result.gone:
             log.info("connections gone", extra={
                 "frameAction": frame.action, "gone": len(result.gone),
                 "connectionIds": sorted(c.value for c in result.gone),
             })
-        if kinds:
+        if reasons:
             log.warning("delivery failed", extra={
-                "frameAction": frame.action, "failed": sum(kinds.values()),
-                "reasons": dict(kinds),
+                "frameAction": frame.action, "failed": sum(reasons.values()),
+                "reasons": dict(reasons),
             })
         return result
 
