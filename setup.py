@@ -1,7 +1,8 @@
-"""Build hook: ship infra/template.yaml inside the `entrypoints` package of a built wheel.
+"""Build hook: ship infra/template.yaml inside `roomcast.entrypoints.gateway` in a built wheel.
 
 infra/ stays the only place the template is edited; a wheel (or a non-editable install)
-has no infra/ folder, so `roomcast serve` reads this copy instead (entrypoints/template.py).
+has no infra/ folder, so `roomcast serve` reads this copy instead
+(entrypoints/gateway/template.py).
 """
 
 from __future__ import annotations

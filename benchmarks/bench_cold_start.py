@@ -88,7 +88,7 @@ def cold_start() -> list[Ratio]:
     standin = StandIn(0.01, 1, BUILD / "standin-cold.log")
     try:
         environment = _lambda_environment(moto.url, standin.endpoint)
-        event = _seed_room(environment)
+        event = _fill_room(environment)
         subject = handler_serving(event)
         lambda_python = _lambda_python()  # before building: say plainly when it is missing
         pins, artifact = _pins(), _artifact()
@@ -165,7 +165,7 @@ def _lambda_environment(dynamodb_url: str, management_url: str) -> dict[str, str
     }
 
 
-def _seed_room(environment: dict[str, str]) -> dict[str, Any]:
+def _fill_room(environment: dict[str, str]) -> dict[str, Any]:
     """A table from the template holding one room; the event of its first member's send."""
     import boto3
 

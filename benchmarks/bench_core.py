@@ -46,7 +46,7 @@ def parse_overhead() -> Ratio:
 
 
 def room_service(members: int) -> ChatService:
-    """A service whose store already holds one room of `members` (seeded past the service,
+    """A service whose store already holds one room of `members` (filled past the service,
     since joining one by one would time the userJoined fan-out instead), each member left
     as a service join leaves it: announced."""
     clock = FixedClock()

@@ -65,8 +65,8 @@ def member(members: int, i: int) -> ConnectionId:
     return ConnectionId(f"m{members}-{i:05}")
 
 
-def seed_rooms() -> None:
-    """A process-wide container on a memory store already holding one room per size (seeded
+def fill_rooms() -> None:
+    """A process-wide container on a memory store already holding one room per size (filled
     past the service: joining one by one would time the userJoined fan-out instead)."""
     os.environ["ROOMCAST_STORE"] = "memory"
     os.environ.pop("WEBSOCKET_ENDPOINT", None)
@@ -216,7 +216,7 @@ def report() -> dict[str, Any]:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     standin = StandIn(POST_DELAY_S, STANDIN_PROCESSES, ROOT / "build" / "bench" / "standin.log")
     try:
-        seed_rooms()
+        fill_rooms()
         started = time.perf_counter()
         runs = run_all(standin)
         capacity = standin_capacity(standin, runs, time.perf_counter() - started)

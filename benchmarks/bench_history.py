@@ -28,7 +28,7 @@ ROOM = RoomId("history")
 ON, OFF = Retention(), Retention(messages=0)
 
 
-def _seeded(service: ChatService, clock: FixedClock) -> ChatService:
+def _filled(service: ChatService, clock: FixedClock) -> ChatService:
     for i in range(MEMBERS):
         connection = service_connection(clock, i)
         service.store.add(connection)
@@ -41,7 +41,7 @@ def _memory_service(retention: Retention) -> ChatService:
     clock = FixedClock()
     log = InMemoryRoomLog(clock, retention)
     store = InMemoryConnectionStore(clock, log)
-    return _seeded(ChatService(store, NullNotifier(), clock, log=log), clock)
+    return _filled(ChatService(store, NullNotifier(), clock, log=log), clock)
 
 
 def _sends(service: ChatService) -> Callable[[], None]:
@@ -86,7 +86,7 @@ def dynamodb_overhead() -> tuple[Ratio, dict[str, list[str]]]:
                 clock = FixedClock()
                 store = DynamoDBConnectionStore(client, table, clock)
                 log = DynamoDBRoomLog(client, table, clock, retention)
-                services[name] = _seeded(ChatService(store, NullNotifier(), clock, log=log), clock)
+                services[name] = _filled(ChatService(store, NullNotifier(), clock, log=log), clock)
             requests = {name: _requests_of_one_send(client, s, RequestLog) for name, s in
                         services.items()}
             ratio = compare(
