@@ -15,7 +15,7 @@ import pytest
 from roomcast.adapters.clocks import FixedClock
 from roomcast.adapters.fake_notifier import FakeNotifier
 from roomcast.adapters.memory_store import InMemoryConnectionStore
-from tests.contract.aws_fixtures import DYNAMODB_STORE_FACTORIES
+from tests.support.dynamodb_tables import DYNAMODB_STORE_FACTORIES
 from tests.support.notifier_harnesses import FAULT_INJECTING_HARNESSES, MOTO_HARNESSES
 
 StoreFactory = Callable[[pytest.FixtureRequest, FixedClock], Any]

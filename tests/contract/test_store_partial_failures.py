@@ -17,8 +17,8 @@ from roomcast.adapters.fake_notifier import FakeNotifier
 from roomcast.domain.model import ConnectionId, RoomId, UserId
 from roomcast.domain.policies import Limits
 from roomcast.domain.service import ChatService
-from tests.contract.aws_fixtures import DYNAMODB_BACKENDS, dynamodb_table
-from tests.contract.faults import COMMITTED_THEN, FlakyStore, LostAnswers
+from tests.support.dynamodb_tables import DYNAMODB_BACKENDS, dynamodb_table
+from tests.support.faults import COMMITTED_THEN, FlakyStore, LostAnswers
 
 ALICE, BOB, CAROL = ConnectionId("conn-alice"), ConnectionId("conn-bob"), ConnectionId("conn-carol")
 LOBBY, GAMES = RoomId("lobby"), RoomId("games")

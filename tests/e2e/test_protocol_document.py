@@ -11,10 +11,10 @@ import yaml
 from roomcast.domain import frames
 from roomcast.domain.model import RoomId, UserId
 from tests.e2e.gateway_process import GatewayProcess
-from tests.e2e.protocol import ASYNCAPI, FRAME_QUOTA_BYTES, Protocol, protocol
 from tests.e2e.protocol_check import Conversation, FrameRecorder
 from tests.e2e.support import async_test
 from tests.e2e.support import frames as receive
+from tests.support.protocol import ASYNCAPI, FRAME_QUOTA_BYTES, Protocol, protocol
 
 pytestmark = pytest.mark.e2e
 

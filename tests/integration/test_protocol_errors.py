@@ -9,8 +9,8 @@ from dependency_injector import providers
 
 from roomcast.entrypoints.aws_lambda import handlers
 from roomcast.entrypoints.containers import Container, reset_container
-from tests.integration import events
 from tests.integration.harness import BrokenStore, Gateway
+from tests.support import events
 
 LONG = "x" * (32 * 1024 + 1)
 
