@@ -152,7 +152,7 @@ class TestAwsMetrics:
             assert shown == {f"dev-roomcast-{f}" for f in DIMENSION_VALUES["Function"]}
 
 
-class TestTheSeedsMetricFilter:
+class TestTheConnectionErrorsMetricFilter:
     def test_it_counts_a_failed_connect_from_the_invocation_line(
         self,
         captured: Captured,  # noqa: F811

@@ -1,4 +1,4 @@
-"""Every refusal in DESIGN.md's protocol: the right status, and one error frame to the sender."""
+"""Every frame the protocol refuses: the right status, and one error frame to the sender."""
 
 from __future__ import annotations
 
