@@ -133,13 +133,13 @@ def cold_start() -> list[Ratio]:
 
 class _Moto:
     def __init__(self) -> None:
-        from tests.moto_server import _free_loopback_port, _wait_until_serving
+        from tests.support.moto_server import _free_loopback_port, _wait_until_serving
 
         port = _free_loopback_port()
         BUILD.mkdir(parents=True, exist_ok=True)
         with open(BUILD / "moto.log", "ab") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "tests.moto_server", str(port)], cwd=ROOT,
+                [sys.executable, "-m", "tests.support.moto_server", str(port)], cwd=ROOT,
                 stdout=log, stderr=log,
             )
         self.url = f"http://127.0.0.1:{port}"
@@ -173,7 +173,7 @@ def _fill_room(environment: dict[str, str]) -> dict[str, Any]:
     from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
     from roomcast.domain.model import Connection, ConnectionId, RoomId, UserId
     from roomcast.entrypoints.gateway.template import load_template, table_definition
-    from tests.integration.events import message_event
+    from tests.support.events import message_event
 
     client = boto3.client(
         "dynamodb", endpoint_url=environment["AWS_ENDPOINT_URL_DYNAMODB"],

@@ -27,7 +27,7 @@ from roomcast.domain import frames
 from roomcast.domain.model import Connection, ConnectionId, Message, RoomId, UserId
 from roomcast.entrypoints.aws_lambda import handlers
 from roomcast.entrypoints.containers import get_container, reset_container
-from tests.integration.events import message_event
+from tests.support.events import message_event
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "build" / "bench" / "fanout.json"

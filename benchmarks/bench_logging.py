@@ -92,7 +92,7 @@ def instrumentation_overhead(invocations: int = 500) -> Ratio:
     from roomcast.entrypoints.aws_lambda import handlers
     from roomcast.entrypoints.containers import get_container, reset_container
     from roomcast.entrypoints.gateway.log_setup import JsonFormatter
-    from tests.integration import events
+    from tests.support import events
 
     os.environ.update(ROOMCAST_STORE="memory", WEBSOCKET_ENDPOINT=events.ENDPOINT)
     reset_container()

@@ -1,4 +1,4 @@
-"""Fixtures shared by every test layer: a controllable clock and the in-memory wiring."""
+"""Fixtures shared by several test folders: a controllable clock and the notifier fake."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import pytest
 
 from roomcast.adapters.clocks import FixedClock
 from roomcast.adapters.fake_notifier import FakeNotifier
-from roomcast.adapters.memory_history import InMemoryRoomLog
-from roomcast.adapters.memory_store import InMemoryConnectionStore
-from roomcast.domain.service import ChatService
 
 
 @pytest.fixture
@@ -17,25 +14,5 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def room_log(clock: FixedClock) -> InMemoryRoomLog:
-    return InMemoryRoomLog(clock)
-
-
-@pytest.fixture
-def memory_store(clock: FixedClock, room_log: InMemoryRoomLog) -> InMemoryConnectionStore:
-    return InMemoryConnectionStore(clock, room_log)
-
-
-@pytest.fixture
 def fake_notifier() -> FakeNotifier:
     return FakeNotifier()
-
-
-@pytest.fixture
-def service(
-    memory_store: InMemoryConnectionStore,
-    fake_notifier: FakeNotifier,
-    clock: FixedClock,
-    room_log: InMemoryRoomLog,
-) -> ChatService:
-    return ChatService(memory_store, fake_notifier, clock, log=room_log)

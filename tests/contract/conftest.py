@@ -1,8 +1,9 @@
 """The contract suite's adapter matrix: every adapter that claims a port runs the same tests.
 
-Add an adapter by adding a factory to STORE_FACTORIES / NOTIFIER_FACTORIES: each takes the
-pytest request and the test's clock and returns a ready adapter (and cleans up after itself
-through request.addfinalizer).
+Add a store by adding a factory to STORE_FACTORIES: it takes the pytest request and the
+test's clock and returns a ready adapter (and cleans up after itself through
+request.addfinalizer). Add a notifier by adding a harness factory to NOTIFIER_HARNESSES
+(tests/support/notifier_harnesses.py): it takes the request and returns a harness.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from typing import Any
 import pytest
 
 from roomcast.adapters.clocks import FixedClock
-from roomcast.adapters.fake_notifier import FakeNotifier
 from roomcast.adapters.memory_store import InMemoryConnectionStore
-from roomcast.domain.errors import FailureKind
-from tests.contract.aws_fixtures import DYNAMODB_STORE_FACTORIES
+from tests.support.dynamodb_tables import DYNAMODB_STORE_FACTORIES
 from tests.support.notifier_harnesses import (
     FAULT_INJECTING_HARNESSES,
     MOTO_HARNESSES,
+    FakeNotifierHarness,
+    InProcessHarness,
     quick_read_timeouts,
 )
 
@@ -41,45 +42,22 @@ def store(request: pytest.FixtureRequest, clock: FixedClock) -> Any:
     return STORE_FACTORIES[request.param](request, clock)
 
 
-# The fake has no HTTP underneath: it is told the kind each fault is.
-FAKE_FAULT_KINDS = {
-    "429": FailureKind.RATE_LIMITED, "413": FailureKind.PAYLOAD_TOO_LARGE,
-    "403": FailureKind.FORBIDDEN, "500": FailureKind.SERVER_ERROR,
-    "503": FailureKind.SERVER_ERROR, "timeout": FailureKind.TIMEOUT,
-    "hang-up": FailureKind.UNREACHABLE,
-}
-
-
-class FakeNotifierHarness:
-    """Drives a notifier's world: who is gone, who fails, what arrived where."""
-
-    def __init__(self) -> None:
-        self.notifier = FakeNotifier()
-
-    def mark_gone(self, connection_id: Any) -> None:
-        self.notifier.mark_gone(connection_id)
-
-    def mark_failing(self, connection_id: Any) -> None:
-        self.notifier.mark_failing(connection_id, FailureKind.FORBIDDEN)
-
-    def inject(self, connection_id: Any, fault: str) -> None:
-        self.notifier.mark_failing(connection_id, FAKE_FAULT_KINDS[fault])
-
-    def received(self, connection_id: Any) -> list[dict[str, Any]]:
-        return self.notifier.frames_for(connection_id)
-
-
 NotifierFactory = Callable[[pytest.FixtureRequest], Any]
 
 NOTIFIER_HARNESSES: dict[str, NotifierFactory] = {
     "fake": lambda request: FakeNotifierHarness(),
+    "inprocess": InProcessHarness,
     **FAULT_INJECTING_HARNESSES,
     **MOTO_HARNESSES,
 }
 
-# moto accepts every connection id and never answers 410 or 403 (DESIGN.md), so the
-# contract's gone/failing half (fixture `fault_injecting_harness`) leaves these out.
+# moto accepts every connection id and never answers 410 or 403 (whatever is posted to any
+# id, it keeps), so the contract's gone and failing halves (fixtures
+# `gone_injecting_harness` and `fault_injecting_harness`) leave these out.
 CANNOT_INJECT_FAULTS = frozenset(MOTO_HARNESSES)
+# The in-process notifier finds a closed or unknown connection gone, but fails only a frame
+# over the post limit, never one connection: it runs the gone half, not the failing one.
+CANNOT_FAIL_ONE_CONNECTION = frozenset({"inprocess"})
 
 
 @pytest.fixture(params=sorted(NOTIFIER_HARNESSES))
@@ -88,6 +66,13 @@ def notifier_harness(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture(params=sorted(set(NOTIFIER_HARNESSES) - CANNOT_INJECT_FAULTS))
+def gone_injecting_harness(request: pytest.FixtureRequest) -> Any:
+    return NOTIFIER_HARNESSES[request.param](request)
+
+
+@pytest.fixture(
+    params=sorted(set(NOTIFIER_HARNESSES) - CANNOT_INJECT_FAULTS - CANNOT_FAIL_ONE_CONNECTION)
+)
 def fault_injecting_harness(request: pytest.FixtureRequest) -> Any:
     return NOTIFIER_HARNESSES[request.param](request)
 

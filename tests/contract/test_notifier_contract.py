@@ -1,8 +1,10 @@
 """Notifier contract: every notifier adapter must pass every test here.
 
 Delivery tests take `notifier_harness` (every adapter). Tests that need a connection to be
-gone or failing take `fault_injecting_harness`: every adapter whose world can produce 410
-and the faults of FAULTS (moto cannot, see CANNOT_INJECT_FAULTS in conftest.py).
+gone take `gone_injecting_harness`: every adapter whose world can produce 410 (moto cannot,
+see CANNOT_INJECT_FAULTS in conftest.py). Tests that also need one to be failing take
+`fault_injecting_harness`: those whose world can produce 403 and the faults of FAULTS as
+well (the in-process notifier cannot, see CANNOT_FAIL_ONE_CONNECTION).
 """
 
 from __future__ import annotations
@@ -43,11 +45,11 @@ class TestSend:
         assert notifier_harness.received(target) == [hello().fields]
         assert notifier_harness.received(neighbour) == []
 
-    def test_sending_to_a_gone_connection_raises_connection_gone(self, fault_injecting_harness):
+    def test_sending_to_a_gone_connection_raises_connection_gone(self, gone_injecting_harness):
         target = ConnectionId("c-gone")
-        fault_injecting_harness.mark_gone(target)
+        gone_injecting_harness.mark_gone(target)
         with pytest.raises(ConnectionGone):
-            fault_injecting_harness.notifier.send(target, hello())
+            gone_injecting_harness.notifier.send(target, hello())
 
     def test_sending_to_a_failing_connection_raises_delivery_failed(self, fault_injecting_harness):
         target = ConnectionId("c-bad")
@@ -112,10 +114,10 @@ class TestFailureKinds:
 
 
 class TestProbe:
-    def test_find_gone_names_exactly_the_gone_connections(self, fault_injecting_harness):
+    def test_find_gone_names_exactly_the_gone_connections(self, gone_injecting_harness):
         alive, gone = ConnectionId("alive"), ConnectionId("gone")
-        fault_injecting_harness.mark_gone(gone)
-        assert fault_injecting_harness.notifier.find_gone([alive, gone]) == frozenset({gone})
+        gone_injecting_harness.mark_gone(gone)
+        assert gone_injecting_harness.notifier.find_gone([alive, gone]) == frozenset({gone})
 
     def test_find_gone_among_live_connections_finds_none(self, notifier_harness):
         alive = [ConnectionId("alive-1"), ConnectionId("alive-2")]

@@ -4,53 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, NamedTuple
 
 import pytest
 
 from roomcast.adapters.clocks import FixedClock
-from roomcast.adapters.dynamodb_history import DynamoDBRoomLog
-from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
-from roomcast.adapters.memory_history import InMemoryRoomLog
-from roomcast.adapters.memory_store import InMemoryConnectionStore
 from roomcast.domain.history import Retention
-from roomcast.domain.model import Connection, ConnectionId, Message, RoomId, UserId
-from tests.contract.aws_fixtures import DYNAMODB_BACKENDS, dynamodb_table
-from tests.contract.faults import COMMITTED_THEN, LostAnswers
-
-ROOM, OTHER = RoomId("lobby"), RoomId("games")
-ALICE = UserId("alice")
-
-
-class Logged(NamedTuple):
-    log: Any
-    store: Any
-    client: Any = None  # the DynamoDB client and table, for fault injection
-    table_name: str = ""
-
-
-LogFactory = Callable[[pytest.FixtureRequest, FixedClock, Retention], Logged]
-
-
-def _memory(request: pytest.FixtureRequest, clock: FixedClock, retention: Retention) -> Logged:
-    log = InMemoryRoomLog(clock, retention)
-    return Logged(log, InMemoryConnectionStore(clock, log))
-
-
-def _on(backend: str) -> LogFactory:
-    def factory(request: pytest.FixtureRequest, clock: FixedClock, retention: Retention) -> Logged:
-        table = dynamodb_table(request, backend)
-        log = DynamoDBRoomLog(table.client, table.name, clock, retention, page_size=7)
-        store = DynamoDBConnectionStore(table.client, table.name, clock, page_size=7)
-        return Logged(log, store, table.client, table.name)
-
-    return factory
-
-
-LOG_FACTORIES: dict[str, LogFactory] = {
-    "memory": _memory,
-    **{f"dynamodb-{backend}": _on(backend) for backend in DYNAMODB_BACKENDS},
-}
+from roomcast.domain.model import Connection, ConnectionId
+from tests.support.room_logs import ALICE, LOG_FACTORIES, OTHER, ROOM, Logged, append, said
 
 
 @pytest.fixture(params=sorted(LOG_FACTORIES))
@@ -64,14 +24,6 @@ def make_log(request: pytest.FixtureRequest, clock: FixedClock) -> Callable[...,
 @pytest.fixture
 def logged(make_log: Callable[..., Logged]) -> Logged:
     return make_log()
-
-
-def said(clock: FixedClock, text: str, room: RoomId = ROOM) -> Message:
-    return Message(room, text, ALICE, clock.now_ms())
-
-
-def append(world: Logged, clock: FixedClock, text: str, room: RoomId = ROOM) -> Message:
-    return world.log.append(said(clock, text, room), after=world.store.room(room).seq)
 
 
 class TestSequence:
@@ -179,36 +131,3 @@ class TestReplay:
         assert [append(world, clock, f"m{i}").seq for i in range(3)] == [1, 2, 3]
         replay = world.log.replay(ROOM, 1, 3)
         assert (replay.messages, replay.complete) == ((), False)
-
-
-@pytest.fixture(params=[b for b in sorted(LOG_FACTORIES) if b != "memory"])
-def dynamodb_logged(request: pytest.FixtureRequest, clock: FixedClock) -> Logged:
-    return LOG_FACTORIES[request.param](request, clock, Retention())
-
-
-def test_processes_on_one_table_share_an_epoch_and_other_tables_do_not(dynamodb_logged, clock):
-    world = dynamodb_logged
-    same = DynamoDBRoomLog(world.client, world.table_name, clock)
-    other = DynamoDBRoomLog(world.client, "another-table", clock)
-    assert same.epoch == world.log.epoch != other.epoch
-
-
-def test_in_memory_logs_each_count_for_themselves(clock):
-    assert InMemoryRoomLog(clock).epoch != InMemoryRoomLog(clock).epoch
-
-
-class TestCommittedWritesAnsweredWithAnError:
-    """DynamoDB only: a send whose write committed but whose answer was lost is retried by
-    botocore; the retry must not append the message a second time."""
-
-    @pytest.mark.parametrize("fault", COMMITTED_THEN)
-    def test_a_retried_append_is_appended_once(self, dynamodb_logged, clock, fault):
-        world = dynamodb_logged
-        append(world, clock, "before")
-        answers = LostAnswers(world.client, "TransactWriteItems", fault)
-        answers.lose(1)
-        assert append(world, clock, "lost answer").seq == 2
-        assert answers.attempts == 2
-        assert append(world, clock, "after").seq == 3
-        replay = world.log.replay(ROOM, 0, 3)
-        assert [m.text for m in replay.messages] == ["before", "lost answer", "after"]

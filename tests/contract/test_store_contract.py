@@ -6,29 +6,9 @@ import threading
 
 import pytest
 
-from roomcast.adapters.clocks import FixedClock
 from roomcast.domain.errors import ConcurrentUpdate, ConnectionNotFound
-from roomcast.domain.model import Connection, ConnectionId, RoomId, UserId
-
-ROOM = RoomId("lobby")
-OTHER = RoomId("games")
-
-
-def make_connection(clock: FixedClock, name: str, ttl: int = 7200) -> Connection:
-    now = clock.now_ms()
-    return Connection(
-        id=ConnectionId(f"conn-{name}"),
-        user_id=UserId(name),
-        connected_at=now,
-        expires_at=now // 1000 + ttl,
-        source_ip="127.0.0.1",
-        user_agent="pytest",
-    )
-
-
-def joined(store, clock, connection, room=ROOM, evict=()):  # type: ignore[no-untyped-def]
-    current = store.get(connection.id)
-    return store.join(current, room, clock.now_ms(), evict)
+from roomcast.domain.model import ConnectionId, RoomId, UserId
+from tests.support.store_connections import OTHER, ROOM, joined, make_connection
 
 
 class TestConnections:

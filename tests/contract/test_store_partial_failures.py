@@ -1,51 +1,18 @@
 """Nothing lost under partial failure: a write that committed is confirmed and announced.
 
-Every store runs the service-level half through FlakyStore (the answer lost with no retry
-below the service, a member read failing after the commit). The DynamoDB stores also run
-the half only they can have: botocore retrying a TransactWriteItems that already committed.
+Every store runs these through FlakyStore (the answer lost with no retry below the
+service, a member read failing after the commit). The half only the DynamoDB stores can
+have, botocore retrying a TransactWriteItems that already committed, is
+tests/adapters/test_dynamodb_retried_transactions.py.
 """
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from roomcast.adapters.clocks import FixedClock
-from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
-from roomcast.adapters.fake_notifier import FakeNotifier
-from roomcast.adapters.memory_history import InMemoryRoomLog
-from roomcast.domain.model import ConnectionId, RoomId, UserId
-from roomcast.domain.policies import Limits
-from roomcast.domain.service import ChatService
-from tests.contract.aws_fixtures import DYNAMODB_BACKENDS, dynamodb_table
-from tests.contract.faults import COMMITTED_THEN, FlakyStore, LostAnswers
-
-ALICE, BOB, CAROL = ConnectionId("conn-alice"), ConnectionId("conn-bob"), ConnectionId("conn-carol")
-LOBBY, GAMES = RoomId("lobby"), RoomId("games")
-
-
-class Room:
-    """Alice, Bob and Carol on one service; frames they receive, replies Alice gets."""
-
-    def __init__(self, store, clock: FixedClock) -> None:
-        self.store = store
-        self.notifier = FakeNotifier()
-        log = InMemoryRoomLog(clock)
-        self.service = ChatService(store, self.notifier, clock, Limits(), log=log)
-        for connection_id in (ALICE, BOB, CAROL):
-            self.service.connect(connection_id, UserId(connection_id.value.removeprefix("conn-")))
-
-    def say(self, connection_id: ConnectionId, action: str, room: RoomId) -> int:
-        frame = json.dumps({"action": action, "roomId": room.value})
-        return self.service.handle(connection_id, frame).status_code
-
-    def actions(self, connection_id: ConnectionId) -> list[str]:
-        return self.notifier.actions_for(connection_id)
-
-    def heard(self, connection_id: ConnectionId, action: str) -> list[str]:
-        frames = self.notifier.frames_for(connection_id)
-        return [f["userId"] for f in frames if f["action"] == action]
+from roomcast.domain.model import UserId
+from tests.support.faults import FlakyStore
+from tests.support.room_of_three import ALICE, BOB, CAROL, GAMES, LOBBY, Room
 
 
 @pytest.fixture
@@ -115,54 +82,3 @@ class TestCommittedThenTheMemberReadFailed:
         room.say(ALICE, "joinRoom", LOBBY)
         assert room.heard(BOB, "userJoined") == ["alice"]
         assert room.actions(ALICE) == ["error", "joinedRoom", "joinedRoom"]
-
-
-class DynamoDBWorld:
-    def __init__(self, request: pytest.FixtureRequest, clock: FixedClock, fault: str) -> None:
-        table = dynamodb_table(request, request.param)
-        self.lost = LostAnswers(table.client, "TransactWriteItems", fault)
-        self.store = DynamoDBConnectionStore(table.client, table.name, clock)
-        self.room = Room(self.store, clock)
-        self.clock = clock
-
-
-@pytest.fixture(params=COMMITTED_THEN)
-def fault(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture(params=DYNAMODB_BACKENDS)
-def dynamodb(request: pytest.FixtureRequest, clock: FixedClock, fault: str) -> DynamoDBWorld:
-    return DynamoDBWorld(request, clock, fault)
-
-
-class TestBotocoreRetriesACommittedTransaction:
-    def test_a_retried_join_is_recognised_as_its_own_commit(self, dynamodb):
-        before = dynamodb.store.get(ALICE)
-        dynamodb.lost.lose(1)
-        joined = dynamodb.store.join(before, LOBBY, dynamodb.clock.now_ms())
-        assert dynamodb.lost.attempts == 2
-        [token] = set(dynamodb.lost.tokens)  # what makes DynamoDB itself answer the retry
-        assert token
-        assert joined == dynamodb.store.get(ALICE)
-        assert joined.version == before.version + 1
-
-    def test_a_retried_leave_is_recognised_as_its_own_commit(self, dynamodb):
-        dynamodb.store.join(dynamodb.store.get(ALICE), LOBBY, dynamodb.clock.now_ms())
-        dynamodb.lost.lose(1)
-        assert dynamodb.store.leave(ALICE, LOBBY) is True
-        assert dynamodb.lost.attempts == 2
-        [token] = set(dynamodb.lost.tokens)
-        assert token
-        assert dynamodb.store.members(LOBBY) == []
-
-    def test_a_join_and_leave_are_confirmed_and_announced_once(self, dynamodb):
-        room = dynamodb.room
-        room.say(BOB, "joinRoom", LOBBY)
-        dynamodb.lost.lose(1)
-        assert room.say(ALICE, "joinRoom", LOBBY) == 200
-        dynamodb.lost.lose(1)
-        assert room.say(ALICE, "leaveRoom", LOBBY) == 200
-        assert dynamodb.lost.attempts == 2
-        assert room.actions(ALICE) == ["joinedRoom", "leftRoom"]
-        assert room.heard(BOB, "userJoined") == room.heard(BOB, "userLeft") == ["alice"]

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, WebSocket
 from websockets.asyncio.connection import Connection
 
-from tests.e2e.protocol import REFUSALS, Protocol, protocol
+from tests.support.protocol import REFUSALS, Protocol, protocol
 
 Raw = str | bytes
 MESSAGE_TOO_BIG = 1009

@@ -29,7 +29,7 @@ from tests.e2e.support import (
     management_client,
     route_keys_once_disconnected,
 )
-from tests.moto_server import moto_server_url
+from tests.support.moto_server import moto_server_url
 
 pytestmark = pytest.mark.e2e
 

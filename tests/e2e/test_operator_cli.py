@@ -23,7 +23,7 @@ from roomcast_client import RoomcastClient
 from tests.e2e.conftest import StartGateway
 from tests.e2e.gateway_process import INHERITED_SETTINGS, ROOT, GatewayProcess
 from tests.e2e.support import async_test, eventually, next_frame
-from tests.moto_server import moto_server_url
+from tests.support.moto_server import moto_server_url
 
 pytestmark = pytest.mark.e2e
 

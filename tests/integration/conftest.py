@@ -15,8 +15,8 @@ from roomcast.adapters.fake_notifier import FakeNotifier
 from roomcast.entrypoints.containers import Container, get_container, reset_container
 from roomcast.entrypoints.gateway.template import load_template, table_definition, ttl_attribute
 from roomcast.entrypoints.settings import SETTINGS
-from tests.integration.events import REGION
 from tests.integration.harness import Gateway, fake_frames, moto_frames
+from tests.support.events import REGION
 
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",

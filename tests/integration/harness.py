@@ -13,8 +13,8 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from roomcast.adapters.fake_notifier import FakeNotifier
 from roomcast.domain.model import ConnectionId
 from roomcast.entrypoints.aws_lambda import handlers
-from tests.integration import events
-from tests.integration.events import REGION
+from tests.support import events
+from tests.support.events import REGION
 
 
 class Frames(Protocol):

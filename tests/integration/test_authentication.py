@@ -11,7 +11,7 @@ import pytest
 from roomcast.domain.model import ConnectionId
 from roomcast.entrypoints.aws_lambda import handlers
 from roomcast.entrypoints.containers import Container, get_container
-from tests.integration import events
+from tests.support import events
 
 SECRET = "integration-secret-of-at-least-32-bytes"
 

@@ -14,7 +14,7 @@ from roomcast.domain.model import ConnectionId
 from roomcast.entrypoints.aws_lambda import handlers
 from roomcast.entrypoints.containers import Container, get_container
 from roomcast.entrypoints.settings import ConfigurationError
-from tests.integration import events
+from tests.support import events
 from tests.support.identity import (
     CLIENT_ID,
     ISSUER,

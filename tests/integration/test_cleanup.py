@@ -14,8 +14,8 @@ from roomcast.domain.model import ConnectionId, RoomId
 from roomcast.entrypoints.aws_lambda import handlers
 from roomcast.entrypoints.containers import Container, get_container
 from roomcast.entrypoints.settings import ConfigurationError
-from tests.integration import events
 from tests.integration.harness import Gateway, item_keys
+from tests.support import events
 from tests.support.gateway_stub import GatewayStub
 
 

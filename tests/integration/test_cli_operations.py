@@ -22,7 +22,7 @@ from roomcast.domain.model import Connection, ConnectionId, RoomId, UserId
 from roomcast.entrypoints.cli.main import main
 from roomcast.entrypoints.cli.progress import Progress
 from roomcast.entrypoints.gateway.template import load_template, table_definition
-from tests.moto_server import REPOSITORY, moto_server_url
+from tests.support.moto_server import REPOSITORY, moto_server_url
 
 LIVE, EXPIRED, IN_LOBBY = 900, 100, 30
 PADDING = "x" * 3000  # ~3 KB per connection item: 1,000 of them fill several Scan pages

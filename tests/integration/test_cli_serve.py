@@ -17,7 +17,7 @@ import yaml
 from roomcast.entrypoints.cli.main import main
 from roomcast.entrypoints.gateway.server import ensure_table
 from roomcast.entrypoints.gateway.template import load_template, table_definition, ttl_attribute
-from tests.moto_server import moto_server_url
+from tests.support.moto_server import moto_server_url
 
 
 class TestArguments:

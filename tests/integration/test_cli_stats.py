@@ -1,4 +1,5 @@
-"""`roomcast stats`: the seed's getStats, read from the configured store."""
+"""`roomcast stats`: the live connections and the members per room, read from the configured
+store."""
 
 from __future__ import annotations
 

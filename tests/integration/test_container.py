@@ -18,7 +18,7 @@ from roomcast.domain.policies import Limits
 from roomcast.entrypoints.aws_lambda import handlers
 from roomcast.entrypoints.containers import get_container, reset_container
 from roomcast.entrypoints.settings import SETTINGS, ConfigurationError
-from tests.integration import events
+from tests.support import events
 from tests.support.gateway_stub import GatewayStub
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -226,7 +226,7 @@ class TestColdStart:
         probe = (
             "import os; os.environ['ROOMCAST_STORE'] = 'memory'\n"
             "from roomcast.entrypoints.aws_lambda import handlers\n"
-            "from tests.integration.events import connect_event\n"
+            "from tests.support.events import connect_event\n"
             "assert handlers.connect(connect_event('c-1'), None)['statusCode'] == 200\n"
         )
         assert run_probe(probe) == "[]"
@@ -241,7 +241,7 @@ class TestColdStart:
                 "os.environ.update(AWS_ACCESS_KEY_ID='k', AWS_SECRET_ACCESS_KEY='s')\n"
                 "os.environ.update(AWS_DEFAULT_REGION='us-east-1')\n"
                 "from roomcast.entrypoints.aws_lambda import handlers\n"
-                "from tests.integration.events import connect_event, message_event\n"
+                "from tests.support.events import connect_event, message_event\n"
                 "for member in ('c-1', 'c-2'):\n"
                 "    handlers.connect(connect_event(member, {'userId': member}), None)\n"
                 "    join = {'action': 'joinRoom', 'roomId': 'lobby'}\n"

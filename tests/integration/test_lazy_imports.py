@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.integration import events
+from tests.support import events
 from tests.support.identity import rsa_key, write_jwks
 
 ROOT = Path(__file__).resolve().parents[2]

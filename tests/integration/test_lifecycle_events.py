@@ -10,8 +10,8 @@ from dependency_injector import providers
 from roomcast.domain.model import ConnectionId
 from roomcast.entrypoints.aws_lambda import handlers
 from roomcast.entrypoints.containers import Container
-from tests.integration import events
 from tests.integration.harness import BrokenStore, Gateway
+from tests.support import events
 
 MALFORMED = [
     ("not an object", None, "Malformed event: not a JSON object"),

@@ -10,8 +10,8 @@ import pytest
 from roomcast.entrypoints.containers import get_container
 from roomcast.entrypoints.gateway.authorizer import connect_authorizer, read_policy
 from roomcast.entrypoints.gateway.template import load_template, with_parameters
-from tests.integration import events
-from tests.integration.events import REGION
+from tests.support import events
+from tests.support.events import REGION
 from tests.support.identity import rsa_key, write_jwks
 
 KEY = rsa_key("local-1")

@@ -13,11 +13,11 @@ from roomcast.adapters.fake_notifier import FakeNotifier
 from roomcast.entrypoints.aws_lambda import handlers
 from roomcast.entrypoints.aws_lambda.telemetry.metering import REASONS
 from roomcast.entrypoints.containers import Container
-from tests.integration import events
 from tests.integration.harness import BrokenStore, Gateway
 from tests.integration.test_authentication import token_for
 from tests.integration.test_observability import Captured, a_full_flow, captured  # noqa: F401
 from tests.integration.test_template import FUNCTIONS, RESOURCES, ROUTE_KEYS, of_type
+from tests.support import events
 from tests.support.dashboard import dashboard
 
 # AWS's metrics for WebSocket APIs (there is no DisconnectCount) and for functions.
@@ -151,7 +151,7 @@ class TestAwsMetrics:
             assert shown == {f"dev-roomcast-{f}" for f in DIMENSION_VALUES["Function"]}
 
 
-class TestTheSeedsMetricFilter:
+class TestTheConnectionErrorsMetricFilter:
     def test_it_counts_a_failed_connect_from_the_invocation_line(
         self,
         captured: Captured,  # noqa: F811

@@ -29,9 +29,9 @@ from roomcast.entrypoints.aws_lambda.telemetry import metrics
 from roomcast.entrypoints.aws_lambda.telemetry.metering import REASONS
 from roomcast.entrypoints.containers import Container
 from roomcast.entrypoints.gateway.log_setup import JsonFormatter
-from tests.integration import events
 from tests.integration.harness import BrokenStore, Gateway
 from tests.integration.test_authentication import SECRET, token_for
+from tests.support import events
 
 BODY = "the body of a message nobody may log"
 

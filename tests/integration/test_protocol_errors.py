@@ -1,4 +1,4 @@
-"""Every refusal in DESIGN.md's protocol: the right status, and one error frame to the sender."""
+"""Every frame the protocol refuses: the right status, and one error frame to the sender."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from dependency_injector import providers
 
 from roomcast.entrypoints.aws_lambda import handlers
 from roomcast.entrypoints.containers import Container, reset_container
-from tests.integration import events
 from tests.integration.harness import BrokenStore, Gateway
+from tests.support import events
 
 LONG = "x" * (32 * 1024 + 1)
 

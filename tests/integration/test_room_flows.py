@@ -105,7 +105,7 @@ class TestARoomConversation:
             gateway.disconnect(connection)
         assert stored(deployed, table, store_kind) == {"connections": set(), "rooms": {}}
 
-    def test_joining_a_second_room_leaves_the_first_as_the_seed_did(
+    def test_joining_a_second_room_leaves_the_first_and_tells_its_members(
         self, gateway: Gateway
     ) -> None:
         alice, bob = gateway.connect("alice"), gateway.connect("bob")

@@ -15,9 +15,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.contract.aws_fixtures import FAKE_AWS_ENVIRONMENT, REGION, create_table
-from tests.moto_server import moto_server_url
+from tests.support.dynamodb_tables import FAKE_AWS_ENVIRONMENT, REGION, create_table
 from tests.support.gateway_stub import GatewayStub
+from tests.support.moto_server import moto_server_url
 
 ROOT = Path(__file__).resolve().parents[2]
 SENDERS, MESSAGES_EACH = 4, 25
@@ -27,7 +27,7 @@ ROOM = "busy"
 SENDER = """
 import json, sys
 from roomcast.entrypoints.aws_lambda import handlers
-from tests.integration.events import connect_event, message_event
+from tests.support.events import connect_event, message_event
 
 name, count = sys.argv[1], int(sys.argv[2])
 connection = f"conn-{name}"

@@ -12,8 +12,8 @@ import pytest
 from roomcast.domain.model import ConnectionId
 from roomcast.entrypoints.aws_lambda import handlers
 from roomcast.entrypoints.containers import get_container
-from tests.integration import events
-from tests.integration.events import REGION
+from tests.support import events
+from tests.support.events import REGION
 
 SECRET = "a-secret-kept-in-a-secret-store-32-bytes+"
 ROTATED = "a-rotated-secret-in-the-secret-store-32b+"

@@ -23,9 +23,9 @@ from roomcast.entrypoints.aws_lambda import handlers
 from roomcast.entrypoints.containers import Container
 from roomcast.entrypoints.gateway.template import load_template
 from roomcast.entrypoints.settings import SETTINGS
-from tests.integration import events
-from tests.integration.events import REGION
 from tests.integration.harness import Gateway
+from tests.support import events
+from tests.support.events import REGION
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template()

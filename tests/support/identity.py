@@ -21,6 +21,14 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TEST"
 CLIENT_ID = "3n4b5urk1ft4fl3mg5e62d9ado"
+HS256_SECRET = "a-test-secret-that-is-at-least-32-bytes-long"
+
+
+def hs256_signed(
+    claims: dict[str, Any], secret: str = HS256_SECRET, algorithm: str = "HS256"
+) -> str:
+    """A shared-secret token for `claims`, expiring in five minutes unless they say otherwise."""
+    return jwt.encode({"exp": int(time.time()) + 300, **claims}, secret, algorithm=algorithm)
 
 
 class SigningKey:

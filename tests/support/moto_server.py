@@ -1,7 +1,7 @@
 """One real `moto_server` per test session, on a free loopback port, started on first use.
 
-Run as `python -m tests.moto_server PORT` it is that server: moto's own, with the
-transaction fixes of tests/moto_transactions.py installed first.
+Run as `python -m tests.support.moto_server PORT` it is that server: moto's own, with the
+transaction fixes of tests/support/moto_transactions.py installed first.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 STARTUP_SECONDS = 30.0
-REPOSITORY = Path(__file__).resolve().parent.parent
+REPOSITORY = Path(__file__).resolve().parents[2]
 _SERVER_KEY = pytest.StashKey[str]()
 
 
@@ -25,7 +25,7 @@ def moto_server_url(config: pytest.Config) -> str:
     if _SERVER_KEY not in config.stash:
         port = _free_loopback_port()
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.moto_server", str(port)],
+            [sys.executable, "-m", "tests.support.moto_server", str(port)],
             cwd=REPOSITORY,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -68,7 +68,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def _serve(port: str) -> None:
     from moto.server import main
 
-    from tests.moto_transactions import install
+    from tests.support.moto_transactions import install
 
     install()
     main(["-H", "127.0.0.1", "-p", port])

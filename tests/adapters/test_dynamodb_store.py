@@ -11,9 +11,9 @@ from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore, make_dynam
 from roomcast.domain.errors import ConcurrentUpdate, ConnectionNotFound
 from roomcast.domain.model import Connection, RoomId
 from roomcast.entrypoints.gateway.template import load_template, ttl_attribute
-from tests.contract.aws_fixtures import DYNAMODB_BACKENDS, DynamoDBTable, dynamodb_table
-from tests.contract.dynamodb_helpers import RequestLog, ThrottledBatchWrites, raw_items
-from tests.contract.test_store_contract import OTHER, ROOM, joined, make_connection
+from tests.adapters.dynamodb_helpers import RequestLog, ThrottledBatchWrites, raw_items
+from tests.support.dynamodb_tables import DYNAMODB_BACKENDS, DynamoDBTable, dynamodb_table
+from tests.support.store_connections import OTHER, ROOM, joined, make_connection
 
 
 @pytest.fixture(params=DYNAMODB_BACKENDS)

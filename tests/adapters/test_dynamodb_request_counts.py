@@ -12,8 +12,8 @@ from roomcast.domain.history import Retention
 from roomcast.domain.model import ConnectionId, Message, RoomId, UserId
 from roomcast.domain.policies import Limits
 from roomcast.domain.service import ChatService
-from tests.contract.aws_fixtures import DYNAMODB_BACKENDS, dynamodb_table
-from tests.contract.dynamodb_helpers import RequestLog
+from tests.adapters.dynamodb_helpers import RequestLog
+from tests.support.dynamodb_tables import DYNAMODB_BACKENDS, dynamodb_table
 
 ALICE, BOB = ConnectionId("conn-alice"), ConnectionId("conn-bob")
 LOBBY, GAMES = RoomId("lobby"), RoomId("games")

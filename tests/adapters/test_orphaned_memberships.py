@@ -10,7 +10,7 @@ from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
 from roomcast.adapters.fake_notifier import FakeNotifier
 from roomcast.domain.model import ConnectionId, RoomId, UserId
 from roomcast.domain.service import ChatService
-from tests.contract.aws_fixtures import DYNAMODB_BACKENDS, dynamodb_table
+from tests.support.dynamodb_tables import DYNAMODB_BACKENDS, dynamodb_table
 
 LOBBY = RoomId("lobby")
 ALICE, GHOST = ConnectionId("conn-alice"), ConnectionId("conn-ghost")

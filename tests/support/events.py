@@ -1,4 +1,4 @@
-"""API Gateway WebSocket proxy events in the shapes API Gateway really sends (see DESIGN.md)."""
+"""API Gateway WebSocket proxy events in the shapes API Gateway really sends."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DynamoDB tables for the contract suite: moto in-process, or one moto_server per session.
+"""DynamoDB tables for the store tests: moto in-process, or one moto_server per session.
 
 Tables are created from infra/template.yaml, so the template and the adapter cannot disagree.
 """
@@ -16,8 +16,8 @@ from moto import mock_aws
 from roomcast.adapters.clocks import FixedClock
 from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore, make_dynamodb_client
 from roomcast.entrypoints.gateway.template import load_template, table_definition, ttl_attribute
-from tests import moto_transactions
-from tests.moto_server import moto_server_url
+from tests.support import moto_transactions
+from tests.support.moto_server import moto_server_url
 
 REGION = "us-east-1"
 DYNAMODB_BACKENDS = ("moto", "moto-server")
