@@ -68,9 +68,9 @@ def dynamodb_overhead() -> tuple[Ratio, dict[str, list[str]]]:
 
     from roomcast.adapters.dynamodb_history import DynamoDBRoomLog
     from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore, make_dynamodb_client
+    from tests.adapters.dynamodb_helpers import RequestLog
     from tests.support import moto_transactions
     from tests.support.dynamodb_tables import FAKE_AWS_ENVIRONMENT, REGION, create_table
-    from tests.adapters.dynamodb_helpers import RequestLog
 
     moto_transactions.install()  # transactions in O(items), as DynamoDB's are, not O(table)
 
