@@ -25,7 +25,7 @@ from roomcast.adapters.dynamodb_transactions import (
     cancellation_codes,
     new_request_token,
 )
-from roomcast.domain.errors import ConcurrentUpdate
+from roomcast.domain.errors import ConcurrentUpdate, MembershipChanged
 from roomcast.domain.history import Replay, Retention, replay_of
 from roomcast.domain.model import Message, RoomId
 from roomcast.ports import Clock
@@ -55,7 +55,9 @@ class DynamoDBRoomLog:
         # Every process on the table counts the same seqs; a table of another name does not.
         self.epoch = hashlib.sha256(table_name.encode()).hexdigest()[:12]
 
-    def append(self, message: Message, after: int) -> Message:
+    def append(
+        self, message: Message, after: int, members_version: int | None = None
+    ) -> Message:
         expected = after
         for attempt in range(APPEND_ATTEMPTS):
             if attempt:
@@ -64,12 +66,14 @@ class DynamoDBRoomLog:
             logged = evolve(message, seq=expected + 1)
             token = new_request_token()
             try:
-                self._write(logged, expected, token)
+                self._write(logged, expected, members_version, token)
                 return logged
             except ClientError as error:
                 head = self._head_after_refusal(error, message.room_id)
             if head.get(REQUEST_ATTRIBUTE, {}).get("S") == token:
                 return logged  # our own commit, answered with an error and retried
+            if members_version is not None and items.head_version(head) != members_version:
+                raise MembershipChanged(message.room_id.value)
             expected = items.head_seq(head)
         raise ConcurrentUpdate(f"the log of {message.room_id} kept moving")
 
@@ -96,8 +100,10 @@ class DynamoDBRoomLog:
     def latest(self, room_id: RoomId) -> int:
         return items.head_seq(self._read_head(room_id))
 
-    def _write(self, logged: Message, expected: int, token: str) -> None:
-        head = self._head_update(logged, expected, token)
+    def _write(
+        self, logged: Message, expected: int, members_version: int | None, token: str
+    ) -> None:
+        head = self._head_update(logged, expected, members_version, token)
         if not self._retention.keeps_messages:
             self._client.update_item(**head)
             return
@@ -111,15 +117,23 @@ class DynamoDBRoomLog:
             ClientRequestToken=token,
         )
 
-    def _head_update(self, logged: Message, expected: int, token: str) -> dict[str, Any]:
+    def _head_update(
+        self, logged: Message, expected: int, members_version: int | None, token: str
+    ) -> dict[str, Any]:
         values = {":next": {"N": str(logged.seq)}, ":token": {"S": token}}
+        conditions = ["seq = :expected" if expected else "attribute_not_exists(seq)"]
         if expected:
             values[":expected"] = {"N": str(expected)}
+        if members_version:
+            values[":members"] = {"N": str(members_version)}
+            conditions.append(f"{items.VERSION_ATTRIBUTE} = :members")
+        elif members_version == 0:
+            conditions.append(f"attribute_not_exists({items.VERSION_ATTRIBUTE})")
         return {
             "TableName": self._table_name,
             "Key": items.log_head_key(logged.room_id),
             "UpdateExpression": f"SET seq = :next, {REQUEST_ATTRIBUTE} = :token",
-            "ConditionExpression": "seq = :expected" if expected else "attribute_not_exists(seq)",
+            "ConditionExpression": " AND ".join(conditions),
             "ExpressionAttributeValues": values,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }

@@ -8,7 +8,9 @@ Connection item:  pk=CONN#<connectionId>  sk=CONNECTION
 Membership item:  pk=ROOM#<roomId>        sk=CONN#<connectionId>
     connectionId, roomId, userId, joinedAt, expiresAt
 Room log head:    pk=ROOM#<roomId>        sk=LOG
-    seq (the room's latest message), lastRequest; no TTL: a room's seq never restarts
+    seq (the room's latest message), membershipVersion (moved by every join and leave, so
+    that a member list read at the same version is known to be current), lastRequest; no
+    TTL: a room's seq never restarts
 Logged message:   pk=LOG#<roomId>         sk=SEQ#<seq, 20 digits>
     roomId, seq, message, sender, timestamp, expiresAt (its retention)
 
@@ -39,6 +41,7 @@ CONNECTION_SK = "CONNECTION"
 DEPARTURES_ATTRIBUTE = "unannouncedDepartures"
 MEMBER_SK_PREFIX = "CONN#"
 LOG_HEAD_SK = "LOG"
+VERSION_ATTRIBUTE = "membershipVersion"
 SEQ_DIGITS = 20
 
 
@@ -65,6 +68,20 @@ def is_log_head(item: Item) -> bool:
 def head_seq(item: Item | None) -> int:
     """The seq a log head item holds; 0 for a room that has none yet."""
     return int(item["seq"]["N"]) if item and "seq" in item else 0
+
+
+def head_version(item: Item | None) -> int:
+    """The membership version a log head item holds; 0 for a room never joined since."""
+    return int(item[VERSION_ATTRIBUTE]["N"]) if item and VERSION_ATTRIBUTE in item else 0
+
+
+def membership_moved(room_id: RoomId) -> Item:
+    """The update, for UpdateItem or a transaction, that moves a room's membership version."""
+    return {
+        "Key": log_head_key(room_id),
+        "UpdateExpression": f"ADD {VERSION_ATTRIBUTE} :one",
+        "ExpressionAttributeValues": {":one": _n(1)},
+    }
 
 
 def log_partition(room_id: RoomId) -> Item:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from typing import Any
 
+from attrs import evolve
 from botocore.config import Config
 from botocore.session import Session
 
@@ -19,6 +21,8 @@ from roomcast.domain.results import Stats
 from roomcast.ports import Clock
 
 log = logging.getLogger(__name__)
+
+KNOWN_ROOMS = 256
 
 
 def make_dynamodb_client(
@@ -44,7 +48,15 @@ def make_dynamodb_client(
 
 
 class DynamoDBConnectionStore:
-    """Reads are strongly consistent, skip expired items and follow every page."""
+    """Reads are strongly consistent, skip expired items and follow every page.
+
+    A room's member list, once read, is kept (for the last KNOWN_ROOMS rooms) with the
+    membership version it was read at; the next `room()` reads only the room's log head, one
+    item, and reads the members again only when the version moved. Every join and leave
+    moves it in its own transaction, and a removed connection's rooms right after. A
+    version bump lost after a removal leaves other processes posting to the gone member
+    until the next join or leave: each such post is a 410, never a missed member.
+    """
 
     def __init__(
         self,
@@ -59,6 +71,8 @@ class DynamoDBConnectionStore:
         self._clock = clock
         self._page_size = {"Limit": page_size} if page_size else {}
         self._deleter = deleter or BatchDeleter(client, table_name)
+        self._known: OrderedDict[RoomId, Room] = OrderedDict()
+        self._known_lock = threading.Lock()
 
     def add(self, connection: Connection) -> None:
         fresh = connection.as_new()
@@ -105,11 +119,14 @@ class DynamoDBConnectionStore:
         joined_at: int,
         evict: Sequence[RoomId] = (),
     ) -> Connection:
+        for moved in [room_id, *evict]:
+            self._forget(moved)  # whatever happens next, what was known of them is old
         return transactions.join(
             self._client, self._table_name, connection, room_id, joined_at, evict
         )
 
     def leave(self, connection_id: ConnectionId, room_id: RoomId) -> bool:
+        self._forget(room_id)  # it moved, or a member list naming it was stale
         return transactions.leave(self._client, self._table_name, connection_id, room_id)
 
     def mark_announced(
@@ -133,6 +150,18 @@ class DynamoDBConnectionStore:
         return list(self.room(room_id).members)
 
     def room(self, room_id: RoomId) -> Room:
+        known = self._recall(room_id)
+        if known is not None:
+            head = self._client.get_item(
+                TableName=self._table_name, Key=items.log_head_key(room_id), ConsistentRead=True
+            ).get("Item")
+            if items.head_version(head) == known.version:
+                now = self._clock.now_ms()
+                live = tuple(m for m in known.members if not m.is_expired(now))
+                return evolve(known, members=live, seq=items.head_seq(head))
+        return self._remember(self._read_room(room_id))
+
+    def _read_room(self, room_id: RoomId) -> Room:
         """The room's partition holds its memberships and its log head: one Query reads both."""
         found = every_item(
             self._client.query,
@@ -147,14 +176,33 @@ class DynamoDBConnectionStore:
             ConsistentRead=True,
             **self._page_size,
         )
-        members, seq = [], 0
+        members, head = [], None
         for item in found:
             if items.is_log_head(item):
-                seq = items.head_seq(item)
+                head = item
             else:
                 members.append(items.membership_from_item(item))
         members.sort(key=lambda m: (m.joined_at, m.connection_id.value))
-        return Room(room_id, tuple(members), seq)
+        return Room(room_id, tuple(members), items.head_seq(head), items.head_version(head))
+
+    def _recall(self, room_id: RoomId) -> Room | None:
+        with self._known_lock:
+            known = self._known.get(room_id)
+            if known is not None:
+                self._known.move_to_end(room_id)
+            return known
+
+    def _remember(self, room: Room) -> Room:
+        with self._known_lock:
+            self._known[room.id] = room
+            self._known.move_to_end(room.id)
+            while len(self._known) > KNOWN_ROOMS:
+                self._known.popitem(last=False)
+        return room
+
+    def _forget(self, room_id: RoomId) -> None:
+        with self._known_lock:
+            self._known.pop(room_id, None)
 
     def connections(self) -> Iterator[Connection]:
         found = every_item(
@@ -184,6 +232,11 @@ class DynamoDBConnectionStore:
 
     def _delete_memberships(self, connections: Sequence[Connection]) -> None:
         self._deleter.delete(key for c in connections for key in _membership_keys(c))
+        for room_id in sorted({room for c in connections for room in c.rooms}):
+            self._forget(room_id)
+            self._client.update_item(
+                TableName=self._table_name, **items.membership_moved(room_id)
+            )
 
 
 def _membership_keys(connection: Connection) -> list[items.Item]:

@@ -37,7 +37,7 @@ def join(
 ) -> Connection:
     """Update the connection if its version is unchanged, put the membership, drop evictions."""
     evicted = [room for room in dict.fromkeys(evict) if room != room_id]
-    if len(evicted) + 2 > MAX_TRANSACTION_ITEMS:
+    if 2 * len(evicted) + 3 > MAX_TRANSACTION_ITEMS:
         raise ValueError(f"cannot evict {len(evicted)} rooms in one transaction")
     updated = connection.joining(room_id, joined_at, evicted)
     membership = items.membership_to_item(updated.membership(room_id))
@@ -48,6 +48,7 @@ def join(
                 _versioned_update(table_name, connection, updated, token),
                 {"Put": {"TableName": table_name, "Item": membership}},
                 *(_delete(table_name, items.membership_key(r, connection.id)) for r in evicted),
+                *(_moved(table_name, r) for r in [room_id, *evicted]),
             ],
             ClientRequestToken=token,
         )
@@ -67,6 +68,7 @@ def leave(client: Any, table_name: str, connection_id: ConnectionId, room_id: Ro
         request = [
             _delete(table_name, membership_key, "attribute_exists(pk)"),
             _unlisting_update(table_name, connection_id, room_id, token),
+            _moved(table_name, room_id),
         ]
         try:
             client.transact_write_items(TransactItems=request, ClientRequestToken=token)
@@ -77,8 +79,8 @@ def leave(client: Any, table_name: str, connection_id: ConnectionId, room_id: Ro
             codes = cancellation_codes(error)
             if codes[:1] == [CHECK_FAILED]:
                 return False
-            if codes[1:] == [CHECK_FAILED]:
-                return _delete_orphan(client, table_name, membership_key)
+            if codes[1:2] == [CHECK_FAILED]:
+                return _delete_orphan(client, table_name, room_id, membership_key)
             if CONFLICT not in codes:
                 raise
     raise ConcurrentUpdate(f"{connection_id} kept changing while leaving {room_id}")
@@ -143,7 +145,7 @@ def _delete(table_name: str, key: items.Item, condition: str | None = None) -> d
     return {"Delete": {**request, "ConditionExpression": condition} if condition else request}
 
 
-def _delete_orphan(client: Any, table_name: str, key: items.Item) -> bool:
+def _delete_orphan(client: Any, table_name: str, room_id: RoomId, key: items.Item) -> bool:
     """The connection item is gone but its membership is not: delete the membership alone."""
     try:
         client.delete_item(
@@ -151,7 +153,12 @@ def _delete_orphan(client: Any, table_name: str, key: items.Item) -> bool:
         )
     except client.exceptions.ConditionalCheckFailedException:
         return False
+    client.update_item(TableName=table_name, **items.membership_moved(room_id))
     return True
+
+
+def _moved(table_name: str, room_id: RoomId) -> dict[str, Any]:
+    return {"Update": {"TableName": table_name, **items.membership_moved(room_id)}}
 
 
 def _raise_join_refusal(error: ClientError, connection_id: ConnectionId) -> None:

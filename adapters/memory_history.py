@@ -24,7 +24,10 @@ class InMemoryRoomLog:
         self._kept: dict[RoomId, deque[Message]] = {}
         self.epoch = uuid.uuid4().hex[:12]  # this process's numbering, gone when it ends
 
-    def append(self, message: Message, after: int) -> Message:
+    def append(
+        self, message: Message, after: int, members_version: int | None = None
+    ) -> Message:
+        """The lock orders every append; the memory store's member reads are never stale."""
         with self._lock:
             seq = self._latest.get(message.room_id, 0) + 1
             self._latest[message.room_id] = seq

@@ -21,6 +21,7 @@ class InMemoryConnectionStore:
         self._lock = threading.RLock()
         self._connections: dict[ConnectionId, Connection] = {}
         self._rooms: dict[RoomId, dict[ConnectionId, Membership]] = {}
+        self._versions: dict[RoomId, int] = {}
 
     def add(self, connection: Connection) -> None:
         with self._lock:
@@ -53,6 +54,7 @@ class InMemoryConnectionStore:
                 raise ConcurrentUpdate(connection.id.value)
             for evicted in evict:
                 self._room(evicted).pop(connection.id, None)
+            self._moved([room_id, *evict])
             updated = stored.joining(room_id, joined_at, evict)
             self._room(room_id)[connection.id] = updated.membership(room_id)  # join order
             self._connections[connection.id] = updated
@@ -63,6 +65,7 @@ class InMemoryConnectionStore:
         with self._lock:
             stored = self._connections.get(connection_id)
             membership = self._rooms.get(room_id, {}).pop(connection_id, None)
+            self._moved([room_id])
             self._prune_rooms([room_id])
             if stored is not None and stored.in_room(room_id):
                 self._connections[connection_id] = stored.leaving(room_id)
@@ -89,7 +92,9 @@ class InMemoryConnectionStore:
 
     def room(self, room_id: RoomId) -> Room:
         seq = self._log.latest(room_id) if self._log is not None else 0
-        return Room(room_id, tuple(self.members(room_id)), seq)
+        with self._lock:
+            version = self._versions.get(room_id, 0)
+        return Room(room_id, tuple(self.members(room_id)), seq, version)
 
     def connections(self) -> Iterator[Connection]:
         with self._lock:
@@ -111,8 +116,13 @@ class InMemoryConnectionStore:
         if connection is not None:
             for room_id in connection.rooms:
                 self._room(room_id).pop(connection_id, None)
+            self._moved(connection.rooms)
             self._prune_rooms(connection.rooms)
         return connection
+
+    def _moved(self, room_ids: Iterable[RoomId]) -> None:
+        for room_id in room_ids:
+            self._versions[room_id] = self._versions.get(room_id, 0) + 1
 
     def _room(self, room_id: RoomId) -> dict[ConnectionId, Membership]:
         return self._rooms.setdefault(room_id, {})

@@ -119,6 +119,11 @@ class ConcurrentUpdate(Exception):
     """Raised by a store when a connection changed since it was read (optimistic lock)."""
 
 
+class MembershipChanged(Exception):
+    """Raised by a room log when the room's members changed since the caller read them: its
+    member list is stale, and what it was about to send would miss someone."""
+
+
 class ConnectionGone(Exception):
     """Raised by a notifier when the target connection no longer exists (HTTP 410)."""
 

@@ -101,12 +101,14 @@ class Message:
 
 @frozen
 class Room:
-    """A room as one read sees it: its live members, and the seq of its latest message
-    (0 before the first)."""
+    """A room as one read sees it: its live members, the seq of its latest message (0 before
+    the first), and the version of its membership, which every join and leave moves: a
+    member list read at the same version is still the room's."""
 
     id: RoomId
     members: tuple[Membership, ...]
     seq: int = 0
+    version: int = 0
 
 
 @frozen

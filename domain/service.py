@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # the service is typed by the ports but never imports them at
 log = logging.getLogger(__name__)
 
 JOIN_ATTEMPTS = 5
+SEND_ATTEMPTS = 5
 SWEEP_CHUNK = 100
 
 
@@ -166,11 +167,20 @@ class ChatService:
         self._broadcast(room_id, remaining, frames.user_left(room_id, leaver.user_id, now))
 
     def send(self, connection_id: ConnectionId, room_id: RoomId, text: str) -> None:
-        room = self.store.room(room_id)
-        sender = find_member(room.members, connection_id)
-        said = Message(room_id, text, sender.user_id, self.clock.now_ms())
-        logged = self.log.append(said, after=room.seq)
-        self._broadcast(room_id, [m.connection_id for m in room.members], frames.message(logged))
+        """The seq is allocated only against the member list it is delivered to: a member
+        who joined meanwhile makes the log refuse, and the members are read again."""
+        for _ in range(SEND_ATTEMPTS):
+            room = self.store.room(room_id)
+            sender = find_member(room.members, connection_id)
+            said = Message(room_id, text, sender.user_id, self.clock.now_ms())
+            try:
+                logged = self.log.append(said, after=room.seq, members_version=room.version)
+            except errors.MembershipChanged:
+                continue
+            recipients = [m.connection_id for m in room.members]
+            self._broadcast(room_id, recipients, frames.message(logged))
+            return
+        raise errors.ConcurrentUpdate(f"the members of {room_id} kept changing")
 
     def ping(self, connection_id: ConnectionId) -> None:
         self._deliver(connection_id, frames.pong(self.clock.now_ms()))

@@ -18,12 +18,18 @@ class RoomLog(Protocol):
     @property
     def epoch(self) -> str: ...
 
-    def append(self, message: Message, after: int) -> Message:
+    def append(
+        self, message: Message, after: int, members_version: int | None = None
+    ) -> Message:
         """Give `message` the room's next seq, retain it, and return it with that seq.
 
         `after` is the room's latest seq as the caller last read it: a log that allocates by
         compare-and-set starts from it, and every log returns the right seq whatever it is.
-        A write retried after its commit was answered with an error is not appended twice.
+        `members_version` is the `Room.version` the caller's member list was read at: a log
+        that shares its record with the membership refuses with MembershipChanged when it
+        moved, so that no member who joined before the message's seq was allocated is left
+        out of its delivery. A write retried after its commit was answered with an error is
+        not appended twice.
         """
         ...
 

@@ -66,7 +66,9 @@ class ConnectionStore(Protocol):
 
     def room(self, room_id: RoomId) -> Room:
         """The room's members (as `members` reads them, in join order) and, in the same
-        read, the seq of its latest message as the room log has it."""
+        read, the seq of its latest message as the room log has it and the version of its
+        membership. A store may answer from a member list it read before, at the same
+        version."""
         ...
 
     def connections(self) -> Iterator[Connection]:

@@ -24,6 +24,15 @@ class RequestLog:
         return self.operations.count(operation)
 
 
+def connection_items(client: Any, table_name: str) -> list[dict[str, Any]]:
+    """Every connection and membership item, expired or not: what the room log keeps (each
+    room's head, its messages) left out."""
+    return [
+        item for item in raw_items(client, table_name)
+        if item["sk"]["S"] != "LOG" and not item["pk"]["S"].startswith("LOG#")
+    ]
+
+
 def raw_items(client: Any, table_name: str) -> list[dict[str, Any]]:
     """Every item in the table, expired or not, sorted by key."""
     found = every_item(client.scan, TableName=table_name, ConsistentRead=True)

@@ -30,6 +30,13 @@ class World:
         self.service = ChatService(store, self.notifier, clock, log=log)
         self.log = RequestLog(table.client)
 
+    def another_process(self) -> ChatService:
+        """A second execution environment on the same table: its own store and log."""
+        table = self.table
+        store = DynamoDBConnectionStore(table.client, table.name, self.clock)
+        log = DynamoDBRoomLog(table.client, table.name, self.clock)
+        return ChatService(store, self.notifier, self.clock, log=log)
+
     def keeping(self, retention: Retention) -> World:
         table = self.table
         self.service.log = DynamoDBRoomLog(table.client, table.name, self.clock, retention)
@@ -63,10 +70,10 @@ class TestLifecycle:
         world.service.connect(ALICE)
         assert world.log.operations == ["PutItem"]
 
-    def test_disconnect_with_one_room_is_delete_batch_write_and_query(self, world):
+    def test_disconnect_with_one_room_is_delete_batch_write_the_version_and_query(self, world):
         world.in_lobby(ALICE, BOB)
         world.service.disconnect(ALICE)
-        assert world.log.operations == ["DeleteItem", "BatchWriteItem", "Query"]
+        assert world.log.operations == ["DeleteItem", "BatchWriteItem", "UpdateItem", "Query"]
         assert world.notifier.actions_for(BOB)[-1] == "userLeft"
 
     def test_disconnect_without_rooms_is_one_delete(self, world):
@@ -83,17 +90,17 @@ class TestRooms:
         assert world.notifier.actions_for(ALICE) == ["joinedRoom"]
         assert world.notifier.actions_for(BOB)[-1] == "userJoined"
 
-    def test_a_room_size_limit_costs_one_query_before_the_write(self, world):
+    def test_a_room_size_limit_costs_a_read_of_the_head_before_the_write(self, world):
         world.with_limits(Limits(max_members_per_room=10)).in_lobby(BOB).connected(ALICE)
         world.service.join(ALICE, LOBBY)
         assert world.log.operations == [
-            "GetItem", "Query", "TransactWriteItems", "Query", "UpdateItem"
+            "GetItem", "GetItem", "TransactWriteItems", "Query", "UpdateItem"
         ]
 
-    def test_rejoining_a_room_is_get_and_query(self, world):
+    def test_rejoining_a_room_is_two_gets(self, world):
         world.in_lobby(ALICE)
         world.service.join(ALICE, LOBBY)
-        assert world.log.operations == ["GetItem", "Query"]
+        assert world.log.operations == ["GetItem", "GetItem"]
 
     def test_join_that_evicts_a_room_adds_one_query_for_the_room_left(self, world):
         world.in_lobby(ALICE)
@@ -102,16 +109,36 @@ class TestRooms:
             "GetItem", "TransactWriteItems", "Query", "Query", "UpdateItem"
         ]
 
-    def test_send_is_one_query_and_one_transaction_that_logs_it(self, world):
+    def test_a_steady_send_reads_the_head_and_writes_one_transaction_whatever_the_size(
+        self, world
+    ):
         world.in_lobby(ALICE, BOB)
         world.service.send(ALICE, LOBBY, "hello")
-        assert world.log.operations == ["Query", "TransactWriteItems"]
+        assert world.log.operations == ["GetItem", "TransactWriteItems"]
         assert world.notifier.frames_for(BOB)[-1]["seq"] == 1
 
-    def test_with_retention_off_a_send_is_one_query_and_one_update(self, world):
+    def test_a_send_in_a_process_that_never_read_the_room_queries_it_once(self, world):
+        world.in_lobby(ALICE, BOB)
+        elsewhere = world.another_process()
+        elsewhere.send(ALICE, LOBBY, "hello")
+        elsewhere.send(ALICE, LOBBY, "again")
+        assert world.log.operations == ["Query", "TransactWriteItems", "GetItem",
+                                        "TransactWriteItems"]
+
+    def test_a_send_right_after_a_join_elsewhere_reads_the_members_again(self, world):
+        world.in_lobby(ALICE)
+        world.service.send(ALICE, LOBBY, "warm")
+        world.connected(BOB)
+        world.another_process().join(BOB, LOBBY)
+        world.log.clear()
+        world.service.send(ALICE, LOBBY, "hello")
+        assert world.log.operations == ["GetItem", "Query", "TransactWriteItems"]
+        assert world.notifier.frames_for(BOB)[-1]["message"] == "hello"
+
+    def test_with_retention_off_a_steady_send_reads_the_head_and_updates_it(self, world):
         world.keeping(Retention(messages=0)).in_lobby(ALICE, BOB)
         world.service.send(ALICE, LOBBY, "hello")
-        assert world.log.operations == ["Query", "UpdateItem"]
+        assert world.log.operations == ["GetItem", "UpdateItem"]
         assert world.notifier.frames_for(BOB)[-1]["seq"] == 1
 
     def test_a_send_that_lost_the_race_for_its_seq_costs_one_transaction_more(self, world):
@@ -134,8 +161,8 @@ class TestRooms:
         ]
         assert world.notifier.actions_for(BOB) == ["joinedRoom", "message"]
 
-    def test_leave_is_query_and_transact_write(self, world):
+    def test_leave_is_a_read_of_the_head_and_a_transaction(self, world):
         world.in_lobby(ALICE, BOB)
         world.service.leave(ALICE, LOBBY)
-        assert world.log.operations == ["Query", "TransactWriteItems"]
+        assert world.log.operations == ["GetItem", "TransactWriteItems"]
         assert world.notifier.actions_for(BOB)[-1] == "userLeft"

@@ -7,10 +7,13 @@ import pytest
 
 from roomcast.adapters.clocks import FixedClock
 from roomcast.adapters.dynamodb_history import DynamoDBRoomLog
+from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
 from roomcast.adapters.memory_history import InMemoryRoomLog
+from roomcast.domain.errors import MembershipChanged
 from roomcast.domain.history import Retention
+from roomcast.domain.model import Connection, ConnectionId, UserId
 from tests.support.faults import COMMITTED_THEN, LostAnswers
-from tests.support.room_logs import LOG_FACTORIES, ROOM, Logged, append
+from tests.support.room_logs import LOG_FACTORIES, ROOM, Logged, append, said
 
 
 @pytest.fixture(params=[b for b in sorted(LOG_FACTORIES) if b != "memory"])
@@ -44,3 +47,41 @@ class TestCommittedWritesAnsweredWithAnError:
         assert append(world, clock, "after").seq == 3
         replay = world.log.replay(ROOM, 0, 3)
         assert [m.text for m in replay.messages] == ["before", "lost answer", "after"]
+
+
+class TestAStaleMemberList:
+    def test_an_append_against_a_member_list_read_before_a_join_is_refused(
+        self, dynamodb_logged, clock
+    ):
+        world = dynamodb_logged
+        now = clock.now_ms()
+        first = Connection(ConnectionId("c-1"), UserId("one"), now, now // 1000 + 7200)
+        world.store.add(first)
+        world.store.join(first, ROOM, now)
+        before = world.store.room(ROOM)
+        late = Connection(ConnectionId("c-2"), UserId("two"), now, now // 1000 + 7200)
+        world.store.add(late)
+        world.store.join(late, ROOM, now)
+        with pytest.raises(MembershipChanged):
+            world.log.append(
+                said(clock, "stale"), after=before.seq, members_version=before.version
+            )
+        fresh = world.store.room(ROOM)
+        message = world.log.append(said(clock, "fresh"), fresh.seq, fresh.version)
+        assert message.seq == 1
+        assert len(fresh.members) == 2
+
+    def test_another_process_sees_a_join_and_reads_the_members_again(
+        self, dynamodb_logged, clock
+    ):
+        world = dynamodb_logged
+        now = clock.now_ms()
+        first = Connection(ConnectionId("c-1"), UserId("one"), now, now // 1000 + 7200)
+        world.store.add(first)
+        world.store.join(first, ROOM, now)
+        assert len(world.store.room(ROOM).members) == 1  # now known to this process
+        elsewhere = DynamoDBConnectionStore(world.client, world.table_name, clock)
+        late = Connection(ConnectionId("c-2"), UserId("two"), now, now // 1000 + 7200)
+        elsewhere.add(late)
+        elsewhere.join(late, ROOM, now)
+        assert [m.connection_id for m in world.store.room(ROOM).members] == [first.id, late.id]

@@ -11,7 +11,12 @@ from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore, make_dynam
 from roomcast.domain.errors import ConcurrentUpdate, ConnectionNotFound
 from roomcast.domain.model import Connection, RoomId
 from roomcast.entrypoints.gateway.template import load_template, ttl_attribute
-from tests.adapters.dynamodb_helpers import RequestLog, ThrottledBatchWrites, raw_items
+from tests.adapters.dynamodb_helpers import (
+    RequestLog,
+    ThrottledBatchWrites,
+    connection_items,
+    raw_items,
+)
 from tests.support.dynamodb_tables import DYNAMODB_BACKENDS, DynamoDBTable, dynamodb_table
 from tests.support.store_connections import OTHER, ROOM, joined, make_connection
 
@@ -69,7 +74,7 @@ class TestExpiry:
         store = store_on(table, clock)
         [short] = add_members(store, clock, 1, ttl=60)
         clock.advance(seconds=60)
-        assert len(raw_items(table.client, table.name)) == 2
+        assert len(connection_items(table.client, table.name)) == 2
         assert store.get(short.id) is None
         assert store.members(ROOM) == []
         assert store.stats().total_connections == 0
@@ -120,7 +125,7 @@ class TestBatchDeletes:
         sleeps: list[float] = []
         deleter = BatchDeleter(throttled, table.name, sleep=sleeps.append)
         store_on(table, clock, deleter=deleter).remove(connection.id)
-        assert raw_items(table.client, table.name) == []
+        assert connection_items(table.client, table.name) == []
         assert max(throttled.batch_sizes) <= 25
         assert sleeps == [0.05, 0.1, 0.2]
 
@@ -154,7 +159,7 @@ class TestRefusedWrites:
         store.remove(alice.id)
         with pytest.raises(ConnectionNotFound):
             store.join(stale_read, ROOM, clock.now_ms())
-        assert raw_items(table.client, table.name) == []
+        assert connection_items(table.client, table.name) == []
 
     def test_a_stale_join_leaves_every_item_as_it_was(self, table, clock):
         store = store_on(table, clock)
@@ -183,7 +188,7 @@ class TestRefusedWrites:
         [alice] = add_members(store, clock, 1)
         table.client.delete_item(TableName=table.name, Key=connection_key(alice.id))
         assert store.leave(alice.id, ROOM) is True
-        assert raw_items(table.client, table.name) == []
+        assert connection_items(table.client, table.name) == []
         assert store.leave(alice.id, ROOM) is False
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from roomcast.adapters.clocks import FixedClock
+from roomcast.domain.errors import MembershipChanged
 from roomcast.domain.history import Retention
 from roomcast.domain.model import Connection, ConnectionId
 from tests.support.room_logs import ALICE, LOG_FACTORIES, OTHER, ROOM, Logged, append, said
@@ -84,6 +85,44 @@ class TestTheStoreReadsTheSeq:
         assert room.seq == 2
         assert [m.connection_id for m in room.members] == [connection.id]
         assert list(room.members) == logged.store.members(ROOM)
+
+    def test_every_join_leave_and_removal_moves_the_rooms_version(self, logged, clock):
+        now = clock.now_ms()
+        alice = Connection(ConnectionId("c-a"), ALICE, now, now // 1000 + 7200)
+        bob = Connection(ConnectionId("c-b"), ALICE, now, now // 1000 + 7200)
+        versions = [logged.store.room(ROOM).version]
+        for connection in (alice, bob):
+            logged.store.add(connection)
+            logged.store.join(logged.store.get(connection.id), ROOM, now)
+            versions.append(logged.store.room(ROOM).version)
+        append(logged, clock, "a message moves no membership")
+        versions.append(logged.store.room(ROOM).version)
+        logged.store.leave(alice.id, ROOM)
+        versions.append(logged.store.room(ROOM).version)
+        logged.store.remove(bob.id)
+        versions.append(logged.store.room(ROOM).version)
+        assert versions[2] == versions[3]
+        moved = [versions[0], versions[1], versions[2], versions[4], versions[5]]
+        assert moved == sorted(set(moved)), versions
+
+    def test_a_member_list_read_before_a_join_cannot_get_a_seq(self, logged, clock):
+        now = clock.now_ms()
+        alice = Connection(ConnectionId("c-a"), ALICE, now, now // 1000 + 7200)
+        logged.store.add(alice)
+        logged.store.join(logged.store.get(alice.id), ROOM, now)
+        before = logged.store.room(ROOM)
+        bob = Connection(ConnectionId("c-b"), ALICE, now, now // 1000 + 7200)
+        logged.store.add(bob)
+        logged.store.join(logged.store.get(bob.id), ROOM, now)
+        try:
+            message = logged.log.append(
+                said(clock, "to a stale list"), after=before.seq, members_version=before.version
+            )
+        except MembershipChanged:
+            return  # the log shares its record with the membership and saw it move
+        # A log that cannot see the membership must be one whose store never reads stale.
+        assert [m.connection_id for m in logged.store.room(ROOM).members] == [alice.id, bob.id]
+        assert message.seq == 1
 
     def test_the_log_adds_no_member_and_no_room_to_the_stats(self, logged, clock):
         append(logged, clock, "one")

@@ -1,6 +1,7 @@
-"""One room's seq across processes: four Lambda-like processes send into one room at once,
-through the real handlers, on one DynamoDB table (moto_server), and no seq is shared or
-skipped."""
+"""One room across processes: four Lambda-like processes send into one room at once, through
+the real handlers, on one DynamoDB table (moto_server), while others join it: no seq is
+shared or skipped, and every joiner gets every message after its joinedRoom's seq, though
+each process sends to the member list it keeps until the room's membership version moves."""
 
 from __future__ import annotations
 
@@ -41,6 +42,23 @@ for i in range(count):
     assert answer["statusCode"] == 200, answer
 """
 
+# A late joiner: connects, then joins once the senders are under way.
+JOINER = """
+import sys, time
+from roomcast.entrypoints.aws_lambda import handlers
+from tests.support.events import connect_event, message_event
+
+name, delay = sys.argv[1], float(sys.argv[2])
+connection = f"conn-{name}"
+handlers.connect(connect_event(connection, {"userId": name}), None)
+print("joined", flush=True)
+sys.stdin.readline()
+time.sleep(delay)
+join = {"action": "joinRoom", "roomId": "busy"}
+assert handlers.message(message_event(connection, join), None)["statusCode"] == 200
+"""
+JOINER_DELAYS = (0.3, 0.8, 1.5)
+
 
 @pytest.fixture
 def table(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
@@ -79,13 +97,15 @@ def test_four_processes_sending_into_one_room_get_consecutive_unique_seqs(
         **FAKE_AWS_ENVIRONMENT, **table,
         "ROOMCAST_STORE": "dynamodb", "WEBSOCKET_ENDPOINT": stub.endpoint,
     }
-    senders = [
-        subprocess.Popen(
-            [sys.executable, "-c", SENDER, f"s{n}", str(MESSAGES_EACH)], cwd=ROOT, env=environ,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    def process(*arguments: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", *arguments], cwd=ROOT, env=environ, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
-        for n in range(SENDERS)
-    ]
+
+    senders = [process(SENDER, f"s{n}", str(MESSAGES_EACH)) for n in range(SENDERS)]
+    joiners = [process(JOINER, f"j{n}", str(d)) for n, d in enumerate(JOINER_DELAYS)]
+    senders += joiners
     for sender in senders:
         wait_until_joined(sender)
     for sender in senders:
@@ -108,3 +128,8 @@ def test_four_processes_sending_into_one_room_get_consecutive_unique_seqs(
     for n in range(SENDERS):  # each sender's own messages in the order it sent them
         own = [seq_of[f"s{n}-{i}"] for i in range(MESSAGES_EACH)]
         assert own == sorted(own)
+    for n in range(len(JOINER_DELAYS)):
+        frames = [json.loads(raw) for raw in stub.received(f"conn-j{n}")]
+        [joined] = [f for f in frames if f["action"] == "joinedRoom"]
+        heard = {f["seq"] for f in frames if f["action"] == "message"}
+        assert set(range(joined["seq"] + 1, total + 1)) <= heard, (n, joined["seq"])

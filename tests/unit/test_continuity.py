@@ -227,3 +227,27 @@ class TestResume:
         chat.say(bob, action="joinRoom", roomId="lobby", since=0)
         assert notifier.attempts == 2  # the second found bob gone, the third was never tried
         assert store.get(bob) is None
+
+
+class TestASendAgainstAStaleMemberList:
+    def test_the_send_reads_the_members_again_and_reaches_the_newcomer(self, clock):
+        class LogSeeingOneJoinLate(InMemoryRoomLog):
+            """Refuses the first append, as a log does whose room took a member meanwhile."""
+
+            refused = False
+
+            def append(self, message, after, members_version=None):
+                if not self.refused:
+                    self.refused = True
+                    chat.join(carol, "lobby")  # the member who joined meanwhile
+                    raise errors.MembershipChanged(message.room_id.value)
+                return super().append(message, after, members_version)
+
+        log, notifier = LogSeeingOneJoinLate(clock), FakeNotifier()
+        chat = Chat(ChatService(InMemoryConnectionStore(clock, log), notifier, clock, log=log),
+                    notifier)
+        alice, carol = chat.connect("alice"), chat.connect("carol")
+        chat.join(alice, "lobby")
+        assert chat.send(alice, "lobby", "hello").status_code == 200
+        assert messages(chat, carol) == [(1, "hello")]
+        assert messages(chat, alice) == [(1, "hello")]
