@@ -102,5 +102,6 @@ class TestCleanupOverHttp:
         assert item_keys(table) == {
             (f"CONN#{live}", "CONNECTION"),
             ("ROOM#lobby", f"CONN#{live}"),
+            ("ROOM#lobby", "LOG"),  # the room's log head: its seq and membership version
         }
         assert gateway.new_actions(live) == ["userLeft"]
