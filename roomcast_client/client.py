@@ -159,8 +159,7 @@ class RoomcastClient:
         except ValueError:
             log.error("not a JSON frame: %.80r", raw)
             return
-        for outcome in self.rooms.tick():
-            self._apply(outcome)
+        self._tick()
         if isinstance(frame, dict) and frame.get("action") == "pong":
             self.last_pong = frame.get("timestamp")
             return
@@ -186,6 +185,12 @@ class RoomcastClient:
             self.inbox.put_nowait(frame)
         if outcome.fill is not None:
             self._start(self._fill(outcome.fill))
+        if outcome.tick_after is not None:
+            asyncio.get_running_loop().call_later(outcome.tick_after, self._tick)
+
+    def _tick(self) -> None:
+        for outcome in self.rooms.tick():
+            self._apply(outcome)
 
     def _report(self, gap: Gap) -> None:
         log.warning("messages %d-%d of %s could not be recovered", gap.first, gap.last,

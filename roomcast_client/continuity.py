@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Frame = dict[str, Any]
+# Messages of one room are posted by whichever invocation sent them, so a later seq can
+# overtake an earlier one still in flight: a hole is only asked for once it has lasted this.
+HOLD_SECONDS = 0.5
 # A requested fill whose replay has not arrived by then is asked again, at most this often
 # for one hole before the client gives the hole up as lost.
 FILL_TIMEOUT_SECONDS = 5.0
@@ -52,6 +55,7 @@ class Outcome:
     deliver: tuple[Frame, ...] = ()
     gaps: tuple[Gap, ...] = ()
     fill: Fill | None = None
+    tick_after: float | None = None  # call `tick()` again after this many seconds
 
 
 @dataclass
@@ -62,6 +66,8 @@ class _Room:
     fill_target: int | None = None  # the seq the answered fill's replay ends at
     fill_asked_at: float | None = None
     fill_attempts: int = 0
+    filling: bool = False  # the next answer is to a fill, not the application's join
+    hole_seen_at: float | None = None
 
 
 class RoomTracker:
@@ -91,7 +97,9 @@ class RoomTracker:
         if room is None or not isinstance(seq, int):
             return Outcome(deliver=(frame,))
         gaps: tuple[Gap, ...] = ()
-        ready = [frame]
+        # The answer to the client's own fill is bookkeeping, not news for the application.
+        ready = [] if room.filling and "recovered" in frame else [frame]
+        room.filling = False
         epoch = frame.get("epoch")
         if room.epoch is not None and epoch != room.epoch and room.last is not None:
             gaps = self._restarted(frame["roomId"], room)
@@ -133,40 +141,48 @@ class RoomTracker:
         if room.fill_target is not None and room.last >= room.fill_target:
             room.fill_target = room.fill_asked_at = None
             room.fill_attempts = 0
-        return Outcome(tuple(ready), gaps, self._fill(room_id, room))
-
-    def _fill(self, room_id: str, room: _Room) -> Fill | None:
-        """The `since` to ask for when a hole is waiting and no fill is under way."""
-        if not room.pending or room.last is None or room.fill_asked_at is not None:
-            return None  # nothing missing, or a fill under way (tick() minds its timeout)
-        self._asked(room)
-        return Fill(room_id, room.last, room.epoch)
+        if not room.pending:
+            room.hole_seen_at = None
+            return Outcome(tuple(ready), gaps)
+        if room.hole_seen_at is None:
+            room.hole_seen_at = self._clock()
+        return Outcome(tuple(ready), gaps, tick_after=HOLD_SECONDS)
 
     def tick(self) -> list[Outcome]:
-        """Fills whose replay has not come in FILL_TIMEOUT_SECONDS: asked again, or after
-        MAX_FILL_ATTEMPTS given up, their hole reported and what was held behind it handed
-        on. Call it now and then (the client does on every frame, pongs included)."""
+        """A hole that lasted HOLD_SECONDS: asked for. A fill whose replay has not come in
+        FILL_TIMEOUT_SECONDS: asked again, or after MAX_FILL_ATTEMPTS given up, its hole
+        reported and what was held behind it handed on. Call it when an Outcome says, and
+        now and then (the client does on every frame, pongs included)."""
         outcomes = []
+        now = self._clock()
         for room_id, room in self._rooms.items():
-            stale = room.fill_asked_at is not None and (
-                self._clock() - room.fill_asked_at >= FILL_TIMEOUT_SECONDS
-            )
-            if not (room.pending and stale):
+            if not room.pending or room.last is None:
+                continue
+            if room.fill_asked_at is None:
+                if room.hole_seen_at is not None and now - room.hole_seen_at >= HOLD_SECONDS:
+                    self._asked(room, filling=True)
+                    fill = Fill(room_id, room.last, room.epoch)
+                    outcomes.append(Outcome(fill=fill, tick_after=FILL_TIMEOUT_SECONDS))
+                continue
+            if now - room.fill_asked_at < FILL_TIMEOUT_SECONDS:
                 continue
             if room.fill_attempts < MAX_FILL_ATTEMPTS:
-                self._asked(room)
-                outcomes.append(Outcome(fill=Fill(room_id, room.last or 0, room.epoch)))
+                self._asked(room, filling=True)
+                fill = Fill(room_id, room.last, room.epoch)
+                outcomes.append(Outcome(fill=fill, tick_after=FILL_TIMEOUT_SECONDS))
                 continue
             gaps, _ = self._skip(room_id, room, min(room.pending) - 1)
-            room.fill_target = room.fill_asked_at = None
+            room.fill_target = room.fill_asked_at = room.hole_seen_at = None
             room.fill_attempts = 0
+            room.filling = False
             outcomes.append(self._flush(room_id, room, gaps=gaps))
         return outcomes
 
-    def _asked(self, room: _Room) -> None:
+    def _asked(self, room: _Room, filling: bool = False) -> None:
         room.fill_asked_at = self._clock()
         room.fill_target = None
         room.fill_attempts += 1
+        room.filling = filling
 
     @staticmethod
     def _restarted(room_id: str, room: _Room) -> tuple[Gap, ...]:

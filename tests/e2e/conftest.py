@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from roomcast.entrypoints.gateway.template import load_template, table_definitio
 from tests.e2e.gateway_process import GatewayProcess, start_gateway
 from tests.e2e.protocol_check import frames_follow_the_asyncapi_document  # noqa: F401
 from tests.e2e.support import write_e2e_template
+from tests.support import moto_transactions
 
 StartGateway = Callable[..., GatewayProcess]
 _rooms = itertools.count(1)
@@ -65,14 +67,17 @@ def room() -> str:
 
 @pytest.fixture(scope="module")
 def dynamodb_settings() -> Iterator[dict[str, str]]:
-    """A moto_server on a loopback port with the template's table: the gateway's environment."""
+    """A moto_server on a loopback port with the template's table: the gateway's environment.
+
+    The table's name is the module's own: moto servers in one process share one backend."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto_transactions.install()  # transactions isolated from each other, as DynamoDB's are
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     settings = {
         "AWS_ENDPOINT_URL_DYNAMODB": f"http://{host}:{port}",
-        "CONNECTIONS_TABLE": "e2e-roomcast-connections",
+        "CONNECTIONS_TABLE": f"e2e-roomcast-{uuid.uuid4().hex[:12]}",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "e2e",
         "AWS_SECRET_ACCESS_KEY": "e2e",

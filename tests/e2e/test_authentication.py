@@ -42,6 +42,7 @@ class TestTokens:
         async with RoomcastClient(guarded.websocket_url, query) as client:
             await client.join_room("secure")
             frame = await next_frame(client)
-        assert frame == {
-            "action": "joinedRoom", "roomId": "secure", "memberCount": 1, "members": ["alice"]
+        assert {k: frame[k] for k in ("action", "roomId", "memberCount", "members", "userId")} == {
+            "action": "joinedRoom", "roomId": "secure", "memberCount": 1, "members": ["alice"],
+            "userId": "alice",
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from roomcast_client.continuity import (
     FILL_TIMEOUT_SECONDS,
+    HOLD_SECONDS,
     MAX_FILL_ATTEMPTS,
     Fill,
     Gap,
@@ -66,24 +67,47 @@ class TestInOrder:
         assert tracker.message(frame).deliver == (frame,)
 
 
+def holding(tracker: RoomTracker, clock: Clock, seq: int) -> Fill:
+    """A message past a hole, held until HOLD_SECONDS have passed; then the fill it asks."""
+    outcome = tracker.message(message(seq))
+    assert (outcome.deliver, outcome.fill, outcome.tick_after) == ((), None, HOLD_SECONDS)
+    clock.now += HOLD_SECONDS
+    [asked] = tracker.tick()
+    assert asked.fill is not None
+    return asked.fill
+
+
 class TestHoles:
-    def test_a_jump_holds_the_later_message_and_asks_since_the_last_delivered(self):
-        tracker = tracker_at(3)
-        outcome = tracker.message(message(6))
-        assert (outcome.deliver, outcome.fill) == ((), Fill(ROOM, 3, "e1"))
+    def test_a_seq_that_overtook_an_earlier_one_waits_for_it_without_a_fill(self):
+        clock = Clock()
+        tracker = tracker_at(3, clock)
+        assert tracker.message(message(5)).deliver == ()
+        clock.now += HOLD_SECONDS / 2
+        assert seqs(tracker.message(message(4)).deliver) == [4, 5]
+        clock.now += HOLD_SECONDS
+        assert tracker.tick() == []
+
+    def test_a_hole_that_lasts_asks_since_the_last_delivered(self):
+        clock = Clock()
+        assert holding(tracker_at(3, clock), clock, 6) == Fill(ROOM, 3, "e1")
 
     def test_the_replay_fills_the_hole_and_releases_what_was_held(self):
-        tracker = tracker_at(3)
-        tracker.message(message(6))
-        assert tracker.joined(joined(6, recovered=True, replayed=3)).fill is None
+        clock = Clock()
+        tracker = tracker_at(3, clock)
+        holding(tracker, clock, 6)
+        answer = tracker.joined(joined(6, recovered=True, replayed=3))
+        assert (answer.deliver, answer.fill) == ((), None)  # the client's own, not the app's
         assert seqs(tracker.message(message(4)).deliver) == [4]
         assert seqs(tracker.message(message(5)).deliver) == [5, 6]
         assert seqs(tracker.message(message(6)).deliver) == []  # the replay's copy
 
     def test_only_one_fill_is_asked_while_one_is_under_way(self):
-        tracker = tracker_at(3)
-        assert tracker.message(message(6)).fill == Fill(ROOM, 3, "e1")
+        clock = Clock()
+        tracker = tracker_at(3, clock)
+        holding(tracker, clock, 6)
         assert tracker.message(message(7)).fill is None
+        clock.now += HOLD_SECONDS
+        assert tracker.tick() == []
 
     def test_an_unrecovered_replay_reports_the_hole_and_goes_on_after_it(self):
         tracker = tracker_at(3)
@@ -105,7 +129,7 @@ class TestAFillThatNeverComes:
     def test_it_is_asked_again_after_the_timeout_then_given_up_and_told(self):
         clock = Clock()
         tracker = tracker_at(3, clock)
-        tracker.message(message(6))
+        holding(tracker, clock, 6)
         for _ in range(MAX_FILL_ATTEMPTS - 1):
             assert tracker.tick() == []
             clock.now += FILL_TIMEOUT_SECONDS

@@ -6,9 +6,11 @@
 // `protocols` (e.g. ['roomcast', token]) keeps a token out of the URL.
 //
 // The ordering is the same bookkeeping as roomcast_client/continuity.py: a message past a
-// hole is held while `joinRoom ... since` fills it; a hole the server no longer has, or one
-// asked for FILL_ATTEMPTS times without an answer, is reported to onGap and passed over.
+// hole is held; a hole that lasts HOLD_MS (a later seq can overtake one still in flight) is
+// asked for with `joinRoom ... since`; a hole the server no longer has, or one asked for
+// FILL_ATTEMPTS times without an answer, is reported to onGap and passed over.
 
+const HOLD_MS = 500;
 const FILL_TIMEOUT_MS = 5000;
 const FILL_ATTEMPTS = 3;
 
@@ -20,12 +22,15 @@ class RoomOrder {
     this.fillTarget = null; // the seq the answered fill's replay ends at
     this.fillAskedAt = null;
     this.fillAttempts = 0;
+    this.filling = false; // the next answer is to a fill, not the page's own join
+    this.holeSeenAt = null;
   }
 
-  asked(now) {
+  asked(now, filling = false) {
     this.fillAskedAt = now;
     this.fillTarget = null;
     this.fillAttempts += 1;
+    this.filling = filling;
   }
 
   // The `since` (and its epoch) to ask the server for.
@@ -63,9 +68,8 @@ class RoomOrder {
     return { gaps, frames };
   }
 
-  // Hand on everything that is now in order; the since to ask for if a hole is waiting.
+  // Hand on everything that is now in order; whether a hole is waiting (to look again later).
   flush(now) {
-    // Returns the fill as `{since, epoch}` (or null).
     for (const seq of [...this.pending.keys()]) {
       if (seq <= this.last) {
         this.pending.delete(seq);
@@ -82,12 +86,12 @@ class RoomOrder {
       this.fillAskedAt = null;
       this.fillAttempts = 0;
     }
-    let fill = null;
-    if (this.pending.size && this.fillAskedAt === null) {
-      this.asked(now);
-      fill = this.since();
+    if (!this.pending.size) {
+      this.holeSeenAt = null;
+      return { ready, holding: false };
     }
-    return { ready, fill };
+    this.holeSeenAt ??= now;
+    return { ready, holding: true };
   }
 }
 
@@ -202,7 +206,9 @@ class AWSWebSocketClient {
       return;
     }
     let gaps = [];
-    const ready = [frame];
+    // The answer to the client's own fill is bookkeeping, not news for the page.
+    const ready = room.filling && 'recovered' in frame ? [] : [frame];
+    room.filling = false;
     if (room.epoch !== null && frame.epoch !== room.epoch && room.last !== null) {
       gaps = room.restarted(frame.roomId);
     }
@@ -239,37 +245,53 @@ class AWSWebSocketClient {
   }
 
   deliver(roomId, room, first, gaps) {
-    const { ready, fill } = room.flush(Date.now());
+    const { ready, holding } = room.flush(Date.now());
     for (const gap of gaps) {
       this.onGap(gap);
     }
     for (const frame of [...first, ...ready]) {
       this.onMessage(frame);
     }
-    if (fill !== null) {
-      this.send('joinRoom', { roomId, ...fill });
+    if (holding) {
+      this.tickLater(HOLD_MS);
     }
   }
 
-  // A fill whose replay has not come: ask again, or after FILL_ATTEMPTS report the hole.
+  tickLater(delay) {
+    setTimeout(() => this.tick(), delay);
+  }
+
+  // A hole that lasted HOLD_MS: ask for it. A fill whose replay has not come: ask again, or
+  // after FILL_ATTEMPTS report the hole and go on.
   tick() {
     const now = Date.now();
     for (const [roomId, room] of this.rooms) {
-      if (!room.pending.size || room.fillAskedAt === null) {
+      if (!room.pending.size || room.last === null) {
+        continue;
+      }
+      if (room.fillAskedAt === null) {
+        if (room.holeSeenAt !== null && now - room.holeSeenAt >= HOLD_MS) {
+          room.asked(now, true);
+          this.send('joinRoom', { roomId, ...room.since() });
+          this.tickLater(FILL_TIMEOUT_MS);
+        }
         continue;
       }
       if (now - room.fillAskedAt < FILL_TIMEOUT_MS) {
         continue;
       }
       if (room.fillAttempts < FILL_ATTEMPTS) {
-        room.asked(now);
+        room.asked(now, true);
         this.send('joinRoom', { roomId, ...room.since() });
+        this.tickLater(FILL_TIMEOUT_MS);
         continue;
       }
       const { gaps } = room.skip(roomId, Math.min(...room.pending.keys()) - 1);
       room.fillTarget = null;
       room.fillAskedAt = null;
+      room.holeSeenAt = null;
       room.fillAttempts = 0;
+      room.filling = false;
       this.deliver(roomId, room, [], gaps);
     }
   }
