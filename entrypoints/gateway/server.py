@@ -403,6 +403,7 @@ def _gateway(
         origins=origins,
         api_id=api_id,
         authorizer=authorizer,
+        roomcast_store=prepared.any_in_process,
     )
 
 

@@ -70,3 +70,12 @@ def serve_until_exit(template: Path, *arguments: str) -> subprocess.CompletedPro
          "--template", str(template), *arguments],
         cwd=ROOT, env=environ, capture_output=True, text=True, timeout=90,
     )
+
+
+def roomcast(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The `roomcast` command line, as a user runs it (the operator's commands)."""
+    environ = {k: v for k, v in os.environ.items() if not INHERITED_SETTINGS.match(k)}
+    return subprocess.run(
+        [sys.executable, "-m", "roomcast.entrypoints.cli", *argv],
+        cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60,
+    )

@@ -23,6 +23,7 @@ from tests.e2e.own_templates.support import (
     dynamodb,
     management,
     receive,
+    roomcast,
     serve_until_exit,
     serving,
 )
@@ -180,3 +181,23 @@ def test_the_stage_flag_wins_over_the_templates():
                 return await receive(heidi)  # posted to https://{domainName}/beta
 
         assert asyncio.run(say())["text"] == "in beta"
+
+
+class TestOperatorCommands:
+    @async_test
+    async def test_connections_post_and_kick_work_on_any_template(self, chat):
+        base = chat.management_url.rsplit("/", 1)[0]
+        async with connect(chat, "name=ivy") as ivy:
+            (mine,) = [c for c, name in connection_names(chat).items() if name == "ivy"]
+            listed = await asyncio.to_thread(roomcast, "connections", "--json", "--gateway", base)
+            assert listed.returncode == 0, listed.stderr
+            assert mine in {row["connectionId"] for row in json.loads(listed.stdout)}
+            posted = await asyncio.to_thread(
+                roomcast, "post", mine, '{"from": "operator"}', "--gateway", base
+            )
+            assert posted.returncode == 0, posted.stderr
+            assert await receive(ivy) == {"from": "operator"}
+            kicked = await asyncio.to_thread(roomcast, "kick", mine, "--gateway", base)
+            assert kicked.returncode == 0, kicked.stderr
+            await asyncio.wait_for(ivy.wait_closed(), 10)
+        await eventually(lambda: "ivy" not in connection_names(chat).values())
