@@ -52,8 +52,8 @@ def local_dynamodb(environ: Mapping[str, str]) -> LocalDynamoDB:
         return LocalDynamoDB(given, embedded=False)
     if importlib.util.find_spec("moto") is None:
         raise LocalAwsError(
-            "the template has DynamoDB tables and moto is not installed: "
-            "pip install 'moto[server]' (or set AWS_ENDPOINT_URL_DYNAMODB to a DynamoDB Local)"
+            "the template has DynamoDB tables and moto is not installed: pip install "
+            "'roomcast[aws-local]' (or set AWS_ENDPOINT_URL_DYNAMODB to a DynamoDB Local)"
         )
     port = _free_loopback_port()
     process = subprocess.Popen(
