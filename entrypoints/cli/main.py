@@ -39,7 +39,10 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
-    serve.add_argument("--stage", default="dev", help="stage name: the URL path /{stage}")
+    serve.add_argument(
+        "--stage", default=None,
+        help="stage name, the URL path /{stage} (default: the template's StageName)",
+    )
     serve.add_argument(
         "--store", choices=("memory", "dynamodb"), default="memory",
         help="connection store the handlers use (dynamodb: CONNECTIONS_TABLE or the template's)",

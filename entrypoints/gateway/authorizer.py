@@ -16,8 +16,9 @@ from aiohttp import web
 from attrs import frozen
 
 from roomcast.entrypoints.gateway.invoker import LambdaContext
+from roomcast.entrypoints.gateway.isolation import FunctionFailed
 from roomcast.entrypoints.gateway.proxy_events import Api, Caller, connect_event, local_port
-from roomcast.entrypoints.gateway.routing import Handler
+from roomcast.entrypoints.gateway.routing import Handler, HandlerFor
 from roomcast.entrypoints.gateway.template import connect_authorizer_definition
 
 log = logging.getLogger("roomcast.gateway")
@@ -46,6 +47,10 @@ class ConnectAuthorizer:
             return Decision(401)
         try:
             answer = self.handler(authorizer_event(connect_event, region), context)
+        except FunctionFailed as failure:  # its traceback is in the function's own log
+            log.error("the $connect authorizer %s failed: %s: %s", failure.function,
+                      failure.error_type, failure.message)
+            return Decision(500)
         except Exception:
             log.exception("the $connect authorizer %s raised", self.handler_name)
             return Decision(500)
@@ -74,11 +79,18 @@ async def authorize(
     return dataclasses.replace(caller, authorizer=decision.context)
 
 
-def connect_authorizer(template: Mapping[str, Any]) -> ConnectAuthorizer | None:
-    """The template's `$connect` authorizer with its handler imported, or None without one."""
+def connect_authorizer(
+    template: Mapping[str, Any], handler_for: HandlerFor | None = None
+) -> ConnectAuthorizer | None:
+    """The template's `$connect` authorizer with its handler imported (or where
+    `handler_for` runs it), or None without one."""
     found = connect_authorizer_definition(template)
     if found is None:
         return None
+    if handler_for is not None:
+        return ConnectAuthorizer(
+            found.identity_sources, found.handler_name, handler_for(found.function, "")
+        )
     module, _, attribute = found.handler_name.rpartition(".")
     try:
         handler = getattr(importlib.import_module(module), attribute)

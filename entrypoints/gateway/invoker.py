@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from roomcast.entrypoints.gateway.isolation import FunctionFailed
 from roomcast.entrypoints.gateway.routing import Route
 
 log = logging.getLogger("roomcast.gateway")
@@ -117,6 +118,10 @@ class Invoker:
         context = LambdaContext(route.function, request_id, self._timeout)
         try:
             return _outcome_of(route.handler(event, context))
+        except FunctionFailed as failure:  # its traceback is in the function's own log
+            log.error("%s (%s) failed: %s: %s", failure.function, route.key,
+                      failure.error_type, failure.message)
+            return Outcome(500, INTERNAL_SERVER_ERROR, error=INTERNAL_SERVER_ERROR)
         except Exception:
             log.exception("%s (%s) raised", route.handler_name, route.key)
             return Outcome(500, INTERNAL_SERVER_ERROR, error=INTERNAL_SERVER_ERROR)

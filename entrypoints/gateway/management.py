@@ -95,9 +95,12 @@ async def list_connections(request: web.Request) -> web.Response:
     `roomcast connections --gateway`. Read-only; API Gateway has no such call."""
     gateway = request.app[GATEWAY]
     live = [c for c in gateway.connections.all() if c.is_open]
-    stored, problem = await asyncio.get_running_loop().run_in_executor(
-        None, _stored, [c.id for c in live]
-    )
+    stored: dict[str, Any] = {}
+    problem: str | None = None
+    if gateway.roomcast_store:
+        stored, problem = await asyncio.get_running_loop().run_in_executor(
+            None, _stored, [c.id for c in live]
+        )
     body: dict[str, Any] = {
         "stage": gateway.stage,
         "connections": [_describe(c, stored.get(c.id)) for c in live],

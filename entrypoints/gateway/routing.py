@@ -60,11 +60,18 @@ def route_key_for(body: str | None, expression: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def load_routes(template: Mapping[str, Any]) -> RouteTable:
-    """What runs locally is what deploys: the template's routes, each with its `Handler`."""
+HandlerFor = Callable[[str, str], Handler]  # (function logical id, its Handler) -> handler
+
+
+def load_routes(template: Mapping[str, Any], handler_for: HandlerFor | None = None) -> RouteTable:
+    """What runs locally is what deploys: the template's routes, each with its `Handler`
+    (imported here, unless `handler_for` says where each function's handler runs)."""
     routes = {}
     for found in route_definitions(template):
-        handler = import_handler(found.handler_name)
+        if handler_for is None:
+            handler = import_handler(found.handler_name)
+        else:
+            handler = handler_for(found.function, found.handler_name)
         routes[found.key] = Route(
             found.key, found.function, found.handler_name, handler, found.two_way
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -16,17 +17,33 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from roomcast.entrypoints.gateway import environment, injection, log_setup
+from roomcast.entrypoints.gateway import environment, functions, injection, log_setup
 from roomcast.entrypoints.gateway.app import make_app
 from roomcast.entrypoints.gateway.authorizer import connect_authorizer
+from roomcast.entrypoints.gateway.functions import TemplateFunctions
 from roomcast.entrypoints.gateway.invoker import Invoker
+from roomcast.entrypoints.gateway.isolation import LocalSettings
+from roomcast.entrypoints.gateway.local_aws import (
+    LocalAwsError,
+    LocalDynamoDB,
+    ensure_tables,
+    local_dynamodb,
+)
 from roomcast.entrypoints.gateway.origins import OriginPolicy
+from roomcast.entrypoints.gateway.proxy_events import new_api_id
 from roomcast.entrypoints.gateway.routing import RouteTable, load_routes
 from roomcast.entrypoints.gateway.state import Gateway, GatewayLimits
 from roomcast.entrypoints.gateway.template import (
     DEFAULT_TEMPLATE,
+    TemplateError,
+    connect_authorizer_definition,
     load_template,
+    local_stack,
+    parameter_values,
+    route_definitions,
+    stage_name,
     table_definition,
+    table_definitions,
     table_name,
     ttl_attribute,
     with_parameters,
@@ -34,6 +51,7 @@ from roomcast.entrypoints.gateway.template import (
 from roomcast.entrypoints.settings import ConfigurationError, from_environ
 
 log = logging.getLogger("roomcast.gateway")
+DEFAULT_STAGE = "dev"  # a template without a Stage resource, and no --stage
 
 
 class CannotStart(Exception):
@@ -44,7 +62,7 @@ class CannotStart(Exception):
 class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8080
-    stage: str = "dev"
+    stage: str | None = None  # None: the template's own stage
     store: str = "memory"
     template: Path = DEFAULT_TEMPLATE
     workers: int = 32
@@ -95,18 +113,45 @@ def run(options: ServeOptions) -> int:
 
 async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> None:
     template = _template(options.template, options.parameter_overrides)
-    table = table_name(template, options.stage)
-    _check_settings(options, table)
+    stage = served_stage(options, template)
     environment.use_local_aws_defaults(os.environ)
-    store = _store_description(options, template)
-    routes = _routes(options.template, template)
+    prepared = _functions(options.template, template)
+    if prepared.any_in_process:
+        table = table_name(template, stage)
+        _check_settings(options, table)
+        store = _store_description(options, template, stage)
     listener = _listen(options.host, options.port)
-    urls = Urls(options.host, listener.getsockname()[1], options.stage)
-    environment.configure(
-        os.environ, store=options.store, endpoint=urls.management, table_name=table
-    )
-    gateway = _gateway(options, template, routes)
-    injection.configure(gateway, options.notifier, options.workers)
+    urls = Urls(options.host, listener.getsockname()[1], stage)
+    api_id = new_api_id()
+    dynamodb: LocalDynamoDB | None = None
+    try:
+        if prepared.pending:
+            dynamodb = _isolate(options, template, prepared, urls, api_id)
+        routes = _routes(options.template, template, prepared)
+        if prepared.any_in_process:
+            environment.configure(
+                os.environ, store=options.store, endpoint=urls.management, table_name=table
+            )
+        gateway = _gateway(options, template, routes, stage, api_id, prepared)
+        if prepared.any_in_process:
+            injection.configure(gateway, options.notifier, options.workers)
+        await _run(options, gateway, listener, banner_of(options, urls, prepared, dynamodb,
+                                                         store if prepared.any_in_process else ""),
+                   stop)
+    finally:
+        listener.close()
+        prepared.stop()
+        if dynamodb is not None:
+            dynamodb.stop()
+
+
+async def _run(
+    options: ServeOptions,
+    gateway: Gateway,
+    listener: socket.socket,
+    text: str,
+    stop: asyncio.Event | None,
+) -> None:
     # aiohttp arms its keep-alive timer when a connection opens and disarms it when a
     # request arrives: with the handshake timeout as keep-alive timeout, a connection that
     # never completes its upgrade request is closed after it (an idle HTTP keep-alive
@@ -119,7 +164,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
     )
     await runner.setup()
     await web.SockSite(runner, listener).start()
-    print(banner(options, urls, store), flush=True)
+    print(text, flush=True)
     stop = stop or _stop_on_signals()
     await stop.wait()
     print(f"Shutting down: closing {len(gateway.connections)} connection(s)", flush=True)
@@ -128,6 +173,100 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
         await asyncio.get_running_loop().run_in_executor(None, _release_handler_resources)
     finally:
         await runner.cleanup()
+
+
+def served_stage(options: ServeOptions, template: Mapping[str, Any]) -> str:
+    """`--stage`, else the stage the template names (a Ref of a parameter: its value)."""
+    if options.stage:
+        return options.stage
+    try:
+        name = stage_name(template)
+    except TemplateError:
+        return DEFAULT_STAGE
+    if isinstance(name, str):
+        return name
+    reference = name.get("Ref") if isinstance(name, dict) and len(name) == 1 else None
+    value = parameter_values(template).get(str(reference)) if reference else None
+    if isinstance(value, str) and value:
+        return value
+    raise CannotStart(
+        f"cannot use the template {options.template}: the stage's StageName is not a "
+        "string or a parameter's Ref: pass --stage"
+    )
+
+
+def _functions(path: Path, template: Mapping[str, Any]) -> TemplateFunctions:
+    """The functions the routes and the authorizer invoke: roomcast's (and those whose code
+    is not here) imported now, the others defined to run isolated once the port is known."""
+    # Handlers named in a template resolve from the working directory, as `flask run` does;
+    # a console script's sys.path starts with its own bin/ instead.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        ids = [route.function for route in route_definitions(template)]
+        authorizer = connect_authorizer_definition(template)
+        if authorizer is not None:
+            ids.append(authorizer.function)
+        return functions.prepare(template, ids, path.resolve().parent)
+    except (ImportError, ValueError) as error:
+        raise CannotStart(f"cannot use the template {path}: {error}") from None
+
+
+def _isolate(
+    options: ServeOptions,
+    template: Mapping[str, Any],
+    prepared: TemplateFunctions,
+    urls: Urls,
+    api_id: str,
+) -> LocalDynamoDB | None:
+    """Local values for the template's names, its tables created, its functions started."""
+    region = _region(os.environ)
+    resolver = local_stack(
+        template,
+        api_id=api_id,
+        stage=urls.stage,
+        websocket_origin=f"ws://{urls.base}",
+        http_origin=f"http://{urls.base}",
+        region=region,
+        stack_name=stack_name(options.template),
+    )
+    dynamodb: LocalDynamoDB | None = None
+    try:
+        tables = table_definitions(template, resolver)
+        if tables:
+            dynamodb = local_dynamodb(os.environ)
+            for created in ensure_tables(dynamodb.url, region, tables, embedded=dynamodb.embedded):
+                print(f"Created table {created} at {dynamodb.url}", flush=True)
+        settings = LocalSettings(
+            region=region,
+            management_url=urls.management,
+            dynamodb_endpoint=dynamodb.url if dynamodb else None,
+            allow_aws=options.allow_aws,
+        )
+        prepared.isolate(resolver, settings, max_environments=options.workers)
+        warning = functions.runtime_warning(prepared)
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
+        functions.start(prepared)
+    except (ValueError, LocalAwsError) as error:
+        if dynamodb is not None:
+            dynamodb.stop()
+        raise CannotStart(f"cannot use the template {options.template}: {error}") from None
+    except Exception as error:  # botocore's, from a user's DynamoDB endpoint
+        if dynamodb is not None:
+            dynamodb.stop()
+        raise CannotStart(f"cannot create the template's tables: {error}") from None
+    return dynamodb
+
+
+def _region(environ: Mapping[str, str]) -> str:
+    return environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def stack_name(template_path: Path) -> str:
+    """`AWS::StackName` here: the project folder's name, as `sam deploy --guided` offers."""
+    folder = template_path.resolve().parent.name
+    return re.sub(r"[^A-Za-z0-9-]+", "-", folder).strip("-") or "local"
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -155,13 +294,9 @@ def _template(path: Path, parameter_overrides: Mapping[str, str]) -> dict[str, o
         raise CannotStart(f"cannot use the template {path}: {error}") from None
 
 
-def _routes(path: Path, template: dict[str, object]) -> RouteTable:
-    # Handlers named in a template resolve from the working directory, as `flask run` does;
-    # a console script's sys.path starts with its own bin/ instead.
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+def _routes(path: Path, template: dict[str, object], prepared: TemplateFunctions) -> RouteTable:
     try:
-        return load_routes(template)
+        return load_routes(template, prepared.handler_for)
     except (ImportError, ValueError) as error:
         raise CannotStart(f"cannot use the template {path}: {error}") from None
 
@@ -177,10 +312,10 @@ def _check_settings(options: ServeOptions, table: str) -> None:
         raise CannotStart(str(error)) from None
 
 
-def _store_description(options: ServeOptions, template: dict[str, object]) -> str:
+def _store_description(options: ServeOptions, template: dict[str, object], stage: str) -> str:
     if options.store != "dynamodb":
         return "memory (in this process)"
-    table = os.environ.get("CONNECTIONS_TABLE") or table_name(template, options.stage)
+    table = os.environ.get("CONNECTIONS_TABLE") or table_name(template, stage)
     endpoint = ensure_table(
         table, template, create=options.create_table, allow_aws=options.allow_aws
     )
@@ -244,18 +379,31 @@ def _create(client: Any, table: str, template: dict[str, Any]) -> None:
     print(f"Created table {table} (TTL on {ttl_attribute(template)})", flush=True)
 
 
-def _gateway(options: ServeOptions, template: dict[str, object], routes: RouteTable) -> Gateway:
+def _gateway(
+    options: ServeOptions,
+    template: dict[str, object],
+    routes: RouteTable,
+    stage: str,
+    api_id: str,
+    prepared: TemplateFunctions,
+) -> Gateway:
     invoker = Invoker(
         options.workers, options.limits.integration_timeout_seconds, options.max_queued
     )
     origins = OriginPolicy.of(options.host, options.allowed_origins)
+    try:
+        authorizer = connect_authorizer(template, prepared.handler_for)
+    except (KeyError, ValueError) as error:
+        raise CannotStart(f"cannot use the template {options.template}: {error}") from None
     return Gateway(
         routes,
         options.limits,
         invoker,
-        options.stage,
+        stage,
         origins=origins,
-        authorizer=connect_authorizer(template),
+        api_id=api_id,
+        authorizer=authorizer,
+        roomcast_store=prepared.any_in_process,
     )
 
 
@@ -268,9 +416,10 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 def banner(options: ServeOptions, urls: Urls, store: str) -> str:
+    """What `serve` prints for roomcast's own template: its store, the chat page."""
     return "\n".join(
         [
-            f"roomcast gateway: stage {options.stage}, {options.store} store, "
+            f"roomcast gateway: stage {urls.stage}, {options.store} store, "
             f"{options.notifier} notifier, {options.template}",
             f"  Store:      {store}",
             f"  WebSocket:  {urls.websocket}",
@@ -281,6 +430,37 @@ def banner(options: ServeOptions, urls: Urls, store: str) -> str:
             "Press Ctrl-C to stop.",
         ]
     )
+
+
+def banner_of(
+    options: ServeOptions,
+    urls: Urls,
+    prepared: TemplateFunctions,
+    dynamodb: LocalDynamoDB | None,
+    store: str,
+) -> str:
+    """The banner; a template with functions of its own gets theirs, and no chat page
+    (the page speaks roomcast's protocol)."""
+    if not prepared.isolated:
+        return banner(options, urls, store)
+    described = prepared.describe()
+    lines = [
+        f"roomcast gateway: stage {urls.stage}, {len(described)} function(s), {options.template}",
+        *(f"  {'Functions:' if i == 0 else '':<11} {line}" for i, line in enumerate(described)),
+    ]
+    if dynamodb is not None:
+        kind = "embedded moto" if dynamodb.embedded else "AWS_ENDPOINT_URL_DYNAMODB"
+        lines.append(f"  DynamoDB:   {dynamodb.url} ({kind})")
+    if prepared.any_in_process:
+        lines.append(f"  Store:      {store}")
+    lines += [
+        f"  WebSocket:  {urls.websocket}",
+        f"  Management: {urls.management}/@connections/{{connectionId}}",
+        f"  Try:        npx wscat -c '{urls.websocket}'",
+        *_overrides_line(options),
+        "Press Ctrl-C to stop.",
+    ]
+    return "\n".join(lines)
 
 
 def _overrides_line(options: ServeOptions) -> list[str]:

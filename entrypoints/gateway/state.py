@@ -50,6 +50,8 @@ class Gateway:
     api_id: str = field(default_factory=new_api_id)
     connections: ConnectionRegistry = field(default_factory=ConnectionRegistry)
     authorizer: ConnectAuthorizer | None = None
+    # roomcast's handlers run here, so the listing can add each connection's user and rooms.
+    roomcast_store: bool = True
     accepting: bool = True
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 

@@ -10,6 +10,9 @@ from typing import Any
 
 import yaml
 
+from roomcast.entrypoints.gateway import sam
+from roomcast.entrypoints.gateway.intrinsics import LocalStack, Resolver
+
 # A built wheel carries a copy of infra/template.yaml in this package (setup.py puts it
 # there); a source checkout, editable install included, reads infra/ itself.
 PACKAGED_TEMPLATE = Path(__file__).resolve().parent / "template.yaml"
@@ -49,11 +52,13 @@ for _tag in _SHORT_FORMS:
 
 
 def load_template(path: str | Path = DEFAULT_TEMPLATE) -> dict[str, Any]:
+    """The template as CloudFormation reads it: YAML (short forms included) or JSON, with
+    the SAM transform applied when it declares `Transform: AWS::Serverless-2016-10-31`."""
     with open(path, encoding="utf-8") as handle:
         document = yaml.load(handle, Loader=_TemplateLoader)
-    if not isinstance(document, dict) or "Resources" not in document:
+    if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):
         raise ValueError(f"{path} is not a CloudFormation template (no Resources)")
-    return document
+    return sam.transform(document) if sam.uses_transform(document) else document
 
 
 def table_definition(
@@ -256,12 +261,14 @@ def _route_definition(
     key = str(properties.get("RouteKey"))
     integration_id = _single_reference(properties.get("Target"), f"route {logical_id} Target")
     integration = resources.get(integration_id, {}).get("Properties", {})
-    function_id = _single_reference(
-        integration.get("IntegrationUri"), f"integration {integration_id} IntegrationUri"
-    )
-    function = resources.get(function_id, {})
-    if function.get("Type") not in LAMBDA_FUNCTION_TYPES:
+    functions = [
+        found for found in _referenced_ids(integration.get("IntegrationUri"))
+        if resources.get(found, {}).get("Type") in LAMBDA_FUNCTION_TYPES
+    ]
+    if len(functions) != 1:
         raise TemplateError(f"integration {integration_id} does not target a Lambda function")
+    function_id = functions[0]
+    function = resources[function_id]
     handler_name = str(function.get("Properties", {}).get("Handler", ""))
     return RouteDefinition(key, function_id, handler_name, two_way)
 
@@ -277,7 +284,7 @@ def _referenced_ids(value: Any) -> list[str]:
     """Logical ids named by Ref, GetAtt or ${...} in Sub, anywhere inside `value`."""
     if isinstance(value, dict):
         if "Ref" in value:
-            return [str(value["Ref"])]
+            return [] if str(value["Ref"]).startswith("AWS::") else [str(value["Ref"])]
         if "Fn::GetAtt" in value:
             target = value["Fn::GetAtt"]
             return [str(target[0] if isinstance(target, list) else target.split(".")[0])]
@@ -297,15 +304,13 @@ def _sub_references(sub: Any) -> list[str]:
     return found
 
 
-FUNCTION_ARN = re.compile(r"functions/\$\{([A-Za-z0-9]+)\.Arn\}")
-
-
 @dataclass(frozen=True)
 class AuthorizerDefinition:
     """The Lambda REQUEST authorizer the template puts on `$connect`."""
 
     handler_name: str
     identity_sources: tuple[str, ...]
+    function: str = ""  # the function's logical id
 
 
 def connect_authorizer_definition(template: Mapping[str, Any]) -> AuthorizerDefinition | None:
@@ -319,11 +324,184 @@ def connect_authorizer_definition(template: Mapping[str, Any]) -> AuthorizerDefi
     )
     if route.get("AuthorizationType") != "CUSTOM":
         return None
-    authorizer = resources[route["AuthorizerId"]["Ref"]]["Properties"]
-    uri = authorizer["AuthorizerUri"]
-    found = FUNCTION_ARN.search(str(uri.get("Fn::Sub") if isinstance(uri, dict) else uri))
-    if found is None:
+    authorizer_id = _single_reference(route.get("AuthorizerId"), "the $connect AuthorizerId")
+    authorizer = resources.get(authorizer_id, {}).get("Properties", {})
+    named = [
+        found for found in _referenced_ids(authorizer.get("AuthorizerUri"))
+        if resources.get(found, {}).get("Type") in LAMBDA_FUNCTION_TYPES
+    ]
+    if len(named) != 1:
         raise ValueError("the $connect authorizer's AuthorizerUri names no function")
-    handler_name = str(resources[found.group(1)]["Properties"]["Handler"])
+    handler_name = str(resources[named[0]].get("Properties", {}).get("Handler", ""))
     sources = tuple(str(s) for s in authorizer.get("IdentitySource", []))
-    return AuthorizerDefinition(handler_name, sources)
+    return AuthorizerDefinition(handler_name, sources, named[0])
+
+
+# -- what a local run gives the template's names ------------------------------------
+
+DEFAULT_FUNCTION_TIMEOUT = 3.0  # Lambda's, and SAM's, when a function sets none
+DEFAULT_MEMORY_MB = 128
+
+
+def stage_name(template: Mapping[str, Any]) -> Any:
+    """The WebSocket API's stage as the template names it (a string or an intrinsic)."""
+    resources: Mapping[str, Any] = template.get("Resources", {})
+    api_id, _ = _websocket_api(resources)
+    for resource in resources.values():
+        properties = resource.get("Properties", {})
+        if (
+            resource.get("Type") in ("AWS::ApiGatewayV2::Stage", "AWS::ApiGatewayV2::Deployment")
+            and "StageName" in properties
+            and api_id in _referenced_ids(properties.get("ApiId"))
+        ):
+            return properties["StageName"]
+    raise TemplateError("the WebSocket API has no AWS::ApiGatewayV2::Stage: pass --stage")
+
+
+def stage_parameter(template: Mapping[str, Any]) -> str | None:
+    """The parameter the stage's name is, when it is `!Ref` of one."""
+    try:
+        name = stage_name(template)
+    except TemplateError:
+        return None
+    if isinstance(name, dict) and set(name) == {"Ref"}:
+        parameter = str(name["Ref"])
+        return parameter if parameter in template.get("Parameters", {}) else None
+    return None
+
+
+def parameter_values(template: Mapping[str, Any]) -> dict[str, Any]:
+    """Each parameter's value (its Default once `with_parameters` applied the overrides);
+    a list type's is a list, as its Ref is."""
+    values: dict[str, Any] = {}
+    for name, spec in template.get("Parameters", {}).items():
+        value = spec.get("Default", "")
+        kind = str(spec.get("Type", "String"))
+        if kind == "CommaDelimitedList" or kind.startswith("List<"):
+            value = [part.strip() for part in str(value).split(",")] if value != "" else []
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        else:
+            value = str(value)
+        values[name] = value
+    return values
+
+
+def local_stack(
+    template: Mapping[str, Any], **names: Any
+) -> Resolver:
+    """A resolver of the template's intrinsics to this machine's values (`LocalStack`'s)."""
+    stack = LocalStack(
+        resources=template.get("Resources", {}),
+        parameters=parameter_values(template),
+        mappings=template.get("Mappings", {}),
+        **names,
+    )
+    return Resolver(stack)
+
+
+@dataclass(frozen=True)
+class FunctionCode:
+    """Where a function's code is: a local folder or zip, inline code, or neither here."""
+
+    kind: str  # "folder", "zip", "inline" or "elsewhere" (S3, an image, a missing path)
+    path: Path | None = None
+    inline: str | None = None
+
+
+@dataclass(frozen=True)
+class FunctionDefinition:
+    """A Lambda function as the template declares it (intrinsics not yet resolved)."""
+
+    logical_id: str
+    handler_name: str
+    code: FunctionCode
+    runtime: str | None
+    timeout_seconds: float
+    memory_mb: int
+    environment: Mapping[str, Any]
+    properties: Mapping[str, Any]
+
+
+def function_definition(
+    template: Mapping[str, Any], logical_id: str, template_dir: Path
+) -> FunctionDefinition:
+    resource = template.get("Resources", {}).get(logical_id, {})
+    if resource.get("Type") not in LAMBDA_FUNCTION_TYPES:
+        raise TemplateError(f"{logical_id} is not a Lambda function")
+    properties: Mapping[str, Any] = resource.get("Properties", {})
+    if properties.get("PackageType") == "Image":
+        raise TemplateError(f"{logical_id} is a container image: roomcast serve runs zip functions")
+    variables = (properties.get("Environment") or {}).get("Variables") or {}
+    if not isinstance(variables, dict):
+        raise TemplateError(f"{logical_id} Environment.Variables: expected a map")
+    return FunctionDefinition(
+        logical_id=logical_id,
+        handler_name=str(properties.get("Handler", "")),
+        code=_function_code(properties, template_dir),
+        runtime=str(properties["Runtime"]) if "Runtime" in properties else None,
+        timeout_seconds=float(properties.get("Timeout", DEFAULT_FUNCTION_TIMEOUT)),
+        memory_mb=int(properties.get("MemorySize", DEFAULT_MEMORY_MB)),
+        environment=variables,
+        properties=properties,
+    )
+
+
+def _function_code(properties: Mapping[str, Any], template_dir: Path) -> FunctionCode:
+    """`CodeUri`/`InlineCode` (SAM) or `Code` (CloudFormation): a local path is relative to
+    the template, as `sam build` and `aws cloudformation package` take it."""
+    if isinstance(properties.get("InlineCode"), str):
+        return FunctionCode("inline", inline=properties["InlineCode"])
+    code = properties.get("CodeUri", properties.get("Code"))
+    if isinstance(code, dict) and isinstance(code.get("ZipFile"), str):
+        return FunctionCode("inline", inline=code["ZipFile"])
+    if not isinstance(code, str) or code.startswith("s3://"):
+        return FunctionCode("elsewhere")
+    path = (template_dir / code).resolve()
+    if path.is_dir():
+        return FunctionCode("folder", path)
+    if path.is_file() and path.suffix == ".zip":
+        return FunctionCode("zip", path)
+    return FunctionCode("elsewhere", path)
+
+
+@dataclass(frozen=True)
+class TableDefinition:
+    logical_id: str
+    name: str
+    create_arguments: Mapping[str, Any]  # CreateTable's, TableName included
+    ttl_attribute: str | None
+
+
+TABLE_ARGUMENTS = (
+    "AttributeDefinitions", "KeySchema", "BillingMode", "ProvisionedThroughput",
+    "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification",
+)
+
+
+def table_definitions(template: Mapping[str, Any], resolver: Resolver) -> list[TableDefinition]:
+    """Every DynamoDB table of the template (SimpleTables became tables in `sam.transform`),
+    as CreateTable and UpdateTimeToLive take it."""
+    found = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::DynamoDB::Table":
+            continue
+        properties = resolver.resolve(resource.get("Properties", {}), logical_id)
+        name = resolver.physical_name(logical_id)
+        arguments = {k: properties[k] for k in TABLE_ARGUMENTS if k in properties}
+        arguments.setdefault("BillingMode", "PAY_PER_REQUEST")
+        if arguments["BillingMode"] == "PAY_PER_REQUEST":
+            arguments.pop("ProvisionedThroughput", None)
+            for index in arguments.get("GlobalSecondaryIndexes", []):
+                index.pop("ProvisionedThroughput", None)
+        if "StreamSpecification" in arguments:
+            stream = arguments["StreamSpecification"]
+            arguments["StreamSpecification"] = {"StreamEnabled": True, **stream}
+        ttl = properties.get("TimeToLiveSpecification") or {}
+        enabled = ttl.get("Enabled") in (True, "true", "True")
+        found.append(TableDefinition(
+            logical_id, name, {"TableName": name, **arguments},
+            str(ttl["AttributeName"]) if enabled and "AttributeName" in ttl else None,
+        ))
+    return found
+

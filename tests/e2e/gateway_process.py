@@ -27,10 +27,11 @@ INHERITED_SETTINGS = re.compile(
 class GatewayProcess:
     process: subprocess.Popen[str]
     websocket_url: str
-    page_url: str
+    page_url: str  # "" for a template of functions of its own: it has no chat page
     output: list[str]
     event_log: Path | None
     follower: threading.Thread | None = None  # drains the output; done once the pipe closes
+    dynamodb_url: str | None = None  # the banner's DynamoDB endpoint, when it has one
 
     @property
     def management_url(self) -> str:
@@ -88,9 +89,10 @@ def start_gateway(
     if not ready.wait(STARTUP_SECONDS):
         process.kill()
         raise RuntimeError("roomcast serve did not start:\n" + "\n".join(output))
-    urls = dict(re.findall(r"^\s+(WebSocket|Chat page):\s+(\S+)$", "\n".join(output), re.M))
+    urls = dict(re.findall(r"^\s+(WebSocket|Chat page|DynamoDB):\s+(\S+)", "\n".join(output), re.M))
     return GatewayProcess(
-        process, urls["WebSocket"], urls["Chat page"], output, event_log, follower
+        process, urls["WebSocket"], urls.get("Chat page", ""), output, event_log, follower,
+        urls.get("DynamoDB"),
     )
 
 
