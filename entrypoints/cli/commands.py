@@ -10,9 +10,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
-from roomcast.entrypoints.cli.errors import USAGE, OperatorError, aws_errors
+from roomcast.entrypoints.cli.errors import OperatorError, aws_errors, setting_problem
 from roomcast.entrypoints.cli.output import count, print_json, print_table, when
-from roomcast.entrypoints.cli.sources import GatewaySource, Source, TableSource
+from roomcast.entrypoints.cli.sources import (
+    GatewaySource,
+    Source,
+    TableSource,
+    management_api_endpoint,
+)
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 Command = Callable[[argparse.Namespace], int]
@@ -65,12 +70,12 @@ def _container(args: argparse.Namespace) -> Any:
     if args.table:
         overrides["CONNECTIONS_TABLE"] = args.table
     if args.endpoint:
-        overrides["WEBSOCKET_ENDPOINT"] = args.endpoint
+        overrides["WEBSOCKET_ENDPOINT"] = management_api_endpoint(args.endpoint)
     try:
         return build_container({**os.environ, **overrides})
     except ConfigurationError as error:
-        hint = " (or --table)" if "CONNECTIONS_TABLE" in str(error) else ""
-        raise OperatorError(f"{error}{hint}", USAGE) from None
+        # cleanup sweeps the table even with --gateway; the others can do without it.
+        raise setting_problem(error, gateway_reads=args.command != "cleanup") from None
 
 
 def _table(args: argparse.Namespace) -> TableSource:
@@ -111,9 +116,9 @@ def _rooms(args: argparse.Namespace) -> int:
 def _cleanup(args: argparse.Namespace) -> int:
     from roomcast.entrypoints.cli.progress import CountingStore, Progress
 
+    gateway = GatewaySource(args.gateway) if args.gateway else None  # its URL checked first
     table = _table(args)
-    endpoint = (GatewaySource(args.gateway).management_endpoint if args.gateway
-                else table.management_endpoint)
+    endpoint = gateway.management_endpoint if gateway else table.management_endpoint
     container = table.container
     stored = table.stored_connections()
     progress = Progress("cleanup", len(stored), sys.stderr)

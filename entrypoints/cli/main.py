@@ -203,6 +203,7 @@ def _add_stats(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from roomcast.entrypoints.cli.errors import setting_problem
     from roomcast.entrypoints.containers import build_container
     from roomcast.entrypoints.settings import ConfigurationError
 
@@ -213,8 +214,9 @@ def _stats(args: argparse.Namespace) -> int:
     try:
         container = build_container(environ)
     except ConfigurationError as error:
-        print(f"roomcast stats: {error}", file=sys.stderr)
-        return 2
+        problem = setting_problem(error, gateway_reads=True)
+        print(f"roomcast stats: {problem}", file=sys.stderr)
+        return problem.exit_code
     stats = container.store().stats()
     report = {
         "totalConnections": stats.total_connections,

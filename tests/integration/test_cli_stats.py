@@ -34,4 +34,17 @@ class TestStatsCommand:
         self, environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
         assert main(["stats"]) == 2
-        assert "CONNECTIONS_TABLE" in capsys.readouterr().err
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.startswith("roomcast stats: CONNECTIONS_TABLE is required")
+        # ... and how else to get counts: from a running gateway.
+        assert line.endswith("(or --table); --gateway URL reads a running roomcast serve "
+                             "instead, e.g. --gateway http://127.0.0.1:8080/dev")
+
+    def test_a_malformed_gateway_url_is_one_line_with_the_fix(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["stats", "--gateway", "127.0.0.1:8080"]) == 2
+        assert capsys.readouterr().err == (
+            "roomcast stats: --gateway '127.0.0.1:8080' is not a gateway URL: write it as "
+            "--gateway http://127.0.0.1:8080/dev\n"
+        )
