@@ -192,13 +192,18 @@ def _add_stats(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     stats = commands.add_parser(
         "stats",
         help="live connections and members per room, from the configured store (as JSON)",
-        description="Reads the store chosen by ROOMCAST_STORE (dynamodb by default).",
+        description="Reads the store chosen by ROOMCAST_STORE (dynamodb by default), or a "
+        "running roomcast serve (--gateway); prints its JSON report with or without --json.",
     )
-    stats.add_argument("--table", help="DynamoDB table (default: $CONNECTIONS_TABLE)")
+    stats.add_argument(
+        "--json", action="store_true",
+        help="print JSON for scripts (as every operator command takes it; stats always does)",
+    )
     stats.add_argument(
         "--gateway", metavar="URL",
         help="a running roomcast serve, e.g. http://127.0.0.1:8080: its own counts",
     )
+    stats.add_argument("--table", help="DynamoDB table (default: $CONNECTIONS_TABLE)")
     stats.set_defaults(run=_stats)
 
 

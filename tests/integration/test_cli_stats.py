@@ -24,6 +24,16 @@ class TestStatsCommand:
         assert (report["totalConnections"], report["roomCounts"]) == (3, {"lobby": 2})
         assert isinstance(report["timestamp"], int)
 
+    @pytest.mark.parametrize("store_kind", ["dynamodb"])
+    def test_json_is_taken_as_by_every_operator_command(
+        self, gateway: Gateway, table: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        gateway.join(gateway.connect("alice"), "lobby")
+        capsys.readouterr()
+        assert main(["stats", "--json", "--table", table]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert (report["totalConnections"], report["roomCounts"]) == (1, {"lobby": 1})
+
     def test_a_bad_setting_exits_2_naming_the_variable(
         self, environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
