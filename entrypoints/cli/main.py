@@ -8,13 +8,31 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from roomcast.entrypoints.cli.commands import add_commands as add_operator_commands
 from roomcast.entrypoints.cli.extras import missing_dependency
 from roomcast.entrypoints.cli.token import add_token_command
 
 Number = TypeVar("Number", int, float)
+DISTRIBUTION = "roomcast"
+
+
+class _Version(argparse.Action):
+    """`--version`: the installed distribution's version, looked up only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version(DISTRIBUTION)
+        except PackageNotFoundError:
+            found = "(not installed: no distribution metadata)"
+        print(f"{parser.prog} {found}")  # on stdout, as argparse's own version action
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="roomcast",
         description="Real-time rooms on AWS API Gateway WebSocket APIs.",
     )
+    parser.add_argument("--version", action=_Version, help="print roomcast's version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(commands)
     _add_stats(commands)
