@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +17,8 @@ from roomcast.entrypoints.cli.token import add_token_command
 
 Number = TypeVar("Number", int, float)
 DISTRIBUTION = "roomcast"
+# API Gateway's rule for a stage name (CreateStage refuses any other).
+STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class _Version(argparse.Action):
@@ -58,7 +61,10 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
-    serve.add_argument("--stage", default="dev", help="stage name: the URL path /{stage}")
+    serve.add_argument(
+        "--stage", type=_stage, default="dev",
+        help="stage name, the URL path /{stage}: 1-128 letters, digits, - and _",
+    )
     serve.add_argument(
         "--store", choices=("memory", "dynamodb"), default="memory",
         help="connection store the handlers use (dynamodb: CONNECTIONS_TABLE or the template's)",
@@ -144,6 +150,14 @@ def _parameter_override(text: str) -> tuple[str, str]:
     if not equals or not key:
         raise argparse.ArgumentTypeError(f"a parameter override is KEY=VALUE, got {text!r}")
     return key, value
+
+
+def _stage(text: str) -> str:
+    if not STAGE_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"a stage name is 1-128 letters, digits, - and _, got {text!r}"
+        )
+    return text
 
 
 def _port(text: str) -> int:
