@@ -34,7 +34,8 @@ def add_commands(commands: Subparsers) -> None:
                       "is still the one swept (a gateway on its memory store cannot be).")
     post = _add(commands, "post", "send MESSAGE to one connection (PostToConnection)", _post)
     post.add_argument("connection_id", metavar="CONNECTION_ID")
-    post.add_argument("message", metavar="MESSAGE", help="sent as is, e.g. a JSON frame")
+    post.add_argument("message", metavar="MESSAGE",
+                      help="sent as is, e.g. a JSON frame; - reads it from standard input")
     kick = _add(commands, "kick", "close one connection (DeleteConnection)", _kick)
     kick.add_argument("connection_id", metavar="CONNECTION_ID")
 
@@ -138,8 +139,9 @@ def _cleanup(args: argparse.Namespace) -> int:
 
 
 def _post(args: argparse.Namespace) -> int:
-    data = args.message.encode()
-    _source(args).post(args.connection_id, data)
+    source = _source(args)  # a bad URL or table setting is said before stdin is read
+    data = _stdin_bytes() if args.message == "-" else args.message.encode()
+    source.post(args.connection_id, data)
     if args.json:
         return print_json({"connectionId": args.connection_id, "posted": len(data)})
     print(f"posted {len(data)} bytes to {args.connection_id}")
@@ -152,3 +154,9 @@ def _kick(args: argparse.Namespace) -> int:
         return print_json({"connectionId": args.connection_id, "kicked": True})
     print(f"disconnected {args.connection_id}")
     return 0
+
+
+def _stdin_bytes() -> bytes:
+    """MESSAGE `-`: standard input to its end, bytes as they come (a trailing newline too)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    return bytes(stream.read()) if stream is not None else sys.stdin.read().encode()

@@ -34,10 +34,12 @@ pytestmark = pytest.mark.e2e
 PATIENCE = 30.0
 
 
-def roomcast(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def roomcast(
+    *argv: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not INHERITED_SETTINGS.match(k)}
     return subprocess.run(
-        [sys.executable, "-m", "roomcast.entrypoints.cli", *argv],
+        [sys.executable, "-m", "roomcast.entrypoints.cli", *argv], input=stdin,
         cwd=ROOT, env={**environ, **(env or {})}, capture_output=True, text=True, timeout=60,
     )
 
@@ -122,6 +124,32 @@ class TestAgainstTheGateway:
                 roomcast, "post", xavier_id, "late", "--gateway", base(gateway))
             assert late.returncode == 1
             assert late.stderr.strip() == f"roomcast post: connection {xavier_id} is gone (410)"
+
+    @async_test
+    async def test_the_banners_management_url_names_the_gateway_and_dash_posts_stdin(
+        self, gateway: GatewayProcess, room: str
+    ) -> None:
+        async with gateway.client("yara", open_timeout=PATIENCE) as yara:
+            await join_all(room, yara)
+            at_stage = gateway.management_url  # http://127.0.0.1:PORT/dev, as the banner says
+            listed = await asyncio.to_thread(
+                roomcast, "connections", "--json", "--gateway", at_stage)
+            assert listed.returncode == 0, listed.stderr
+            yara_id = row_of(json.loads(listed.stdout), "yara")["connectionId"]
+
+            frame = {"action": "error", "message": "Not in room", "timestamp": 1764240000000}
+            posted = await asyncio.to_thread(
+                roomcast, "post", "--gateway", at_stage, "--", yara_id, "-",
+                stdin=json.dumps(frame))
+            assert posted.returncode == 0, posted.stderr
+            assert await next_frame(yara, PATIENCE) == frame
+
+        other_stage = await asyncio.to_thread(
+            roomcast, "rooms", "--gateway", f"{base(gateway)}/prod")
+        assert other_stage.returncode == 2
+        assert other_stage.stderr == (
+            f"roomcast rooms: the gateway at {base(gateway)} serves stage 'dev', not 'prod': "
+            f"use --gateway {at_stage}\n")
 
     @async_test
     async def test_the_gateway_prints_each_invocation_readably(

@@ -23,6 +23,7 @@ from roomcast.entrypoints.cli.main import main
 from roomcast.entrypoints.cli.progress import Progress
 from roomcast.entrypoints.gateway.template import load_template, table_definition
 from tests.moto_server import REPOSITORY, moto_server_url
+from tests.support.gateway_stub import GatewayStub
 
 LIVE, EXPIRED, IN_LOBBY = 900, 100, 30
 PADDING = "x" * 3000  # ~3 KB per connection item: 1,000 of them fill several Scan pages
@@ -134,6 +135,20 @@ class TestPostAndKick:
         assert posted == {"connectionId": "conn-00001=", "posted": 19}
         kicked = run_json(capsys, "kick", "conn-00001=", "--endpoint", url)
         assert kicked == {"connectionId": "conn-00001=", "kicked": True}
+
+    def test_post_dash_sends_standard_input_as_is(
+        self, against_moto: tuple[str, str], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        stub = GatewayStub(stage="dev")
+        try:
+            frame = '{"action":"notice","text":"from stdin, é"}\n'.encode()
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(frame)))
+            posted = run_json(capsys, "post", "conn-00002=", "-", "--endpoint", stub.endpoint)
+            assert posted == {"connectionId": "conn-00002=", "posted": len(frame)}
+            assert stub.received("conn-00002=") == [frame]  # not a literal "-"
+        finally:
+            stub.close()
 
     def test_post_without_an_endpoint_says_which_setting_is_missing(
         self, against_moto: tuple[str, str], capsys: pytest.CaptureFixture[str]
