@@ -25,6 +25,7 @@ from roomcast.entrypoints.gateway.routing import RouteTable, load_routes
 from roomcast.entrypoints.gateway.state import Gateway, GatewayLimits
 from roomcast.entrypoints.gateway.template import (
     DEFAULT_TEMPLATE,
+    ParameterError,
     load_template,
     table_definition,
     table_name,
@@ -151,6 +152,8 @@ def _template(path: Path, parameter_overrides: Mapping[str, str]) -> dict[str, o
     whether an authorizer guards $connect."""
     try:
         return with_parameters(load_template(path), parameter_overrides)
+    except ParameterError as error:
+        raise CannotStart(f"--parameter-overrides: {error}") from None
     except (OSError, ValueError, yaml.YAMLError) as error:
         raise CannotStart(f"cannot use the template {path}: {error}") from None
 

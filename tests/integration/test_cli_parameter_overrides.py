@@ -1,10 +1,14 @@
-"""`roomcast serve --parameter-overrides`: KEY=VALUE pairs the template must declare."""
+"""`roomcast serve --parameter-overrides`: KEY=VALUE pairs the template must declare and
+allow."""
 
 from __future__ import annotations
+
+import socket
 
 import pytest
 
 from roomcast.entrypoints.cli.main import main
+from roomcast.entrypoints.gateway.template import ParameterError, check_parameter
 
 
 class TestParameterOverrides:
@@ -26,3 +30,72 @@ class TestParameterOverrides:
         error = capsys.readouterr().err
         assert "the template has no parameter Authentification" in error
         assert len(error.strip().splitlines()) == 1
+
+
+def serve_on_a_taken_port(*overrides: str) -> int:
+    """`roomcast serve` on a port already in use: a check that fails says so before binding,
+    and one that passes ends at `cannot listen on`."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        return main(["serve", "--port", port, "--parameter-overrides", *overrides])
+
+
+class TestAllowedValues:
+    """Each override is checked against its parameter's constraints, as CloudFormation does."""
+
+    @pytest.mark.parametrize(
+        ("override", "line"),
+        [
+            ("Authentication=maybe",
+             "Authentication 'maybe' is not one of its AllowedValues (none, authorizer)"),
+            ("LogRetentionDays=13", "LogRetentionDays '13' is not one of its AllowedValues "
+             "(1, 3, 5, 7, 14, 30, 60, 90, 180, 365)"),
+            ("JwksUrl=http://issuer.example/jwks",
+             "JwksUrl 'http://issuer.example/jwks' does not match its AllowedPattern "
+             r"^$|^https://\S+$ (empty, or an https:// URL)"),
+            # NoEcho: the value is never printed.
+            ("JwtSecret=too-short", "JwtSecret **** does not match its AllowedPattern "
+             "^$|^.{32,}$ (empty, or at least 32 characters (RFC 7518 3.2))"),
+            ("ThrottlingBurstLimit=0", "ThrottlingBurstLimit '0' is less than its MinValue 1"),
+            ("ThrottlingBurstLimit=lots",
+             "ThrottlingBurstLimit 'lots' is not a number (its Type is Number)"),
+            ("DeliveryFailureRateThreshold=100.5",
+             "DeliveryFailureRateThreshold '100.5' is more than its MaxValue 100"),
+        ],
+    )
+    def test_a_value_the_parameter_does_not_allow_is_one_line_naming_it_and_the_rule(
+        self, override: str, line: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert serve_on_a_taken_port(override) == 2
+        assert capsys.readouterr().err == f"roomcast serve: --parameter-overrides: {line}\n"
+
+    def test_values_within_the_rules_pass(self, capsys: pytest.CaptureFixture[str]) -> None:
+        allowed = ["LogRetentionDays=30", "DeliveryFailureRateThreshold=0.5",
+                   "JwksUrl=https://issuer.example/jwks", "AlarmEmail=ops@example.com",
+                   "AlarmEmail="]
+        assert serve_on_a_taken_port(*allowed) == 2
+        assert "cannot listen on" in capsys.readouterr().err
+
+    @pytest.mark.parametrize(
+        ("spec", "value", "problem"),
+        [
+            ({"Type": "String", "MinLength": 3}, "ab", "'ab' is shorter than its MinLength 3"),
+            ({"Type": "String", "MaxLength": 3}, "abcd", "'abcd' is longer than its MaxLength 3"),
+            ({"Type": "String", "AllowedPattern": "[a-z]+"}, "abc1",
+             "'abc1' does not match its AllowedPattern [a-z]+"),  # the whole value must match
+            ({"Type": "List<Number>"}, "1,x", "'1,x' is not a number (its Type is List<Number>)"),
+            ({"Type": "CommaDelimitedList", "AllowedValues": ["a", "b"]}, "a,c",
+             "'a,c' is not one of its AllowedValues (a, b)"),
+        ],
+    )
+    def test_lengths_patterns_and_lists_follow_cloudformation(
+        self, spec: dict[str, object], value: str, problem: str
+    ) -> None:
+        with pytest.raises(ParameterError) as refused:
+            check_parameter("P", spec, value)
+        assert str(refused.value) == f"P {problem}"
+
+    def test_a_value_at_the_edges_of_the_rules_passes(self) -> None:
+        check_parameter("P", {"Type": "String", "MinLength": 2, "MaxLength": 2}, "ab")
+        check_parameter("P", {"Type": "Number", "MinValue": 1, "MaxValue": 5}, "5")
+        check_parameter("P", {"Type": "CommaDelimitedList", "AllowedValues": ["a", "b"]}, "b,a")
