@@ -26,13 +26,19 @@ from roomcast.entrypoints.gateway.state import Gateway, GatewayLimits
 from roomcast.entrypoints.gateway.template import (
     DEFAULT_TEMPLATE,
     ParameterError,
+    connect_authorizer_definition,
     load_template,
     table_definition,
     table_name,
     ttl_attribute,
     with_parameters,
 )
-from roomcast.entrypoints.settings import ConfigurationError, from_environ
+from roomcast.entrypoints.settings import (
+    KEY_SOURCES,
+    SETTINGS,
+    ConfigurationError,
+    from_environ,
+)
 
 log = logging.getLogger("roomcast.gateway")
 
@@ -97,7 +103,7 @@ def run(options: ServeOptions) -> int:
 async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> None:
     template = _template(options.template, options.parameter_overrides)
     table = table_name(template, options.stage)
-    _check_settings(options, table)
+    _check_settings(options, table, template)
     environment.use_local_aws_defaults(os.environ)
     store = _store_description(options, template)
     routes = _routes(options.template, template)
@@ -169,15 +175,44 @@ def _routes(path: Path, template: dict[str, object]) -> RouteTable:
         raise CannotStart(f"cannot use the template {path}: {error}") from None
 
 
-def _check_settings(options: ServeOptions, table: str) -> None:
+def _check_settings(options: ServeOptions, table: str, template: dict[str, object]) -> None:
     """Every setting the handlers will read, checked now rather than on the first $connect."""
     environ = {**os.environ, "ROOMCAST_STORE": options.store}
     environ.pop("WEBSOCKET_ENDPOINT", None)  # the gateway sets its own
     environ.setdefault("CONNECTIONS_TABLE", table)
     try:
-        from_environ(environ)
+        values = from_environ(environ)
     except ConfigurationError as error:
         raise CannotStart(str(error)) from None
+    _check_authorizer_keys(options.template, template, values)
+
+
+ROOMCAST_HANDLERS = "roomcast.entrypoints.aws_lambda."
+
+
+def _check_authorizer_keys(
+    path: Path, template: dict[str, object], values: Mapping[str, Any]
+) -> None:
+    """roomcast's own `$connect` authorizer verifies tokens with a key source from the
+    environment (the stack sets it from JwksUrl, JwtSecret...); without one it would answer
+    every handshake 500, so the gateway does not start."""
+    try:
+        authorizer = connect_authorizer_definition(template)
+    except ValueError as error:
+        raise CannotStart(f"cannot use the template {path}: {error}") from None
+    except (KeyError, TypeError) as error:
+        raise CannotStart(
+            f"cannot use the template {path}: its $connect authorizer lacks {error}"
+        ) from None
+    if authorizer is None or not authorizer.handler_name.startswith(ROOMCAST_HANDLERS):
+        return
+    if any(values.get(key) for key in KEY_SOURCES):
+        return
+    names = [setting.env for setting in SETTINGS if setting.key in KEY_SOURCES]
+    raise CannotStart(
+        "the $connect authorizer needs a key source: set one of " + ", ".join(names)
+        + " (`roomcast token --key KEY.pem --kid KID --jwks FILE` writes a ROOMCAST_JWKS_FILE)"
+    )
 
 
 def _store_description(options: ServeOptions, template: dict[str, object]) -> str:

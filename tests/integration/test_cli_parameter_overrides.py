@@ -1,14 +1,21 @@
 """`roomcast serve --parameter-overrides`: KEY=VALUE pairs the template must declare and
-allow."""
+allow, and a stack that can run (the authorizer with a key to check tokens with)."""
 
 from __future__ import annotations
 
+import json
 import socket
+from pathlib import Path
 
 import pytest
 
 from roomcast.entrypoints.cli.main import main
-from roomcast.entrypoints.gateway.template import ParameterError, check_parameter
+from roomcast.entrypoints.gateway.template import (
+    ParameterError,
+    check_parameter,
+    load_template,
+)
+from roomcast.entrypoints.settings import KEY_SOURCES, SETTINGS
 
 
 class TestParameterOverrides:
@@ -99,3 +106,53 @@ class TestAllowedValues:
         check_parameter("P", {"Type": "String", "MinLength": 2, "MaxLength": 2}, "ab")
         check_parameter("P", {"Type": "Number", "MinValue": 1, "MaxValue": 5}, "5")
         check_parameter("P", {"Type": "CommaDelimitedList", "AllowedValues": ["a", "b"]}, "b,a")
+
+
+class TestTheAuthorizerNeedsKeys:
+    def test_without_a_key_source_it_refuses_to_start_in_one_line(
+        self, environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        # It used to start, then answer every handshake 500 with a ConfigurationError.
+        assert serve_on_a_taken_port("Authentication=authorizer") == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.startswith("roomcast serve: the $connect authorizer needs a key source: "
+                               "set one of ")
+        for setting in SETTINGS:
+            if setting.key in KEY_SOURCES:
+                assert setting.env in line
+
+    @pytest.mark.parametrize(
+        ("variable", "value"),
+        [("ROOMCAST_JWT_SECRET", "s" * 32), ("ROOMCAST_JWKS_FILE", "/tmp/jwks.json"),
+         ("ROOMCAST_JWKS_URL", "https://issuer.example/jwks")],
+    )
+    def test_with_one_it_goes_on_to_bind(
+        self, variable: str, value: str, environment: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        environment.setenv(variable, value)
+        assert serve_on_a_taken_port("Authentication=authorizer") == 2
+        assert "cannot listen on" in capsys.readouterr().err
+
+    def test_without_the_authorizer_no_key_is_needed(
+        self, environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert serve_on_a_taken_port("Authentication=none") == 2
+        assert "cannot listen on" in capsys.readouterr().err
+
+    def test_an_authorizer_the_template_does_not_wire_up_is_one_line(
+        self, environment: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        template = load_template()
+        authorizer = template["Resources"]["ConnectAuthorizer"]["Properties"]
+        authorizer["AuthorizerUri"] = "arn:aws:lambda:us-east-1:123456789012:function:elsewhere"
+        path = tmp_path / "template.json"  # JSON is YAML: the long forms of !Ref and !Sub
+        path.write_text(json.dumps(template), encoding="utf-8")
+        status = main(["serve", "--port", "0", "--template", str(path),
+                       "--parameter-overrides", "Authentication=authorizer"])
+        assert status == 2
+        assert capsys.readouterr().err == (
+            f"roomcast serve: cannot use the template {path}: the $connect authorizer's "
+            "AuthorizerUri names no function\n"
+        )
