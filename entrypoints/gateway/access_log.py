@@ -38,9 +38,11 @@ def invoked(connection_id: str, route_key: str, status: int, started: float) -> 
 
 
 def disconnected(
-    caller: Caller, code: int, reason: str, status: int | str, started: float
+    caller: Caller, code: int, reason: str, status: int | str, started: float, detail: str = ""
 ) -> None:
-    """The connection's end: `$disconnect`'s status, then the close code and reason."""
+    """The connection's end: `$disconnect`'s status, then the close code and reason (and
+    what the reason does not tell the client, e.g. which size limit a frame broke)."""
     lived = (time.time_ns() // 1_000_000 - caller.connected_at) / 1000
     line = _line("$disconnect", caller.connection_id, status, started)
-    log.info("%s close %s %r after %.1f s", line, code, reason, lived)
+    log.info("%s close %s %r after %.1f s%s", line, code, reason, lived,
+             f": {detail}" if detail else "")
