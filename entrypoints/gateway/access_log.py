@@ -1,4 +1,5 @@
-"""One console line per connect, route invocation, disconnect and refused handshake."""
+"""One console line per connect, route invocation, disconnect, refused handshake and
+management API call."""
 
 from __future__ import annotations
 
@@ -35,6 +36,15 @@ def refused(status: int, reason: str, user_agent: str, connection_id: str = "-")
 
 def invoked(connection_id: str, route_key: str, status: int, started: float) -> None:
     log.info("%s", _line(route_key, connection_id, status, started))
+
+
+def managed(
+    method: str, connection_id: str, status: int, started: float, size: int | None = None
+) -> None:
+    """A management API call on @connections (PostToConnection, GetConnection,
+    DeleteConnection): its method, the connection, the status, how long, a POST's size."""
+    line = _line(f"{method} @connections", connection_id, status, started)
+    log.info("%s%s", line, f" {size} bytes" if size is not None else "")
 
 
 def disconnected(
