@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,12 +12,11 @@ from typing import Any, TypeVar
 
 from roomcast.entrypoints.cli.commands import add_commands as add_operator_commands
 from roomcast.entrypoints.cli.extras import missing_dependency
+from roomcast.entrypoints.cli.sources import STAGE_NAME
 from roomcast.entrypoints.cli.token import add_token_command
 
 Number = TypeVar("Number", int, float)
 DISTRIBUTION = "roomcast"
-# API Gateway's rule for a stage name (CreateStage refuses any other).
-STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class _Version(argparse.Action):

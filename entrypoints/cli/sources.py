@@ -52,7 +52,8 @@ ENDPOINT_EXAMPLE = "https://abc123.execute-api.us-east-1.amazonaws.com/dev"
 # The schemes a gateway's or an API's URLs come in; WebSocket URLs name the same host and stage.
 HTTP_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 HOST_AND_PORT = re.compile(r"^[\w.-]+:\d+(/[\w-]*)?/?$")
-STAGE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+# API Gateway's rule for a stage name (CreateStage refuses any other).
+STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 def _split(text: str) -> tuple[str, str] | None:
@@ -81,7 +82,7 @@ def gateway_address(url: str) -> tuple[str, str | None]:
     `http://127.0.0.1:8080` and the banner's `http://127.0.0.1:8080/dev` both do."""
     split = _split(url)
     stage = split[1].strip("/") if split is not None else ""
-    if split is None or (stage and not STAGE.match(stage)):
+    if split is None or (stage and not STAGE_NAME.fullmatch(stage)):
         raise OperatorError(
             f"--gateway {url!r} is not a gateway URL: write it as "
             f"--gateway {_example(url, GATEWAY_EXAMPLE)}", USAGE,
