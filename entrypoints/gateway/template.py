@@ -150,13 +150,20 @@ def check_parameter(name: str, spec: Mapping[str, Any], value: str) -> None:
         if allowed and item not in allowed:
             raise refuse(f"is not one of its AllowedValues ({', '.join(allowed)})")
         pattern = spec.get("AllowedPattern")
-        if pattern is not None and not re.fullmatch(str(pattern), item):
+        if pattern is not None and not _matches(name, str(pattern), item):
             raise refuse(f"does not match its AllowedPattern {pattern}")
     if kind == "String":
         if "MinLength" in spec and len(value) < int(spec["MinLength"]):
             raise refuse(f"is shorter than its MinLength {spec['MinLength']}")
         if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
             raise refuse(f"is longer than its MaxLength {spec['MaxLength']}")
+
+
+def _matches(name: str, pattern: str, value: str) -> bool:
+    try:
+        return re.fullmatch(pattern, value) is not None
+    except re.error as error:  # CloudFormation's are Java regexes; most read the same
+        raise ParameterError(f"{name}'s AllowedPattern {pattern} cannot be read: {error}") from None
 
 
 def _text(value: Any) -> str:

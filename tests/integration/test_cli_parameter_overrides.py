@@ -102,6 +102,10 @@ class TestAllowedValues:
             check_parameter("P", spec, value)
         assert str(refused.value) == f"P {problem}"
 
+    def test_a_pattern_python_cannot_read_is_said_not_raised(self) -> None:
+        with pytest.raises(ParameterError, match=r"P's AllowedPattern \[a- cannot be read"):
+            check_parameter("P", {"Type": "String", "AllowedPattern": "[a-"}, "x")
+
     def test_a_value_at_the_edges_of_the_rules_passes(self) -> None:
         check_parameter("P", {"Type": "String", "MinLength": 2, "MaxLength": 2}, "ab")
         check_parameter("P", {"Type": "Number", "MinValue": 1, "MaxValue": 5}, "5")
