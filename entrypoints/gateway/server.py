@@ -210,7 +210,8 @@ def _check_authorizer_keys(
         return
     names = [setting.env for setting in SETTINGS if setting.key in KEY_SOURCES]
     raise CannotStart(
-        "the $connect authorizer needs a key source: set one of " + ", ".join(names)
+        "the $connect authorizer needs a key source in the environment: set one of "
+        + ", ".join(names)
         + " (`roomcast token --key KEY.pem --kid KID --jwks FILE` writes a ROOMCAST_JWKS_FILE)"
     )
 

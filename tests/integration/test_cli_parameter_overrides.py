@@ -119,8 +119,8 @@ class TestTheAuthorizerNeedsKeys:
         # It used to start, then answer every handshake 500 with a ConfigurationError.
         assert serve_on_a_taken_port("Authentication=authorizer") == 2
         [line] = capsys.readouterr().err.splitlines()
-        assert line.startswith("roomcast serve: the $connect authorizer needs a key source: "
-                               "set one of ")
+        assert line.startswith("roomcast serve: the $connect authorizer needs a key source in "
+                               "the environment: set one of ")
         for setting in SETTINGS:
             if setting.key in KEY_SOURCES:
                 assert setting.env in line
