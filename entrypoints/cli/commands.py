@@ -10,9 +10,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
-from roomcast.entrypoints.cli.errors import USAGE, OperatorError, aws_errors
+from roomcast.entrypoints.cli.errors import OperatorError, aws_errors, setting_problem
 from roomcast.entrypoints.cli.output import count, print_json, print_table, when
-from roomcast.entrypoints.cli.sources import GatewaySource, Source, TableSource
+from roomcast.entrypoints.cli.sources import (
+    GatewaySource,
+    Source,
+    TableSource,
+    management_api_endpoint,
+)
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 Command = Callable[[argparse.Namespace], int]
@@ -29,7 +34,8 @@ def add_commands(commands: Subparsers) -> None:
                       "is still the one swept (a gateway on its memory store cannot be).")
     post = _add(commands, "post", "send MESSAGE to one connection (PostToConnection)", _post)
     post.add_argument("connection_id", metavar="CONNECTION_ID")
-    post.add_argument("message", metavar="MESSAGE", help="sent as is, e.g. a JSON frame")
+    post.add_argument("message", metavar="MESSAGE",
+                      help="sent as is, e.g. a JSON frame; - reads it from standard input")
     kick = _add(commands, "kick", "close one connection (DeleteConnection)", _kick)
     kick.add_argument("connection_id", metavar="CONNECTION_ID")
 
@@ -65,12 +71,12 @@ def _container(args: argparse.Namespace) -> Any:
     if args.table:
         overrides["CONNECTIONS_TABLE"] = args.table
     if args.endpoint:
-        overrides["WEBSOCKET_ENDPOINT"] = args.endpoint
+        overrides["WEBSOCKET_ENDPOINT"] = management_api_endpoint(args.endpoint)
     try:
         return build_container({**os.environ, **overrides})
     except ConfigurationError as error:
-        hint = " (or --table)" if "CONNECTIONS_TABLE" in str(error) else ""
-        raise OperatorError(f"{error}{hint}", USAGE) from None
+        # cleanup sweeps the table even with --gateway; the others can do without it.
+        raise setting_problem(error, gateway_reads=args.command != "cleanup") from None
 
 
 def _table(args: argparse.Namespace) -> TableSource:
@@ -111,9 +117,9 @@ def _rooms(args: argparse.Namespace) -> int:
 def _cleanup(args: argparse.Namespace) -> int:
     from roomcast.entrypoints.cli.progress import CountingStore, Progress
 
+    gateway = GatewaySource(args.gateway) if args.gateway else None  # its URL checked first
     table = _table(args)
-    endpoint = (GatewaySource(args.gateway).management_endpoint if args.gateway
-                else table.management_endpoint)
+    endpoint = gateway.management_endpoint if gateway else table.management_endpoint
     container = table.container
     stored = table.stored_connections()
     progress = Progress("cleanup", len(stored), sys.stderr)
@@ -133,8 +139,9 @@ def _cleanup(args: argparse.Namespace) -> int:
 
 
 def _post(args: argparse.Namespace) -> int:
-    data = args.message.encode()
-    _source(args).post(args.connection_id, data)
+    source = _source(args)  # a bad URL or table setting is said before stdin is read
+    data = _stdin_bytes() if args.message == "-" else args.message.encode()
+    source.post(args.connection_id, data)
     if args.json:
         return print_json({"connectionId": args.connection_id, "posted": len(data)})
     print(f"posted {len(data)} bytes to {args.connection_id}")
@@ -147,3 +154,9 @@ def _kick(args: argparse.Namespace) -> int:
         return print_json({"connectionId": args.connection_id, "kicked": True})
     print(f"disconnected {args.connection_id}")
     return 0
+
+
+def _stdin_bytes() -> bytes:
+    """MESSAGE `-`: standard input to its end, bytes as they come (a trailing newline too)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    return bytes(stream.read()) if stream is not None else sys.stdin.read().encode()

@@ -8,13 +8,32 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from roomcast.entrypoints.cli.commands import add_commands as add_operator_commands
 from roomcast.entrypoints.cli.extras import missing_dependency
+from roomcast.entrypoints.cli.sources import STAGE_NAME
 from roomcast.entrypoints.cli.token import add_token_command
 
 Number = TypeVar("Number", int, float)
+DISTRIBUTION = "roomcast"
+
+
+class _Version(argparse.Action):
+    """`--version`: the installed distribution's version, looked up only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version(DISTRIBUTION)
+        except PackageNotFoundError:
+            found = "(not installed: no distribution metadata)"
+        print(f"{parser.prog} {found}")  # on stdout, as argparse's own version action
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="roomcast",
         description="Real-time rooms on AWS API Gateway WebSocket APIs.",
     )
+    parser.add_argument("--version", action=_Version, help="print roomcast's version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_serve(commands)
     _add_stats(commands)
@@ -40,8 +60,9 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=_port, default=8080, help="0 picks a free port")
     serve.add_argument(
-        "--stage", default=None,
-        help="stage name, the URL path /{stage} (default: the template's StageName)",
+        "--stage", type=_stage, default=None,
+        help="stage name, the URL path /{stage}: 1-128 letters, digits, - and _ "
+        "(default: the template's StageName)",
     )
     serve.add_argument(
         "--store", choices=("memory", "dynamodb"), default="memory",
@@ -130,6 +151,14 @@ def _parameter_override(text: str) -> tuple[str, str]:
     return key, value
 
 
+def _stage(text: str) -> str:
+    if not STAGE_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"a stage name is 1-128 letters, digits, - and _, got {text!r}"
+        )
+    return text
+
+
 def _port(text: str) -> int:
     port = _number(int, text)
     if not 0 <= port <= 65535:
@@ -195,17 +224,23 @@ def _add_stats(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     stats = commands.add_parser(
         "stats",
         help="live connections and members per room, from the configured store (as JSON)",
-        description="Reads the store chosen by ROOMCAST_STORE (dynamodb by default).",
+        description="Reads the store chosen by ROOMCAST_STORE (dynamodb by default), or a "
+        "running roomcast serve (--gateway); prints its JSON report with or without --json.",
     )
-    stats.add_argument("--table", help="DynamoDB table (default: $CONNECTIONS_TABLE)")
+    stats.add_argument(
+        "--json", action="store_true",
+        help="print JSON for scripts (as every operator command takes it; stats always does)",
+    )
     stats.add_argument(
         "--gateway", metavar="URL",
         help="a running roomcast serve, e.g. http://127.0.0.1:8080: its own counts",
     )
+    stats.add_argument("--table", help="DynamoDB table (default: $CONNECTIONS_TABLE)")
     stats.set_defaults(run=_stats)
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from roomcast.entrypoints.cli.errors import setting_problem
     from roomcast.entrypoints.containers import build_container
     from roomcast.entrypoints.settings import ConfigurationError
 
@@ -216,8 +251,9 @@ def _stats(args: argparse.Namespace) -> int:
     try:
         container = build_container(environ)
     except ConfigurationError as error:
-        print(f"roomcast stats: {error}", file=sys.stderr)
-        return 2
+        problem = setting_problem(error, gateway_reads=True)
+        print(f"roomcast stats: {problem}", file=sys.stderr)
+        return problem.exit_code
     stats = container.store().stats()
     report = {
         "totalConnections": stats.total_connections,

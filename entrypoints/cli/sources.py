@@ -4,6 +4,7 @@ or a running `roomcast serve` (its listing endpoint and its @connections)."""
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -13,7 +14,13 @@ from typing import Any, Protocol
 from attrs import frozen
 
 from roomcast.domain.model import Connection
-from roomcast.entrypoints.cli.errors import USAGE, OperatorError, aws_errors, gone
+from roomcast.entrypoints.cli.errors import (
+    GATEWAY_EXAMPLE,
+    USAGE,
+    OperatorError,
+    aws_errors,
+    gone,
+)
 
 
 @frozen
@@ -41,16 +48,76 @@ class Source(Protocol):
     def kick(self, connection_id: str) -> None: ...
 
 
+ENDPOINT_EXAMPLE = "https://abc123.execute-api.us-east-1.amazonaws.com/dev"
+# The schemes a gateway's or an API's URLs come in; WebSocket URLs name the same host and stage.
+HTTP_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
+HOST_AND_PORT = re.compile(r"^[\w.-]+:\d+(/[\w-]*)?/?$")
+# API Gateway's rule for a stage name (CreateStage refuses any other).
+STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def _split(text: str) -> tuple[str, str] | None:
+    """`scheme://host[:port]` and the path, or None when `text` is no http(s)/ws(s) URL."""
+    parts = urllib.parse.urlsplit(text.strip())
+    scheme = HTTP_SCHEMES.get(parts.scheme.lower())
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # a port that is not a number, or out of range
+        port_ok = False
+    if scheme is None or not parts.hostname or not port_ok or parts.query or parts.fragment:
+        return None
+    return f"{scheme}://{parts.netloc}", parts.path
+
+
+def _example(text: str, default: str) -> str:
+    """What the user most likely meant: `127.0.0.1:8080` is `http://127.0.0.1:8080/dev`."""
+    if "://" not in text and HOST_AND_PORT.match(text.strip()):
+        host_port, _, stage = text.strip().rstrip("/").partition("/")
+        return f"http://{host_port}/{stage or 'dev'}"
+    return default
+
+
+def gateway_address(url: str) -> tuple[str, str | None]:
+    """A running `roomcast serve`'s base URL and the stage named in `url`, if any:
+    `http://127.0.0.1:8080` and the banner's `http://127.0.0.1:8080/dev` both do."""
+    split = _split(url)
+    stage = split[1].strip("/") if split is not None else ""
+    if split is None or (stage and not STAGE_NAME.fullmatch(stage)):
+        raise OperatorError(
+            f"--gateway {url!r} is not a gateway URL: write it as "
+            f"--gateway {_example(url, GATEWAY_EXAMPLE)}", USAGE,
+        )
+    return split[0], stage or None
+
+
+def management_api_endpoint(url: str) -> str:
+    """`--endpoint`, checked: an http(s) URL with a host (a ws(s) one names the same API)."""
+    if _split(url) is None:
+        raise OperatorError(
+            f"--endpoint {url!r} is not a Management API endpoint: write it as --endpoint "
+            f"{ENDPOINT_EXAMPLE} (the stack's ManagementEndpoint output), or use --gateway "
+            f"{_example(url, GATEWAY_EXAMPLE)} for a running roomcast serve", USAGE,
+        )
+    return url
+
+
 class GatewaySource:
     """A local gateway: GET /@roomcast/connections, and /{stage}/@connections/{id}."""
 
     def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
+        self.url, self._stage = gateway_address(url)
         self._listing: Mapping[str, Any] | None = None
 
     def listing(self) -> Mapping[str, Any]:
         if self._listing is None:
-            self._listing = json.loads(self._request("GET", "/@roomcast/connections"))
+            listing = json.loads(self._request("GET", "/@roomcast/connections"))
+            served = listing["stage"]
+            if self._stage is not None and self._stage != served:
+                raise OperatorError(
+                    f"the gateway at {self.url} serves stage {served!r}, not "
+                    f"{self._stage!r}: use --gateway {self.url}/{served}", USAGE,
+                )
+            self._listing = listing
         return self._listing
 
     @property

@@ -1,4 +1,5 @@
-"""One console line per connect, route invocation, disconnect and refused handshake."""
+"""One console line per connect, route invocation, disconnect, refused handshake and
+management API call."""
 
 from __future__ import annotations
 
@@ -37,10 +38,21 @@ def invoked(connection_id: str, route_key: str, status: int, started: float) -> 
     log.info("%s", _line(route_key, connection_id, status, started))
 
 
-def disconnected(
-    caller: Caller, code: int, reason: str, status: int | str, started: float
+def managed(
+    method: str, connection_id: str, status: int, started: float, size: int | None = None
 ) -> None:
-    """The connection's end: `$disconnect`'s status, then the close code and reason."""
+    """A management API call on @connections (PostToConnection, GetConnection,
+    DeleteConnection): its method, the connection, the status, how long, a POST's size."""
+    line = _line(f"{method} @connections", connection_id, status, started)
+    log.info("%s%s", line, f" {size} bytes" if size is not None else "")
+
+
+def disconnected(
+    caller: Caller, code: int, reason: str, status: int | str, started: float, detail: str = ""
+) -> None:
+    """The connection's end: `$disconnect`'s status, then the close code and reason (and
+    what the reason does not tell the client, e.g. which size limit a frame broke)."""
     lived = (time.time_ns() // 1_000_000 - caller.connected_at) / 1000
     line = _line("$disconnect", caller.connection_id, status, started)
-    log.info("%s close %s %r after %.1f s", line, code, reason, lived)
+    log.info("%s close %s %r after %.1f s%s", line, code, reason, lived,
+             f": {detail}" if detail else "")

@@ -21,6 +21,7 @@ UNSUPPORTED_DATA = 1003
 NO_STATUS = 1005
 ABNORMAL = 1006
 POLICY_VIOLATION = 1008
+MESSAGE_TOO_BIG = 1009
 # A close that the client does not answer in time (it may not be reading at all) ends
 # with the TCP connection aborted, as API Gateway drops a connection it gives up on.
 CLOSE_TIMEOUT_SECONDS = 2.0
@@ -32,7 +33,9 @@ REASONS = {
     NO_STATUS: "Client-side close frame status not set",
     ABNORMAL: "Connection Closed Abnormally",
     POLICY_VIOLATION: "Outbound queue full",
-    1009: "Message too big",
+    # API Gateway's reason for a frame over 32 KB (websockets' ConnectionClosedError from a
+    # real API, as quoted on AWS re:Post); the gateway sends it for a message over 128 KB too.
+    MESSAGE_TOO_BIG: "Message too big",
 }
 
 
@@ -50,6 +53,7 @@ class LiveConnection:
     last_active_monotonic: float = field(default_factory=time.monotonic)
     close_code: int | None = None
     close_reason: str = ""
+    close_detail: str = ""  # for the console only: e.g. which size limit a frame broke
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     inbound: deque[str] = field(default_factory=deque)
     dispatcher: asyncio.Task[None] | None = None

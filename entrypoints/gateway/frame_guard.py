@@ -7,10 +7,13 @@ from typing import Any, NamedTuple
 from aiohttp import WSCloseCode, web
 from aiohttp.http_websocket import WebSocketError
 
+from roomcast.entrypoints.gateway.connections import REASONS
 from roomcast.entrypoints.gateway.state import GatewayLimits
 
 DATA_OPCODES = frozenset({0x0, 0x1, 0x2})
 MAX_HEADER_BYTES = 14
+# What API Gateway's close frame says for a frame over 32 KB, or a message over 128 KB.
+MESSAGE_TOO_BIG_REASON = REASONS[WSCloseCode.MESSAGE_TOO_BIG]
 
 
 class FrameHeader(NamedTuple):
@@ -70,11 +73,16 @@ class FrameSizeScanner:
         return None
 
     def _check(self, header: FrameHeader) -> str | None:
-        if header.payload_length > self._limits.max_frame_bytes:
-            return "Frame size limit exceeded"
+        """Which limit the frame breaks, for the console; the client is told only API
+        Gateway's close reason, the same for both (MESSAGE_TOO_BIG_REASON)."""
+        limit = self._limits.max_frame_bytes
+        if header.payload_length > limit:
+            return f"a {header.payload_length:,}-byte frame, over the {limit:,}-byte frame limit"
         self._message_bytes += header.payload_length
-        if self._message_bytes > self._limits.max_message_bytes:
-            return "Message size limit exceeded"
+        limit = self._limits.max_message_bytes
+        if self._message_bytes > limit:
+            return (f"a message of {self._message_bytes:,} bytes or more, over the "
+                    f"{limit:,}-byte message limit")
         if header.fin:
             self._message_bytes = 0
         return None
@@ -119,6 +127,15 @@ class LimitedWebSocketResponse(web.WebSocketResponse):
             max_msg_size=limits.max_message_bytes + 1, compress=False, protocols=protocols
         )
         self._limits = limits
+
+    async def close(
+        self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
+    ) -> bool:
+        # aiohttp closes a socket whose parser failed with the error's code and no reason;
+        # API Gateway's close frame for an oversized frame or message carries one.
+        if code == WSCloseCode.MESSAGE_TOO_BIG and not message:
+            message = MESSAGE_TOO_BIG_REASON.encode()
+        return await super().close(code=code, message=message, drain=drain)
 
     def _post_start(self, request: web.BaseRequest, protocol: str | None, writer: Any) -> None:
         # aiohttp has no hook for this: swap the parser it installs (private attributes,

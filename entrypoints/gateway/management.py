@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from roomcast.entrypoints.gateway import access_log
 from roomcast.entrypoints.gateway.connections import NORMAL, LiveConnection, opcode_for
 from roomcast.entrypoints.gateway.state import GATEWAY, Gateway, aws_error, forbidden
 
@@ -16,10 +19,27 @@ LISTING_PATH = "/@roomcast/connections"
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post(PATH, post_to_connection)
-    app.router.add_get(PATH, get_connection)
-    app.router.add_delete(PATH, delete_connection)
+    app.router.add_post(PATH, _logged(post_to_connection))
+    app.router.add_get(PATH, _logged(get_connection))
+    app.router.add_delete(PATH, _logged(delete_connection))
     app.router.add_get(LISTING_PATH, list_connections)
+
+
+def _logged(
+    handler: Callable[[web.Request], Awaitable[web.Response]],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The call's access line once it is answered, as a route invocation gets one."""
+
+    async def logged(request: web.Request) -> web.Response:
+        started = time.monotonic()
+        response = await handler(request)
+        size = request.content_length if request.method == "POST" else None
+        access_log.managed(
+            request.method, request.match_info["connection_id"], response.status, started, size
+        )
+        return response
+
+    return logged
 
 
 def _target(request: web.Request) -> tuple[Gateway, LiveConnection | None]:

@@ -35,6 +35,7 @@ from roomcast.entrypoints.gateway.routing import RouteTable, load_routes
 from roomcast.entrypoints.gateway.state import Gateway, GatewayLimits
 from roomcast.entrypoints.gateway.template import (
     DEFAULT_TEMPLATE,
+    ParameterError,
     TemplateError,
     connect_authorizer_definition,
     load_template,
@@ -48,7 +49,12 @@ from roomcast.entrypoints.gateway.template import (
     ttl_attribute,
     with_parameters,
 )
-from roomcast.entrypoints.settings import ConfigurationError, from_environ
+from roomcast.entrypoints.settings import (
+    KEY_SOURCES,
+    SETTINGS,
+    ConfigurationError,
+    from_environ,
+)
 
 log = logging.getLogger("roomcast.gateway")
 DEFAULT_STAGE = "dev"  # a template without a Stage resource, and no --stage
@@ -118,7 +124,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
     prepared = _functions(options.template, template)
     if prepared.any_in_process:
         table = table_name(template, stage)
-        _check_settings(options, table)
+        _check_settings(options, table, template)
         store = _store_description(options, template, stage)
     listener = _listen(options.host, options.port)
     urls = Urls(options.host, listener.getsockname()[1], stage)
@@ -290,6 +296,8 @@ def _template(path: Path, parameter_overrides: Mapping[str, str]) -> dict[str, o
     whether an authorizer guards $connect."""
     try:
         return with_parameters(load_template(path), parameter_overrides)
+    except ParameterError as error:
+        raise CannotStart(f"--parameter-overrides: {error}") from None
     except (OSError, ValueError, yaml.YAMLError) as error:
         raise CannotStart(f"cannot use the template {path}: {error}") from None
 
@@ -301,15 +309,45 @@ def _routes(path: Path, template: dict[str, object], prepared: TemplateFunctions
         raise CannotStart(f"cannot use the template {path}: {error}") from None
 
 
-def _check_settings(options: ServeOptions, table: str) -> None:
+def _check_settings(options: ServeOptions, table: str, template: dict[str, object]) -> None:
     """Every setting the handlers will read, checked now rather than on the first $connect."""
     environ = {**os.environ, "ROOMCAST_STORE": options.store}
     environ.pop("WEBSOCKET_ENDPOINT", None)  # the gateway sets its own
     environ.setdefault("CONNECTIONS_TABLE", table)
     try:
-        from_environ(environ)
+        values = from_environ(environ)
     except ConfigurationError as error:
         raise CannotStart(str(error)) from None
+    _check_authorizer_keys(options.template, template, values)
+
+
+ROOMCAST_HANDLERS = "roomcast.entrypoints.aws_lambda."
+
+
+def _check_authorizer_keys(
+    path: Path, template: dict[str, object], values: Mapping[str, Any]
+) -> None:
+    """roomcast's own `$connect` authorizer verifies tokens with a key source from the
+    environment (the stack sets it from JwksUrl, JwtSecret...); without one it would answer
+    every handshake 500, so the gateway does not start."""
+    try:
+        authorizer = connect_authorizer_definition(template)
+    except ValueError as error:
+        raise CannotStart(f"cannot use the template {path}: {error}") from None
+    except (KeyError, TypeError) as error:
+        raise CannotStart(
+            f"cannot use the template {path}: its $connect authorizer lacks {error}"
+        ) from None
+    if authorizer is None or not authorizer.handler_name.startswith(ROOMCAST_HANDLERS):
+        return
+    if any(values.get(key) for key in KEY_SOURCES):
+        return
+    names = [setting.env for setting in SETTINGS if setting.key in KEY_SOURCES]
+    raise CannotStart(
+        "the $connect authorizer needs a key source in the environment: set one of "
+        + ", ".join(names)
+        + " (`roomcast token --key KEY.pem --kid KID --jwks FILE` writes a ROOMCAST_JWKS_FILE)"
+    )
 
 
 def _store_description(options: ServeOptions, template: dict[str, object], stage: str) -> str:

@@ -15,6 +15,7 @@ from roomcast.entrypoints.gateway.authorizer import authorize
 from roomcast.entrypoints.gateway.connections import (
     ABNORMAL,
     GOING_AWAY,
+    MESSAGE_TOO_BIG,
     NO_STATUS,
     UNSUPPORTED_DATA,
     LiveConnection,
@@ -167,7 +168,11 @@ def _record_end(connection: LiveConnection, kind: WSMsgType, data: object, extra
         else:
             connection.ended(NO_STATUS)
     elif kind is WSMsgType.ERROR and isinstance(data, WebSocketError):
-        connection.ended(data.code, str(data))
+        if data.code == MESSAGE_TOO_BIG:  # reported as the close frame said it
+            connection.ended(MESSAGE_TOO_BIG)
+            connection.close_detail = connection.close_detail or str(data)
+        else:
+            connection.ended(data.code, str(data))
     else:
         connection.ended(ABNORMAL)
 
@@ -181,7 +186,9 @@ async def _run_disconnect(gateway: Gateway, api: Api, connection: LiveConnection
     if route is not None:
         event = disconnect_event(api, connection.caller, code, reason)
         status = (await gateway.invoker.invoke(route, event)).status_code
-    access_log.disconnected(connection.caller, code, reason, status, started)
+    access_log.disconnected(
+        connection.caller, code, reason, status, started, connection.close_detail
+    )
 
 
 async def _enforce_deadlines(gateway: Gateway, connection: LiveConnection) -> None:

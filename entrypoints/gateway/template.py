@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -119,16 +120,79 @@ def _parameter_values(template: Mapping[str, Any], stage: str) -> dict[str, str]
 _NO_VALUE = object()
 
 
+class ParameterError(ValueError):
+    """A parameter value the template refuses, as CloudFormation would refuse the stack."""
+
+
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)")
+
+
+def check_parameter(name: str, spec: Mapping[str, Any], value: str) -> None:
+    """CloudFormation's checks of a parameter value: a Number (each item of a
+    List<Number>) is a number within MinValue/MaxValue; a String's length is within
+    MinLength/MaxLength; the value (each item of a list) is one of AllowedValues and
+    matches AllowedPattern in full. Each failure names the parameter and the rule."""
+    kind = str(spec.get("Type", "String"))
+    is_list = kind.startswith("List<") or kind == "CommaDelimitedList"
+    items = value.split(",") if is_list else [value]
+    shown = "****" if _truthy(spec.get("NoEcho")) else repr(value)
+    constraint = spec.get("ConstraintDescription")
+
+    def refuse(problem: str) -> ParameterError:
+        described = f" ({constraint})" if constraint else ""
+        return ParameterError(f"{name} {shown} {problem}{described}")
+
+    for item in items:
+        if kind in ("Number", "List<Number>"):
+            if not NUMBER.fullmatch(item.strip()):
+                raise refuse(f"is not a number (its Type is {kind})")
+            number = Decimal(item.strip())
+            if "MinValue" in spec and number < Decimal(str(spec["MinValue"])):
+                raise refuse(f"is less than its MinValue {spec['MinValue']}")
+            if "MaxValue" in spec and number > Decimal(str(spec["MaxValue"])):
+                raise refuse(f"is more than its MaxValue {spec['MaxValue']}")
+        allowed = [_text(choice) for choice in spec.get("AllowedValues", [])]
+        if allowed and item not in allowed:
+            raise refuse(f"is not one of its AllowedValues ({', '.join(allowed)})")
+        pattern = spec.get("AllowedPattern")
+        if pattern is not None and not _matches(name, str(pattern), item):
+            raise refuse(f"does not match its AllowedPattern {pattern}")
+    if kind == "String":
+        if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+            raise refuse(f"is shorter than its MinLength {spec['MinLength']}")
+        if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+            raise refuse(f"is longer than its MaxLength {spec['MaxLength']}")
+
+
+def _matches(name: str, pattern: str, value: str) -> bool:
+    try:
+        return re.fullmatch(pattern, value) is not None
+    except re.error as error:  # CloudFormation's are Java regexes; most read the same
+        raise ParameterError(f"{name}'s AllowedPattern {pattern} cannot be read: {error}") from None
+
+
+def _text(value: Any) -> str:
+    """A YAML scalar as CloudFormation reads it: `true` stays `true`, 14 is "14"."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
 def with_parameters(
     template: dict[str, Any], overrides: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """The template as a stack with these parameter values would have it: `Conditions`
     evaluated, resources and outputs under a false condition left out, `Fn::If` and
-    `AWS::NoValue` resolved. Other intrinsics are kept as they are."""
+    `AWS::NoValue` resolved. Other intrinsics are kept as they are. An override the
+    template does not declare, or does not allow, raises ParameterError."""
     declared, overrides = template.get("Parameters", {}), dict(overrides or {})
     unknown = sorted(set(overrides) - set(declared))
     if unknown:
-        raise ValueError(f"the template has no parameter {', '.join(unknown)}")
+        raise ParameterError(f"the template has no parameter {', '.join(unknown)}")
+    for name, value in overrides.items():
+        check_parameter(name, declared[name], str(value))
     values = _parameter_defaults(template)
     values.update({name: str(value) for name, value in overrides.items()})
     conditions = _Conditions(template.get("Conditions", {}), values)

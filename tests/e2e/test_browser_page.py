@@ -107,7 +107,11 @@ class TestSizeCheck:
         with chromium() as context:
             (alice,) = pages_in_room(context, gateway.page_url, room, "alice")
             alice.fill("#message", "é" * (16 * KB - 5))  # 32,758 bytes: the frame is over 32 KB
-            assert problem(alice).startswith("Too long: it would be a ")
+            hint = problem(alice)
+            assert hint.startswith("Too long: it would be a ")
+            # Why 32 KB and not the 128 KB a message may have: the page never splits one.
+            assert "a frame may have at most 32768 bytes" in hint
+            assert "sends each message as one frame" in hint
             alice.click("#send")
             alice.wait_for_timeout(300)
             expect(alice.locator("#status")).to_have_text("Connected as alice")

@@ -35,6 +35,16 @@ async def disconnect_event(gateway: GatewayProcess, user_id: str) -> dict[str, o
     raise AssertionError(f"no $disconnect for {user_id}")
 
 
+async def access_line(gateway: GatewayProcess, connection_id: str) -> str:
+    """The gateway's `$disconnect` access line for the connection, once printed."""
+    for _ in range(200):
+        lines = [line for line in gateway.output if "$disconnect" in line and connection_id in line]
+        if lines:
+            return lines[-1]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no $disconnect line for {connection_id}")
+
+
 class TestSizeLimits:
     @async_test
     async def test_a_frame_over_32_kb_closes_the_connection_with_1009(
@@ -45,8 +55,14 @@ class TestSizeLimits:
         assert client.socket is not None
         await client.socket.send(send_message_frame(room, 33 * KB))
         assert await asyncio.wait_for(client.closes.get(), 10) == 1009
+        assert client.socket.close_reason == "Message too big"  # API Gateway's reason
         context = await disconnect_event(gateway, "ivan")
-        assert context["disconnectStatusCode"] == 1009
+        assert (context["disconnectStatusCode"], context["disconnectReason"]) == (
+            1009, "Message too big"
+        )
+        # The console also says which limit: the client's reason is the same for both.
+        line = await access_line(gateway, connection_id_of(gateway, "ivan"))
+        assert "close 1009 'Message too big'" in line and "over the 32,768-byte frame limit" in line
 
     @async_test
     async def test_a_100_kb_message_in_small_frames_reaches_the_handler(
@@ -68,6 +84,10 @@ class TestSizeLimits:
         assert client.socket is not None
         await client.socket.send(chunks(send_message_frame(room, 129 * KB), 16 * KB))
         assert await asyncio.wait_for(client.closes.get(), 10) == 1009
+        assert client.socket.close_reason == "Message too big"
+        line = await access_line(gateway, connection_id_of(gateway, "karl"))
+        assert "close 1009 'Message too big'" in line
+        assert "over the 131,072-byte message limit" in line
 
 
 class TestTimeLimits:

@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from tests.e2e.gateway_process import GatewayProcess
-from tests.e2e.support import async_test, connection_id_of, management_client, next_frame
+from tests.e2e.support import (
+    async_test,
+    connection_id_of,
+    eventually,
+    management_client,
+    next_frame,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -110,3 +116,39 @@ class TestUnknownConnection:
         status, error_type, body = raw_request(url, method, b"{}" if method == "POST" else None)
         assert (status, error_type) == (410, "GoneException")
         assert set(body) == {"message"}
+
+
+def access_lines(gateway: GatewayProcess, connection_id: str) -> list[str]:
+    return [line.split("roomcast.gateway.access: ", 1)[-1] for line in gateway.output
+            if "roomcast.gateway.access" in line and "@connections" in line
+            and connection_id in line]
+
+
+class TestAccessLines:
+    @async_test
+    async def test_each_call_prints_method_connection_status_and_time_like_a_route(
+        self, gateway: GatewayProcess
+    ) -> None:
+        async with gateway.client("rosa") as rosa:
+            connection_id = connection_id_of(gateway, "rosa")
+            client = management_client(gateway)
+            await asyncio.to_thread(client.post_to_connection, ConnectionId=connection_id,
+                                    Data=b'{"action":"notice"}')
+            await asyncio.to_thread(client.get_connection, ConnectionId=connection_id)
+            await asyncio.to_thread(client.delete_connection, ConnectionId=connection_id)
+            assert await asyncio.wait_for(rosa.closes.get(), 30) == 1000
+            status, _, _ = await asyncio.to_thread(
+                raw_request, f"{gateway.management_url}/@connections/{connection_id}", "GET")
+            assert status == 410
+
+        # Printed before each answer, read from the gateway's pipe by a thread of its own.
+        await eventually(lambda: len(access_lines(gateway, connection_id)) >= 4, timeout=30)
+        lines = access_lines(gateway, connection_id)
+        assert [line.split()[:4] for line in lines] == [
+            ["POST", "@connections", connection_id, "200"],
+            ["GET", "@connections", connection_id, "200"],
+            ["DELETE", "@connections", connection_id, "204"],
+            ["GET", "@connections", connection_id, "410"],
+        ]
+        assert lines[0].endswith(" ms 19 bytes")  # the size, never the body
+        assert all(line.split()[5] == "ms" for line in lines)

@@ -22,6 +22,7 @@ from roomcast.domain.model import Connection, ConnectionId, RoomId, UserId
 from roomcast.entrypoints.cli.main import main
 from roomcast.entrypoints.cli.progress import Progress
 from roomcast.entrypoints.gateway.template import load_template, table_definition
+from tests.support.gateway_stub import GatewayStub
 from tests.support.moto_server import REPOSITORY, moto_server_url
 
 LIVE, EXPIRED, IN_LOBBY = 900, 100, 30
@@ -135,6 +136,20 @@ class TestPostAndKick:
         kicked = run_json(capsys, "kick", "conn-00001=", "--endpoint", url)
         assert kicked == {"connectionId": "conn-00001=", "kicked": True}
 
+    def test_post_dash_sends_standard_input_as_is(
+        self, against_moto: tuple[str, str], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        stub = GatewayStub(stage="dev")
+        try:
+            frame = '{"action":"notice","text":"from stdin, é"}\n'.encode()
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(frame)))
+            posted = run_json(capsys, "post", "conn-00002=", "-", "--endpoint", stub.endpoint)
+            assert posted == {"connectionId": "conn-00002=", "posted": len(frame)}
+            assert stub.received("conn-00002=") == [frame]  # not a literal "-"
+        finally:
+            stub.close()
+
     def test_post_without_an_endpoint_says_which_setting_is_missing(
         self, against_moto: tuple[str, str], capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -181,6 +196,54 @@ class TestErrors:
     def test_a_gateway_that_is_not_running(self) -> None:
         result = self.roomcast("connections", "--gateway", "http://127.0.0.1:9")
         self.assert_one_line(result, 1, "cannot reach the gateway at http://127.0.0.1:9")
+
+    @pytest.mark.parametrize(
+        "command", [["connections"], ["rooms"], ["cleanup"], ["post", "ID", "hi"], ["kick", "ID"],
+                    ["stats"]], ids=lambda command: command[0],
+    )
+    @pytest.mark.parametrize(
+        ("url", "fix"),
+        [("notaurl", "http://127.0.0.1:8080/dev"),  # was a traceback: unknown url type
+         ("127.0.0.1:8080", "http://127.0.0.1:8080/dev"),  # was: unknown url type: 127.0.0.1
+         ("localhost:9000/prod", "http://localhost:9000/prod"),
+         ("http://", "http://127.0.0.1:8080/dev"),
+         ("ftp://127.0.0.1:8080", "http://127.0.0.1:8080/dev"),
+         ("http://127.0.0.1:eighty/dev", "http://127.0.0.1:8080/dev"),
+         ("http://127.0.0.1:8080/dev/@connections/x", "http://127.0.0.1:8080/dev")],
+    )
+    def test_a_malformed_gateway_url_is_one_line_with_the_fix(
+        self, command: list[str], url: str, fix: str
+    ) -> None:
+        result = self.roomcast(*command, "--gateway", url)
+        self.assert_one_line(result, 2, f"roomcast {command[0]}: --gateway {url!r} is not a "
+                             f"gateway URL: write it as --gateway {fix}")
+
+    @pytest.mark.parametrize(
+        "command", [["connections"], ["cleanup"], ["post", "ID", "hi"], ["kick", "ID"]],
+        ids=lambda command: command[0],
+    )
+    @pytest.mark.parametrize("url", ["notaurl", "127.0.0.1:8080", "https://"])
+    def test_a_malformed_endpoint_is_one_line_naming_the_option(
+        self, command: list[str], url: str
+    ) -> None:
+        result = self.roomcast(*command, "--endpoint", url, "--table", "t", **FAKE_AWS)
+        self.assert_one_line(result, 2, f"--endpoint {url!r} is not a Management API endpoint",
+                             "write it as --endpoint https://", "ManagementEndpoint")
+
+    def test_a_malformed_dynamodb_endpoint_names_its_variable(self) -> None:
+        result = self.roomcast("rooms", "--table", "t", AWS_ENDPOINT_URL_DYNAMODB="notaurl",
+                               **FAKE_AWS)
+        self.assert_one_line(result, 2, "AWS_ENDPOINT_URL_DYNAMODB 'notaurl' is not a URL")
+
+    def test_without_a_table_it_says_that_a_gateway_can_be_read_instead(self) -> None:
+        result = self.roomcast("rooms")
+        self.assert_one_line(result, 2, "CONNECTIONS_TABLE", "--table",
+                             "--gateway URL reads a running roomcast serve")
+
+    def test_cleanup_needs_the_table_even_with_a_gateway(self) -> None:
+        result = self.roomcast("cleanup", "--gateway", "http://127.0.0.1:9")
+        self.assert_one_line(result, 2, "CONNECTIONS_TABLE", "--table")
+        assert "reads a running roomcast serve" not in result.stderr
 
 
 class Terminal(io.StringIO):

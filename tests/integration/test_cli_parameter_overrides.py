@@ -1,10 +1,21 @@
-"""`roomcast serve --parameter-overrides`: KEY=VALUE pairs the template must declare."""
+"""`roomcast serve --parameter-overrides`: KEY=VALUE pairs the template must declare and
+allow, and a stack that can run (the authorizer with a key to check tokens with)."""
 
 from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
 
 import pytest
 
 from roomcast.entrypoints.cli.main import main
+from roomcast.entrypoints.gateway.template import (
+    ParameterError,
+    check_parameter,
+    load_template,
+)
+from roomcast.entrypoints.settings import KEY_SOURCES, SETTINGS
 
 
 class TestParameterOverrides:
@@ -26,3 +37,126 @@ class TestParameterOverrides:
         error = capsys.readouterr().err
         assert "the template has no parameter Authentification" in error
         assert len(error.strip().splitlines()) == 1
+
+
+def serve_on_a_taken_port(*overrides: str) -> int:
+    """`roomcast serve` on a port already in use: a check that fails says so before binding,
+    and one that passes ends at `cannot listen on`."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        return main(["serve", "--port", port, "--parameter-overrides", *overrides])
+
+
+class TestAllowedValues:
+    """Each override is checked against its parameter's constraints, as CloudFormation does."""
+
+    @pytest.mark.parametrize(
+        ("override", "line"),
+        [
+            ("Authentication=maybe",
+             "Authentication 'maybe' is not one of its AllowedValues (none, authorizer)"),
+            ("LogRetentionDays=13", "LogRetentionDays '13' is not one of its AllowedValues "
+             "(1, 3, 5, 7, 14, 30, 60, 90, 180, 365)"),
+            ("JwksUrl=http://issuer.example/jwks",
+             "JwksUrl 'http://issuer.example/jwks' does not match its AllowedPattern "
+             r"^$|^https://\S+$ (empty, or an https:// URL)"),
+            # NoEcho: the value is never printed.
+            ("JwtSecret=too-short", "JwtSecret **** does not match its AllowedPattern "
+             "^$|^.{32,}$ (empty, or at least 32 characters (RFC 7518 3.2))"),
+            ("ThrottlingBurstLimit=0", "ThrottlingBurstLimit '0' is less than its MinValue 1"),
+            ("ThrottlingBurstLimit=lots",
+             "ThrottlingBurstLimit 'lots' is not a number (its Type is Number)"),
+            ("DeliveryFailureRateThreshold=100.5",
+             "DeliveryFailureRateThreshold '100.5' is more than its MaxValue 100"),
+        ],
+    )
+    def test_a_value_the_parameter_does_not_allow_is_one_line_naming_it_and_the_rule(
+        self, override: str, line: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert serve_on_a_taken_port(override) == 2
+        assert capsys.readouterr().err == f"roomcast serve: --parameter-overrides: {line}\n"
+
+    def test_values_within_the_rules_pass(self, capsys: pytest.CaptureFixture[str]) -> None:
+        allowed = ["LogRetentionDays=30", "DeliveryFailureRateThreshold=0.5",
+                   "JwksUrl=https://issuer.example/jwks", "AlarmEmail=ops@example.com",
+                   "AlarmEmail="]
+        assert serve_on_a_taken_port(*allowed) == 2
+        assert "cannot listen on" in capsys.readouterr().err
+
+    @pytest.mark.parametrize(
+        ("spec", "value", "problem"),
+        [
+            ({"Type": "String", "MinLength": 3}, "ab", "'ab' is shorter than its MinLength 3"),
+            ({"Type": "String", "MaxLength": 3}, "abcd", "'abcd' is longer than its MaxLength 3"),
+            ({"Type": "String", "AllowedPattern": "[a-z]+"}, "abc1",
+             "'abc1' does not match its AllowedPattern [a-z]+"),  # the whole value must match
+            ({"Type": "List<Number>"}, "1,x", "'1,x' is not a number (its Type is List<Number>)"),
+            ({"Type": "CommaDelimitedList", "AllowedValues": ["a", "b"]}, "a,c",
+             "'a,c' is not one of its AllowedValues (a, b)"),
+        ],
+    )
+    def test_lengths_patterns_and_lists_follow_cloudformation(
+        self, spec: dict[str, object], value: str, problem: str
+    ) -> None:
+        with pytest.raises(ParameterError) as refused:
+            check_parameter("P", spec, value)
+        assert str(refused.value) == f"P {problem}"
+
+    def test_a_pattern_python_cannot_read_is_said_not_raised(self) -> None:
+        with pytest.raises(ParameterError, match=r"P's AllowedPattern \[a- cannot be read"):
+            check_parameter("P", {"Type": "String", "AllowedPattern": "[a-"}, "x")
+
+    def test_a_value_at_the_edges_of_the_rules_passes(self) -> None:
+        check_parameter("P", {"Type": "String", "MinLength": 2, "MaxLength": 2}, "ab")
+        check_parameter("P", {"Type": "Number", "MinValue": 1, "MaxValue": 5}, "5")
+        check_parameter("P", {"Type": "CommaDelimitedList", "AllowedValues": ["a", "b"]}, "b,a")
+
+
+class TestTheAuthorizerNeedsKeys:
+    def test_without_a_key_source_it_refuses_to_start_in_one_line(
+        self, environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        # It used to start, then answer every handshake 500 with a ConfigurationError.
+        assert serve_on_a_taken_port("Authentication=authorizer") == 2
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.startswith("roomcast serve: the $connect authorizer needs a key source in "
+                               "the environment: set one of ")
+        for setting in SETTINGS:
+            if setting.key in KEY_SOURCES:
+                assert setting.env in line
+
+    @pytest.mark.parametrize(
+        ("variable", "value"),
+        [("ROOMCAST_JWT_SECRET", "s" * 32), ("ROOMCAST_JWKS_FILE", "/tmp/jwks.json"),
+         ("ROOMCAST_JWKS_URL", "https://issuer.example/jwks")],
+    )
+    def test_with_one_it_goes_on_to_bind(
+        self, variable: str, value: str, environment: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        environment.setenv(variable, value)
+        assert serve_on_a_taken_port("Authentication=authorizer") == 2
+        assert "cannot listen on" in capsys.readouterr().err
+
+    def test_without_the_authorizer_no_key_is_needed(
+        self, environment: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert serve_on_a_taken_port("Authentication=none") == 2
+        assert "cannot listen on" in capsys.readouterr().err
+
+    def test_an_authorizer_the_template_does_not_wire_up_is_one_line(
+        self, environment: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        template = load_template()
+        authorizer = template["Resources"]["ConnectAuthorizer"]["Properties"]
+        authorizer["AuthorizerUri"] = "arn:aws:lambda:us-east-1:123456789012:function:elsewhere"
+        path = tmp_path / "template.json"  # JSON is YAML: the long forms of !Ref and !Sub
+        path.write_text(json.dumps(template), encoding="utf-8")
+        status = main(["serve", "--port", "0", "--template", str(path),
+                       "--parameter-overrides", "Authentication=authorizer"])
+        assert status == 2
+        assert capsys.readouterr().err == (
+            f"roomcast serve: cannot use the template {path}: the $connect authorizer's "
+            "AuthorizerUri names no function\n"
+        )

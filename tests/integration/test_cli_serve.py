@@ -35,6 +35,10 @@ class TestArguments:
             (["--handshake-timeout", "0"], "--handshake-timeout: must be more than 0"),
             (["--max-queued", "0"], "--max-queued: must be more than 0"),
             (["--max-outbound-bytes", "-1"], "--max-outbound-bytes: must be more than 0"),
+            (["--stage", "a/b"], "--stage: a stage name is 1-128 letters, digits, - and _"),
+            (["--stage", ""], "--stage: a stage name is 1-128 letters, digits, - and _"),
+            (["--stage", "x" * 129], "--stage: a stage name is 1-128 letters, digits, - and _"),
+            (["--stage", "dév"], "--stage: a stage name is 1-128 letters, digits, - and _"),
         ],
     )
     def test_a_bad_argument_is_refused_by_name(self, arguments, complaint, capsys):

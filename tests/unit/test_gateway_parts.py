@@ -74,7 +74,7 @@ class TestFrameSizeScanner:
         header = frame_header(101)
         problems = [scanner.scan(header[i : i + 1]) for i in range(len(header))]
         assert problems[:-1] == [None] * (len(header) - 1)
-        assert problems[-1] == Violation("Frame size limit exceeded", 0)
+        assert problems[-1] == Violation("a 101-byte frame, over the 100-byte frame limit", 0)
 
     def test_frames_within_the_limits_pass_in_any_chunking(self) -> None:
         stream = frame(300) + frame(70_000, opcode=0x2) + frame(5, opcode=0x9) + frame(0)
@@ -85,13 +85,15 @@ class TestFrameSizeScanner:
         scanner = FrameSizeScanner(GatewayLimits(max_frame_bytes=100, max_message_bytes=250))
         fragments = frame(100, fin=False) + frame(5, opcode=0x9) + frame(100, opcode=0, fin=False)
         assert scanner.scan(fragments) is None
-        assert scanner.scan(frame(51, opcode=0)) == Violation("Message size limit exceeded", 0)
+        assert scanner.scan(frame(51, opcode=0)) == Violation(
+            "a message of 251 bytes or more, over the 250-byte message limit", 0
+        )
 
     def test_the_violation_says_where_the_offending_frame_begins(self) -> None:
         scanner = FrameSizeScanner(GatewayLimits(max_frame_bytes=100))
         before = frame(10) + frame(3, opcode=0x9)
         assert scanner.scan(before + frame(101)) == Violation(
-            "Frame size limit exceeded", len(before)
+            "a 101-byte frame, over the 100-byte frame limit", len(before)
         )
 
 
@@ -116,7 +118,7 @@ class TestFrameSizeGuard:
         valid = frame(20)
         guard.feed_data(valid + frame(101))
         assert parser.fed == [valid]
-        assert messages.error is not None and "Frame size" in str(messages.error)
+        assert messages.error is not None and "frame limit" in str(messages.error)
 
     def test_parse_header_reads_the_64_bit_length(self) -> None:
         header = parse_header(frame_header(2**20))

@@ -330,7 +330,9 @@ function sizeProblem(roomId, message) {
   const frame = JSON.stringify({ action: 'sendMessage', roomId, message });
   const frameBytes = utf8.encode(frame).length;
   if (frameBytes > maxFrameBytes) {
-    return `Too long: it would be a ${frameBytes}-byte frame; the server takes at most ${maxFrameBytes}.`;
+    return `Too long: it would be a ${frameBytes}-byte frame; a frame may have at most ${maxFrameBytes} bytes. ` +
+      'The page sends each message as one frame, so the frame limit applies, not the larger one ' +
+      'on a message split into several frames.';
   }
   return null;
 }
