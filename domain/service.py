@@ -15,7 +15,15 @@ from roomcast.domain.commands import Command
 from roomcast.domain.frames import Frame
 from roomcast.domain.history import Replay
 from roomcast.domain.identity import identify
-from roomcast.domain.model import ANONYMOUS, Connection, ConnectionId, Message, RoomId, UserId
+from roomcast.domain.model import (
+    ANONYMOUS,
+    Connection,
+    ConnectionId,
+    Message,
+    RoomId,
+    UserId,
+    Verified,
+)
 from roomcast.domain.policies import (
     Limits,
     check_room_capacity,
@@ -70,10 +78,11 @@ class ChatService:
         The connection's user is the one `identify` (domain/identity.py) picks from the
         claimed `user_id`, the `token` and the `authorized_user_id`.
         """
+        authorized = None if authorized_user_id is None else Verified(authorized_user_id)
         now = self.clock.now_ms()
         connection = Connection(
             id=connection_id,
-            user_id=identify(self.verifier, user_id, token, authorized_user_id),
+            user_id=identify(self.verifier, user_id, token, authorized).user_id,
             connected_at=now,
             expires_at=expires_at(now, self.limits),
             source_ip=source_ip,

@@ -14,7 +14,7 @@ from roomcast.adapters.jwks_keys import JwksCache, file_loader
 from roomcast.adapters.jwks_verifier import JwksVerifier
 from roomcast.adapters.jwt_claims import ClaimRules
 from roomcast.adapters.jwt_verifier import JwtVerifier
-from roomcast.domain.model import UserId
+from roomcast.domain.model import UserId, Verified
 from roomcast.entrypoints.cli.main import main
 from tests.support.identity import SigningKey, ec_key, rsa_key
 
@@ -39,7 +39,7 @@ class TestTokenCommand:
     ) -> None:
         status, token, _ = run(["--sub", "alice", "--secret", SECRET, "--ttl", "120"], capsys)
         assert status == 0
-        assert JwtVerifier(SECRET).verify(token) == UserId("alice")
+        assert JwtVerifier(SECRET).verify(token) == Verified(UserId("alice"))
         claims = jwt.decode(token, SECRET, algorithms=["HS256"])
         assert claims["exp"] - time.time() == pytest.approx(120, abs=5)
 
@@ -50,7 +50,7 @@ class TestTokenCommand:
         monkeypatch.setenv("ROOMCAST_JWT_ISSUER", "https://auth.example")
         status, token, _ = run(["--sub", "bob"], capsys)
         verifier = JwtVerifier(SECRET, issuer="https://auth.example")
-        assert (status, verifier.verify(token)) == (0, UserId("bob"))
+        assert (status, verifier.verify(token)) == (0, Verified(UserId("bob")))
 
     @pytest.mark.parametrize("key", [rsa_key("k-rsa"), ec_key("k-ec")], ids=["RS256", "ES256"])
     def test_a_private_key_signs_and_its_jwks_verifies(
@@ -63,7 +63,7 @@ class TestTokenCommand:
         assert status == 0
         assert jwt.get_unverified_header(token)["alg"] == key.algorithm
         verifier = JwksVerifier(JwksCache(file_loader(jwks_path)), ClaimRules(audience="roomcast"))
-        assert verifier.verify(token) == UserId("carol")
+        assert verifier.verify(token) == Verified(UserId("carol"))
 
     def test_what_cannot_be_signed_exits_2_saying_why(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path,
