@@ -11,12 +11,15 @@ from typing import TYPE_CHECKING
 from attrs import evolve
 
 from roomcast.domain import commands, errors, frames
+from roomcast.domain.access import RoomAccess, check_join, check_send
 from roomcast.domain.commands import Command
 from roomcast.domain.frames import Frame
 from roomcast.domain.history import Replay
 from roomcast.domain.identity import identify
 from roomcast.domain.model import (
     ANONYMOUS,
+    NO_CLAIM,
+    NO_GRANT,
     Connection,
     ConnectionId,
     Message,
@@ -54,6 +57,7 @@ class ChatService:
         verifier: TokenVerifier | None = None,
         *,
         log: RoomLog,
+        access: RoomAccess = RoomAccess.OPEN,
     ) -> None:
         self.store = store
         self.notifier = notifier
@@ -61,6 +65,7 @@ class ChatService:
         self.limits = limits or Limits()
         self.verifier = verifier
         self.log = log
+        self.access = access
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -72,21 +77,29 @@ class ChatService:
         user_agent: str | None = None,
         token: str | None = None,
         authorized_user_id: UserId | None = None,
+        authorized_rooms: object = NO_CLAIM,
     ) -> Connection:
         """Record a new connection. Never posts: the socket is not open until $connect returns.
 
-        The connection's user is the one `identify` (domain/identity.py) picks from the
-        claimed `user_id`, the `token` and the `authorized_user_id`.
+        The connection's user and grant are the ones `identify` (domain/identity.py) reads
+        from the claimed `user_id`, the `token`, or the `authorized_user_id` and
+        `authorized_rooms` an authorizer vouched for. A grant is checked however rooms are
+        entered, and kept only when room access is `token`: it is the rooms the connection
+        may ever reach, read from the connection on a join and from the membership on a send.
         """
-        authorized = None if authorized_user_id is None else Verified(authorized_user_id)
+        authorized = (
+            None if authorized_user_id is None else Verified(authorized_user_id, authorized_rooms)
+        )
+        identity = identify(self.verifier, user_id, token, authorized)
         now = self.clock.now_ms()
         connection = Connection(
             id=connection_id,
-            user_id=identify(self.verifier, user_id, token, authorized).user_id,
+            user_id=identity.user_id,
             connected_at=now,
             expires_at=expires_at(now, self.limits),
             source_ip=source_ip,
             user_agent=user_agent,
+            grant=identity.grant if self.access is RoomAccess.TOKEN else NO_GRANT,
         )
         self.store.add(connection)
         return connection
@@ -141,7 +154,10 @@ class ChatService:
 
         With `since`, the joiner then gets every retained message after it, up to the seq
         its joinedRoom names; a member rejoining with `since` fills a gap that way. A `since`
-        counted by another epoch of the log (one that restarted) is taken as 0."""
+        counted by another epoch of the log (one that restarted) is taken as 0.
+
+        With room access `token`, a room the connection's grant does not give `join` is
+        NotAllowed before anything is written or announced."""
         connection = self._join_atomically(connection_id, room_id)
         room = self.store.room(room_id)
         members = room.members
@@ -177,6 +193,7 @@ class ChatService:
     def send(self, connection_id: ConnectionId, room_id: RoomId, text: str) -> None:
         room = self.store.room(room_id)
         sender = find_member(room.members, connection_id)
+        check_send(self.access, sender)
         said = Message(room_id, text, sender.user_id, self.clock.now_ms())
         logged = self.log.append(said, after=room.seq)
         self._broadcast(room_id, [m.connection_id for m in room.members], frames.message(logged))
@@ -210,6 +227,7 @@ class ChatService:
             connection = self.store.get(connection_id)
             if connection is None:
                 raise errors.NotConnected()
+            check_join(self.access, connection.grant, room_id)
             decision = decide_join(connection, room_id, self.limits)
             if decision.already_member:
                 return connection
