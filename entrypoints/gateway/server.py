@@ -25,13 +25,15 @@ from roomcast.entrypoints.gateway.routing import RouteTable, load_routes
 from roomcast.entrypoints.gateway.state import Gateway, GatewayLimits
 from roomcast.entrypoints.gateway.template import (
     DEFAULT_TEMPLATE,
+    TemplateError,
     load_template,
+    parameter_environment,
     table_definition,
     table_name,
     ttl_attribute,
     with_parameters,
 )
-from roomcast.entrypoints.settings import ConfigurationError, from_environ
+from roomcast.entrypoints.settings import ConfigurationError, check_room_access, from_environ
 
 log = logging.getLogger("roomcast.gateway")
 
@@ -96,7 +98,9 @@ def run(options: ServeOptions) -> int:
 async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> None:
     template = _template(options.template, options.parameter_overrides)
     table = table_name(template, options.stage)
-    _check_settings(options, table)
+    overridden = _parameter_environment(options, template)
+    _check_settings(options, table, overridden)
+    os.environ.update(overridden)
     environment.use_local_aws_defaults(os.environ)
     store = _store_description(options, template)
     routes = _routes(options.template, template)
@@ -166,13 +170,26 @@ def _routes(path: Path, template: dict[str, object]) -> RouteTable:
         raise CannotStart(f"cannot use the template {path}: {error}") from None
 
 
-def _check_settings(options: ServeOptions, table: str) -> None:
+def _parameter_environment(
+    options: ServeOptions, template: dict[str, object]
+) -> dict[str, str]:
+    """What `--parameter-overrides` gives the functions' environment (e.g. RoomAccess=token
+    sets ROOMCAST_ROOM_ACCESS), as the deployed stack would."""
+    try:
+        return parameter_environment(template, options.parameter_overrides)
+    except TemplateError as error:
+        raise CannotStart(f"cannot use the template {options.template}: {error}") from None
+
+
+def _check_settings(
+    options: ServeOptions, table: str, overridden: Mapping[str, str] | None = None
+) -> None:
     """Every setting the handlers will read, checked now rather than on the first $connect."""
-    environ = {**os.environ, "ROOMCAST_STORE": options.store}
+    environ = {**os.environ, **(overridden or {}), "ROOMCAST_STORE": options.store}
     environ.pop("WEBSOCKET_ENDPOINT", None)  # the gateway sets its own
     environ.setdefault("CONNECTIONS_TABLE", table)
     try:
-        from_environ(environ)
+        check_room_access(from_environ(environ))
     except ConfigurationError as error:
         raise CannotStart(str(error)) from None
 
