@@ -83,9 +83,10 @@ class ChatService:
 
         The connection's user and grant are the ones `identify` (domain/identity.py) reads
         from the claimed `user_id`, the `token`, or the `authorized_user_id` and
-        `authorized_rooms` an authorizer vouched for. A grant is checked however rooms are
-        entered, and kept only when room access is `token`: it is the rooms the connection
-        may ever reach, read from the connection on a join and from the membership on a send.
+        `authorized_rooms` an authorizer vouched for. A `rooms` claim that is not a grant is
+        Unauthorized whatever the room access; the grant is kept only when room access is
+        `token`: it is all the connection may ever reach, read from the connection on a join
+        and from the membership on a send.
         """
         authorized = (
             None if authorized_user_id is None else Verified(authorized_user_id, authorized_rooms)
