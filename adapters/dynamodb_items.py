@@ -4,9 +4,12 @@ Connection item:  pk=CONN#<connectionId>  sk=CONNECTION
     connectionId, userId, connectedAt, expiresAt, sourceIp?, userAgent?, rooms, version,
     unannounced and unannouncedDepartures (Connection's `unannounced` and
     `unannounced_departures`, as maps of room to true), lastRequest (the request token of
-    the last join or leave, by which a retried transaction recognises its own commit)
+    the last join or leave, by which a retried transaction recognises its own commit),
+    grant? (with room access `token`: the rooms the identity grants, room pattern to a
+    string set of permissions; an item without it grants nothing)
 Membership item:  pk=ROOM#<roomId>        sk=CONN#<connectionId>
-    connectionId, roomId, userId, joinedAt, expiresAt
+    connectionId, roomId, userId, joinedAt, expiresAt, permissions? (what the grant gave
+    in the room, a string set; none without a grant)
 Room log head:    pk=ROOM#<roomId>        sk=LOG
     seq (the room's latest message), membershipVersion (moved by every join and leave, so
     that a member list read at the same version is known to be current), lastRequest; no
@@ -23,12 +26,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from roomcast.domain.access import parse_grant
 from roomcast.domain.model import (
+    NO_GRANT,
     NO_ROOMS,
+    NOTHING,
     Connection,
     ConnectionId,
+    Grant,
     Membership,
     Message,
+    Permission,
+    Permissions,
     RoomId,
     UserId,
     expiry_cutoff,
@@ -152,6 +161,8 @@ def connection_to_item(connection: Connection) -> Item:
         item["sourceIp"] = _s(connection.source_ip)
     if connection.user_agent is not None:
         item["userAgent"] = _s(connection.user_agent)
+    if connection.grant:
+        item["grant"] = _grant_value(connection.grant)
     return item
 
 
@@ -167,7 +178,20 @@ def connection_from_item(item: Item) -> Connection:
         version=int(item["version"]["N"]),
         unannounced=_room_set(item.get("unannounced")),
         unannounced_departures=_room_set(item.get(DEPARTURES_ATTRIBUTE)),
+        grant=_grant(item.get("grant")),
     )
+
+
+def _grant_value(grant: Grant) -> Item:
+    """Every entry of a canonical grant gives something, so no string set is empty."""
+    return {"M": {pattern: {"SS": given} for pattern, given in grant.as_claim().items()}}
+
+
+def _grant(value: Item | None) -> Grant:
+    """Absent on items written in `open` mode or before grants existed: no grant."""
+    if value is None:
+        return NO_GRANT
+    return parse_grant({pattern: given["SS"] for pattern, given in value["M"].items()})
 
 
 def _room_set(value: Item | None) -> frozenset[RoomId]:
@@ -176,7 +200,7 @@ def _room_set(value: Item | None) -> frozenset[RoomId]:
 
 
 def membership_to_item(membership: Membership) -> Item:
-    return {
+    item = {
         **membership_key(membership.room_id, membership.connection_id),
         "connectionId": _s(membership.connection_id.value),
         "roomId": _s(membership.room_id.value),
@@ -184,6 +208,9 @@ def membership_to_item(membership: Membership) -> Item:
         "joinedAt": _n(membership.joined_at),
         TTL_ATTRIBUTE: _n(membership.expires_at),
     }
+    if membership.permissions:
+        item["permissions"] = {"SS": sorted(p.value for p in membership.permissions)}
+    return item
 
 
 def membership_from_item(item: Item) -> Membership:
@@ -193,7 +220,14 @@ def membership_from_item(item: Item) -> Membership:
         user_id=UserId(item["userId"]["S"]),
         joined_at=int(item["joinedAt"]["N"]),
         expires_at=int(item[TTL_ATTRIBUTE]["N"]),
+        permissions=_permissions(item.get("permissions")),
     )
+
+
+def _permissions(value: Item | None) -> Permissions:
+    known = {p.value: p for p in Permission}
+    given = (value or {}).get("SS", [])
+    return frozenset(known[p] for p in given if p in known) or NOTHING
 
 
 def _s(value: str) -> Item:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import jwt
 
 from roomcast.adapters.jwks_keys import JwksCache
-from roomcast.adapters.jwt_claims import ClaimRules, verified_subject
+from roomcast.adapters.jwt_claims import ClaimRules, verified_token
 from roomcast.domain.errors import Unauthorized
-from roomcast.domain.model import UserId
+from roomcast.domain.model import Verified
 
 
 class JwksVerifier:
@@ -15,7 +15,7 @@ class JwksVerifier:
         self._keys = keys
         self._rules = rules
 
-    def verify(self, token: str) -> UserId:
+    def verify(self, token: str) -> Verified:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as refused:
@@ -28,4 +28,4 @@ class JwksVerifier:
         # here before any signature is computed (and PyJWT is told only the key's algorithm).
         if algorithm != key.algorithm:
             raise Unauthorized(f"invalid token: key {kid[:64]!r} signs {key.algorithm} only")
-        return verified_subject(token, key.key, key.algorithm, self._rules)
+        return verified_token(token, key.key, key.algorithm, self._rules)

@@ -1,4 +1,5 @@
-"""What every roomcast JWT must prove, whoever signed it: `exp`, a `sub`, typed claims, aud/iss."""
+"""What every roomcast JWT must prove, whoever signed it: `exp`, a `sub`, typed claims, aud/iss;
+and the one claim beyond them the domain reads, `rooms`, handed over as it is."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import jwt
 from attrs import frozen
 
 from roomcast.domain.errors import Unauthorized
-from roomcast.domain.model import UserId
+from roomcast.domain.model import NO_CLAIM, UserId, Verified
 
 # RFC 7519 section 4.1: these are NumericDate values. PyJWT passes them through int(), so a
 # string such as "9999999999" would otherwise be taken as a time.
@@ -27,8 +28,12 @@ class ClaimRules:
     leeway_seconds: int = 30
 
 
-def verified_subject(token: str, key: Any, algorithm: str, rules: ClaimRules) -> UserId:
-    """The `sub` of a token signed by `key` with exactly `algorithm`; Unauthorized otherwise."""
+ROOMS_CLAIM = "rooms"
+
+
+def verified_token(token: str, key: Any, algorithm: str, rules: ClaimRules) -> Verified:
+    """The `sub` of a token signed by `key` with exactly `algorithm`, and its `rooms` claim
+    untouched (the domain decides what it grants); Unauthorized otherwise."""
     pyjwt_checks_audience = rules.audience is not None and rules.client_id is None
     try:
         claims = jwt.decode(
@@ -45,7 +50,7 @@ def verified_subject(token: str, key: Any, algorithm: str, rules: ClaimRules) ->
     _check_registered_types(claims)
     if rules.client_id is not None:
         _check_client(claims, rules)
-    return UserId(claims["sub"])
+    return Verified(UserId(claims["sub"]), claims.get(ROOMS_CLAIM, NO_CLAIM))
 
 
 def _check_registered_types(claims: dict[str, Any]) -> None:

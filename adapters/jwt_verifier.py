@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from roomcast.adapters.jwt_claims import ClaimRules, verified_subject
-from roomcast.domain.model import UserId
+from roomcast.adapters.jwt_claims import ClaimRules, verified_token
+from roomcast.domain.model import Verified
 
 ALGORITHM = "HS256"
 
@@ -22,5 +22,5 @@ class JwtVerifier:
         self._secret = secret
         self._rules = ClaimRules(audience, issuer, client_id, leeway_seconds)
 
-    def verify(self, token: str) -> UserId:
-        return verified_subject(token, self._secret, ALGORITHM, self._rules)
+    def verify(self, token: str) -> Verified:
+        return verified_token(token, self._secret, ALGORITHM, self._rules)

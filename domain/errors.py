@@ -93,6 +93,22 @@ class NotInRoom(DomainError):
         super().__init__("Not in room")
 
 
+class NotAllowed(DomainError):
+    """The connection's grant does not give what the frame asks for in that room."""
+
+    status_code = 403
+
+    def __init__(self) -> None:
+        super().__init__("Not allowed in this room")
+
+
+class InvalidGrant(DomainError):
+    """A `rooms` claim that is not a grant; whoever vouched for it, the identity is refused."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"Invalid rooms claim: {problem}")
+
+
 class NotConnected(DomainError):
     """The store has no live record of the sending connection (expired or swept)."""
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import enum
+import json
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import Final
 
 from attrs import evolve, field, frozen
 
@@ -62,6 +65,74 @@ class RoomId:
         return self.value
 
 
+class Permission(enum.Enum):
+    """What a grant may give in a room (domain/access.py decides what each allows)."""
+
+    JOIN = "join"  # join, receive the room's frames, replay its history
+    SEND = "send"  # send messages into it
+
+
+Permissions = frozenset[Permission]
+NOTHING: Permissions = frozenset()
+WILDCARD = "*"
+
+
+@frozen
+class Grant:
+    """The rooms an identity may reach: room patterns (a room id, or a prefix ending in
+    `*`; `*` alone is every room) and what each gives; matching entries add up. Built by
+    domain/access.py's `parse_grant`, canonical (sorted, no empty entries), so grants
+    that give the same are equal and encode the same."""
+
+    entries: tuple[tuple[str, Permissions], ...] = ()
+
+    def permissions_in(self, room_id: RoomId) -> Permissions:
+        given: set[Permission] = set()
+        for pattern, permissions in self.entries:
+            if _matches(pattern, room_id.value):
+                given |= permissions
+        return frozenset(given) or NOTHING
+
+    def as_claim(self) -> dict[str, list[str]]:
+        """The grant as a `rooms` claim, which parse_grant reads back as this grant."""
+        return {pattern: sorted(p.value for p in given) for pattern, given in self.entries}
+
+    def as_json(self) -> str:
+        """The claim as one compact JSON string (an authorizer's context carries it so)."""
+        return json.dumps(self.as_claim(), separators=(",", ":"), sort_keys=True)
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+
+def _matches(pattern: str, room: str) -> bool:
+    if pattern.endswith(WILDCARD):
+        return room.startswith(pattern[: -len(WILDCARD)])
+    return room == pattern
+
+
+NO_GRANT = Grant()
+
+
+class _NoClaim:
+    def __repr__(self) -> str:
+        return "NO_CLAIM"
+
+
+# A token or an authorizer that says nothing of rooms (JSON's null is a claim, and no grant).
+NO_CLAIM: Final = _NoClaim()
+
+
+@frozen
+class Verified:
+    """What a verifier or an authorizer vouches for: the user, and the `rooms` claim exactly
+    as it came (NO_CLAIM when there was none). The domain reads the claim (`parse_grant`);
+    adapters only carry it."""
+
+    user_id: UserId
+    rooms: object = field(default=NO_CLAIM, hash=False)  # a claim may be a dict
+
+
 # Shared, so that a connection in no room carries no empty sets of its own (what memory a
 # connection takes: `make bench`).
 NO_ROOMS: frozenset[RoomId] = frozenset()
@@ -76,13 +147,16 @@ def expiry_cutoff(now_ms: int) -> int:
 
 @frozen
 class Membership:
-    """One connection's presence in one room; it expires with its connection."""
+    """One connection's presence in one room; it expires with its connection.
+    `permissions`: what the connection's grant gave in the room when it joined (a grant
+    never changes, so a send reads it here rather than the connection)."""
 
     connection_id: ConnectionId
     room_id: RoomId
     user_id: UserId
     joined_at: int
     expires_at: int
+    permissions: Permissions = NOTHING
 
     def is_expired(self, now_ms: int) -> bool:
         return self.expires_at <= expiry_cutoff(now_ms)
@@ -122,6 +196,8 @@ class Connection:
     `unannounced_departures` the rooms a join evicted it from that have not yet been told
     `userLeft`. Both are written with the join, so a join whose commit outlived a failure is
     announced by the client's retry, and cleared once the rooms have heard it.
+    `grant`: the rooms its identity grants, as checked on connect (kept only when room
+    access is `token`).
     """
 
     id: ConnectionId
@@ -134,6 +210,7 @@ class Connection:
     version: int = 0
     unannounced: frozenset[RoomId] = NO_ROOMS
     unannounced_departures: frozenset[RoomId] = NO_ROOMS
+    grant: Grant = NO_GRANT
 
     def is_expired(self, now_ms: int) -> bool:
         return self.expires_at <= expiry_cutoff(now_ms)
@@ -145,7 +222,10 @@ class Connection:
         return sorted(self.rooms, key=lambda room: (self.rooms[room], room.value))
 
     def membership(self, room_id: RoomId) -> Membership:
-        return Membership(self.id, room_id, self.user_id, self.rooms[room_id], self.expires_at)
+        return Membership(
+            self.id, room_id, self.user_id, self.rooms[room_id], self.expires_at,
+            self.grant.permissions_in(room_id),
+        )
 
     def as_new(self) -> Connection:
         """The connection as a store records it on connect: in no room, nothing pending."""

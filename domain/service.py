@@ -11,11 +11,22 @@ from typing import TYPE_CHECKING
 from attrs import evolve
 
 from roomcast.domain import commands, errors, frames
+from roomcast.domain.access import RoomAccess, check_join, check_send
 from roomcast.domain.commands import Command
 from roomcast.domain.frames import Frame
 from roomcast.domain.history import Replay
 from roomcast.domain.identity import identify
-from roomcast.domain.model import ANONYMOUS, Connection, ConnectionId, Message, RoomId, UserId
+from roomcast.domain.model import (
+    ANONYMOUS,
+    NO_CLAIM,
+    NO_GRANT,
+    Connection,
+    ConnectionId,
+    Message,
+    RoomId,
+    UserId,
+    Verified,
+)
 from roomcast.domain.policies import (
     Limits,
     check_room_capacity,
@@ -47,6 +58,7 @@ class ChatService:
         verifier: TokenVerifier | None = None,
         *,
         log: RoomLog,
+        access: RoomAccess = RoomAccess.OPEN,
     ) -> None:
         self.store = store
         self.notifier = notifier
@@ -54,6 +66,7 @@ class ChatService:
         self.limits = limits or Limits()
         self.verifier = verifier
         self.log = log
+        self.access = access
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -65,20 +78,30 @@ class ChatService:
         user_agent: str | None = None,
         token: str | None = None,
         authorized_user_id: UserId | None = None,
+        authorized_rooms: object = NO_CLAIM,
     ) -> Connection:
         """Record a new connection. Never posts: the socket is not open until $connect returns.
 
-        The connection's user is the one `identify` (domain/identity.py) picks from the
-        claimed `user_id`, the `token` and the `authorized_user_id`.
+        The connection's user and grant are the ones `identify` (domain/identity.py) reads
+        from the claimed `user_id`, the `token`, or the `authorized_user_id` and
+        `authorized_rooms` an authorizer vouched for. A `rooms` claim that is not a grant is
+        Unauthorized whatever the room access; the grant is kept only when room access is
+        `token`: it is all the connection may ever reach, read from the connection on a join
+        and from the membership on a send.
         """
+        authorized = (
+            None if authorized_user_id is None else Verified(authorized_user_id, authorized_rooms)
+        )
+        identity = identify(self.verifier, user_id, token, authorized)
         now = self.clock.now_ms()
         connection = Connection(
             id=connection_id,
-            user_id=identify(self.verifier, user_id, token, authorized_user_id),
+            user_id=identity.user_id,
             connected_at=now,
             expires_at=expires_at(now, self.limits),
             source_ip=source_ip,
             user_agent=user_agent,
+            grant=identity.grant if self.access is RoomAccess.TOKEN else NO_GRANT,
         )
         self.store.add(connection)
         return connection
@@ -133,7 +156,10 @@ class ChatService:
 
         With `since`, the joiner then gets every retained message after it, up to the seq
         its joinedRoom names; a member rejoining with `since` fills a gap that way. A `since`
-        counted by another epoch of the log (one that restarted) is taken as 0."""
+        counted by another epoch of the log (one that restarted) is taken as 0.
+
+        With room access `token`, a room the connection's grant does not give `join` is
+        NotAllowed before anything is written or announced."""
         connection = self._join_atomically(connection_id, room_id)
         room = self.store.room(room_id)
         members = room.members
@@ -172,6 +198,7 @@ class ChatService:
         for _ in range(SEND_ATTEMPTS):
             room = self.store.room(room_id)
             sender = find_member(room.members, connection_id)
+            check_send(self.access, sender)
             said = Message(room_id, text, sender.user_id, self.clock.now_ms())
             try:
                 logged = self.log.append(said, after=room.seq, members_version=room.version)
@@ -211,6 +238,7 @@ class ChatService:
             connection = self.store.get(connection_id)
             if connection is None:
                 raise errors.NotConnected()
+            check_join(self.access, connection.grant, room_id)
             decision = decide_join(connection, room_id, self.limits)
             if decision.already_member:
                 return connection

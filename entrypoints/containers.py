@@ -12,6 +12,7 @@ from dependency_injector import containers, providers
 from roomcast.adapters.clocks import SystemClock
 from roomcast.adapters.memory_history import InMemoryRoomLog
 from roomcast.adapters.memory_store import InMemoryConnectionStore
+from roomcast.domain.access import RoomAccess
 from roomcast.domain.history import Retention
 from roomcast.domain.policies import Limits
 from roomcast.domain.service import ChatService
@@ -120,9 +121,11 @@ class Container(containers.DeclarativeContainer):
     notifier = providers.Factory(EndpointNotifier, cache=notifiers)
 
     verifier = providers.ThreadSafeSingleton(build_verifier, config)
+    room_access = providers.Callable(RoomAccess, config.room_access)
 
     chat_service = providers.Factory(
-        ChatService, store=store, clock=clock, limits=limits, verifier=verifier, log=room_log
+        ChatService, store=store, clock=clock, limits=limits, verifier=verifier, log=room_log,
+        access=room_access,
     )
 
 

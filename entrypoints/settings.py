@@ -159,6 +159,9 @@ SETTINGS = (
             "Messages each room retains for replay (0: none; frames still carry `seq`)"),
     Setting("ROOMCAST_HISTORY_SECONDS", "history_seconds", _whole_number, TWO_HOURS,
             "How long a retained message is replayed, in seconds (0: none)"),
+    Setting("ROOMCAST_ROOM_ACCESS", "room_access", _one_of("open", "token"), "open",
+            "Who may enter a room: `open` (every connection, every room) or `token` (only "
+            "the rooms the identity's `rooms` claim grants; needs authentication)"),
     Setting("ROOMCAST_JWT_SECRET", "jwt_secret", check_secret, None,
             "HS256 secret; set, $connect requires a `token` and the user is its `sub`"),
     Setting("ROOMCAST_JWT_AUDIENCE", "jwt_audience", _text, None,
@@ -184,6 +187,17 @@ def _one_key_source(values: Mapping[str, Any]) -> None:
     chosen = [s.env for s in SETTINGS if s.key in KEY_SOURCES and values[s.key] is not None]
     if len(chosen) > 1:
         raise ConfigurationError(f"set only one of {', '.join(chosen)}: each picks the keys")
+
+
+def check_room_access(values: Mapping[str, Any]) -> None:
+    """`token` grants only what a verified identity carries: with no key source, and no
+    authorizer vouching for the connection, nobody could ever reach a room."""
+    if values.get("room_access") == "token" and not any(values.get(k) for k in KEY_SOURCES):
+        sources = ", ".join(s.env for s in SETTINGS if s.key in KEY_SOURCES)
+        raise ConfigurationError(
+            f"ROOMCAST_ROOM_ACCESS=token needs authentication: set one of {sources}, "
+            "or put the $connect authorizer in front"
+        )
 
 
 def _read(setting: Setting, environ: Mapping[str, str]) -> Any:

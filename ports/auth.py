@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from roomcast.domain.model import UserId
+from roomcast.domain.model import Verified
 
 
 class TokenVerifier(Protocol):
-    def verify(self, token: str) -> UserId:
-        """The user the token proves; raise Unauthorized for any token it does not accept."""
+    def verify(self, token: str) -> Verified:
+        """The user the token proves, with its `rooms` claim as the token has it (or
+        NO_CLAIM); raise Unauthorized for any token it does not accept."""
         ...

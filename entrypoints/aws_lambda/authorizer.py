@@ -1,8 +1,10 @@
 """The Lambda REQUEST authorizer for `$connect`: API Gateway asks it before any handler runs.
 
 Allow: an IAM policy for the route, `principalId` = the user, and a `context` that API Gateway
-hands to every later event of the connection as `requestContext.authorizer`. A token that
-proves nobody gets Deny (the client sees 403); a misconfiguration raises (500).
+hands to every later event of the connection as `requestContext.authorizer`: `userId`, and
+`rooms`, the token's grant as a JSON string, when the token has a `rooms` claim. A token that
+proves nobody, or whose `rooms` claim is not a grant, gets Deny (the client sees 403); a
+misconfiguration raises (500).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 from roomcast.domain.errors import Unauthorized
 from roomcast.domain.identity import authenticate
 from roomcast.entrypoints.aws_lambda import events
+from roomcast.entrypoints.aws_lambda.events import ROOMS_CONTEXT_KEY
 from roomcast.entrypoints.containers import get_container
 from roomcast.entrypoints.settings import ConfigurationError
 
@@ -29,11 +32,15 @@ def authorize(event: Any, context: Any = None) -> dict[str, Any]:
             "the authorizer needs ROOMCAST_JWKS_URL, ROOMCAST_JWKS_FILE or an HS256 secret"
         )
     try:
-        user = authenticate(verifier, events.token(event))
+        identity = authenticate(verifier, events.token(event))
     except Unauthorized as refused:
         log.info("denied a connection: %s (%s)", refused, events.describe(event))
         return policy(DENIED_PRINCIPAL, "Deny", resource)
-    return policy(user.value, "Allow", resource) | {"context": {"userId": user.value}}
+    user = identity.user_id.value
+    context = {"userId": user}
+    if identity.grant:
+        context[ROOMS_CONTEXT_KEY] = identity.grant.as_json()
+    return policy(user, "Allow", resource) | {"context": context}
 
 
 def policy(principal: str, effect: str, resource: str) -> dict[str, Any]:

@@ -9,10 +9,11 @@ from typing import Any
 
 from attrs import field, frozen
 
-from roomcast.domain.model import ANONYMOUS, ConnectionId, UserId
+from roomcast.domain.model import ANONYMOUS, NO_CLAIM, ConnectionId, UserId
 
 Event = Mapping[str, Any]
 SUBPROTOCOL = "roomcast"
+ROOMS_CONTEXT_KEY = "rooms"  # where the authorizer puts the grant in its context
 
 
 class MalformedEvent(ValueError):
@@ -27,6 +28,8 @@ class ConnectRequest:
     user_agent: str | None
     token: str | None = field(default=None, repr=False)  # never in a log line
     authorized_user_id: UserId | None = None
+    # The authorizer's context `rooms`, a JSON string (context values are scalars).
+    authorized_rooms: object = field(default=NO_CLAIM, repr=False)
     subprotocol: str | None = None
 
 
@@ -50,7 +53,8 @@ def connect_request(event: Event) -> ConnectRequest:
     context = request_context(event)
     identity = _mapping(context.get("identity"))
     query = query_parameters(event)
-    principal = _optional_str(_mapping(context.get("authorizer")).get("principalId"))
+    authorizer = _mapping(context.get("authorizer"))
+    principal = _optional_str(authorizer.get("principalId"))
     return ConnectRequest(
         connection_id=connection_id(event),
         user_id=_user_id(query.get("userId")),
@@ -59,6 +63,7 @@ def connect_request(event: Event) -> ConnectRequest:
         token=token(event),
         # Only API Gateway writes requestContext, after a Lambda authorizer allowed the call.
         authorized_user_id=UserId(principal) if principal is not None else None,
+        authorized_rooms=authorizer.get(ROOMS_CONTEXT_KEY, NO_CLAIM),
         subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered_subprotocols(event) else None,
     )
 

@@ -18,7 +18,7 @@ from roomcast.entrypoints.aws_lambda.events import MalformedEvent
 from roomcast.entrypoints.aws_lambda.telemetry.instrumentation import current_tally, instrumented
 from roomcast.entrypoints.aws_lambda.telemetry.metering import MeteringNotifier
 from roomcast.entrypoints.containers import Container, get_container
-from roomcast.entrypoints.settings import ConfigurationError
+from roomcast.entrypoints.settings import ConfigurationError, check_room_access
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,8 @@ def connect(event: Any, context: Any = None) -> Response:
     try:
         request = events.connect_request(event)
         service = _service(event)
+        if request.authorized_user_id is None:  # else the authorizer checked the token
+            check_room_access(get_container().config())
     except (MalformedEvent, ConfigurationError) as unusable:
         return _unusable(event, unusable)
     try:
@@ -42,6 +44,7 @@ def connect(event: Any, context: Any = None) -> Response:
             request.user_agent,
             token=request.token,
             authorized_user_id=request.authorized_user_id,
+            authorized_rooms=request.authorized_rooms,
         )
     except Unauthorized as refused:
         log.info("refused a connection: %s (%s)", refused, events.describe(event))

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from roomcast.domain.errors import InvalidUserId
+from roomcast.domain.access import parse_grant
+from roomcast.domain.errors import InvalidGrant, InvalidUserId
 from roomcast.domain.model import valid_user_id
 from roomcast.entrypoints.settings import ConfigurationError, check_secret
 
@@ -28,7 +29,8 @@ def add_token_command(commands: Subparsers) -> None:
         description=(
             "Print a signed JWT whose sub is the user. HS256 with --secret (default "
             "$ROOMCAST_JWT_SECRET), or RS256/ES256 with a PEM private key (--key, --kid); "
-            "--jwks writes that key's public JWKS for ROOMCAST_JWKS_FILE."
+            "--jwks writes that key's public JWKS for ROOMCAST_JWKS_FILE. Each --room adds "
+            "to its rooms claim, which ROOMCAST_ROOM_ACCESS=token enforces."
         ),
     )
     token.add_argument("--sub", required=True, help="the user id the token proves")
@@ -40,6 +42,11 @@ def add_token_command(commands: Subparsers) -> None:
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
     token.add_argument("--iss", default=os.environ.get("ROOMCAST_JWT_ISSUER"), help="issuer")
     token.add_argument("--aud", default=os.environ.get("ROOMCAST_JWT_AUDIENCE"), help="audience")
+    token.add_argument(
+        "--room", action="append", default=[], metavar="PATTERN=PERMISSIONS",
+        help="grant a room id, or a prefix ending in * ('*' is every room), a comma-separated "
+        "list of join and send, e.g. 'team-a=join,send' or 'news-*=join' (repeatable)",
+    )
     token.set_defaults(run=_token)
 
 
@@ -58,6 +65,8 @@ def signed_token(args: argparse.Namespace) -> str:
     now = int(time.time())
     claims = {"sub": _user(args.sub), "iat": now, "exp": now + _ttl(args.ttl)}
     claims |= {name: getattr(args, name) for name in ("iss", "aud") if getattr(args, name)}
+    if args.room:
+        claims["rooms"] = rooms_claim(args.room)
     if args.key is None:
         return jwt.encode(claims, _secret(args.secret), algorithm="HS256")
     if not args.kid:
@@ -73,6 +82,22 @@ def _user(sub: str) -> str:
         return valid_user_id(sub).value
     except InvalidUserId as refused:
         raise TokenError(f"--sub: {refused.message}") from None
+
+
+def rooms_claim(rooms: list[str]) -> dict[str, list[str]]:
+    """`--room` values as a `rooms` claim, checked as roomcast will check it; the same
+    pattern given twice adds up."""
+    claim: dict[str, list[str]] = {}
+    for room in rooms:
+        pattern, equals, permissions = room.partition("=")
+        given = [p.strip() for p in permissions.split(",") if p.strip()]
+        if not equals or not given:
+            raise TokenError(f"--room {room!r}: write PATTERN=PERMISSIONS, e.g. 'team-a=join,send'")
+        claim.setdefault(pattern.strip(), []).extend(given)
+    try:
+        return parse_grant(claim).as_claim()
+    except InvalidGrant as refused:
+        raise TokenError(f"--room: {refused.message}") from None
 
 
 def _ttl(seconds: int) -> int:

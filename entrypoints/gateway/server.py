@@ -40,6 +40,7 @@ from roomcast.entrypoints.gateway.template import (
     connect_authorizer_definition,
     load_template,
     local_stack,
+    parameter_environment,
     parameter_values,
     route_definitions,
     stage_name,
@@ -53,6 +54,7 @@ from roomcast.entrypoints.settings import (
     KEY_SOURCES,
     SETTINGS,
     ConfigurationError,
+    check_room_access,
     from_environ,
 )
 
@@ -124,7 +126,9 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
     prepared = _functions(options.template, template)
     if prepared.any_in_process:
         table = table_name(template, stage)
-        _check_settings(options, table, template)
+        overridden = _parameter_environment(options, template)
+        _check_settings(options, table, template, overridden)
+        os.environ.update(overridden)
         store = _store_description(options, template, stage)
     listener = _listen(options.host, options.port)
     urls = Urls(options.host, listener.getsockname()[1], stage)
@@ -309,13 +313,30 @@ def _routes(path: Path, template: dict[str, object], prepared: TemplateFunctions
         raise CannotStart(f"cannot use the template {path}: {error}") from None
 
 
-def _check_settings(options: ServeOptions, table: str, template: dict[str, object]) -> None:
+def _parameter_environment(
+    options: ServeOptions, template: dict[str, object]
+) -> dict[str, str]:
+    """What `--parameter-overrides` gives the functions' environment (e.g. RoomAccess=token
+    sets ROOMCAST_ROOM_ACCESS), as the deployed stack would."""
+    try:
+        return parameter_environment(template, options.parameter_overrides)
+    except TemplateError as error:
+        raise CannotStart(f"cannot use the template {options.template}: {error}") from None
+
+
+def _check_settings(
+    options: ServeOptions,
+    table: str,
+    template: dict[str, object],
+    overridden: Mapping[str, str] | None = None,
+) -> None:
     """Every setting the handlers will read, checked now rather than on the first $connect."""
-    environ = {**os.environ, "ROOMCAST_STORE": options.store}
+    environ = {**os.environ, **(overridden or {}), "ROOMCAST_STORE": options.store}
     environ.pop("WEBSOCKET_ENDPOINT", None)  # the gateway sets its own
     environ.setdefault("CONNECTIONS_TABLE", table)
     try:
         values = from_environ(environ)
+        check_room_access(values)
     except ConfigurationError as error:
         raise CannotStart(str(error)) from None
     _check_authorizer_keys(options.template, template, values)

@@ -255,6 +255,34 @@ class _Conditions:
         return str(node)
 
 
+def parameter_environment(
+    template: Mapping[str, Any], overrides: Mapping[str, str]
+) -> dict[str, str]:
+    """The variables the template's functions take straight from an overridden parameter
+    (`NAME: !Ref Parameter` in a function's `Environment.Variables`, once `with_parameters`
+    has resolved its conditions), set to the value given: what a stack deployed with those
+    parameters would give its functions. Parameters left at their defaults set nothing, so
+    the gateway's own environment still decides them. Every function runs in the one
+    process: a variable two functions take from different overridden parameters is an
+    error."""
+    found: dict[str, tuple[str, str]] = {}
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") not in LAMBDA_FUNCTION_TYPES:
+            continue
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        for name, value in variables.items():
+            parameter = value.get("Ref") if isinstance(value, dict) and len(value) == 1 else None
+            if not isinstance(parameter, str) or parameter not in overrides:
+                continue
+            earlier = found.setdefault(name, (parameter, str(overrides[parameter])))
+            if earlier[0] != parameter:
+                raise TemplateError(
+                    f"{name} is set from both {earlier[0]} and {parameter}: one process "
+                    "cannot give each function its own"
+                )
+    return {name: value for name, (_, value) in found.items()}
+
+
 SUB_REFERENCE = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z]+)?\}")
 DEFAULT_EXPRESSION = "$request.body.action"
 LAMBDA_FUNCTION_TYPES = ("AWS::Lambda::Function", "AWS::Serverless::Function")

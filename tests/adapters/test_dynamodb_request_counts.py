@@ -8,6 +8,8 @@ from roomcast.adapters.clocks import FixedClock
 from roomcast.adapters.dynamodb_history import DynamoDBRoomLog
 from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
 from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.adapters.fake_verifier import FakeTokenVerifier
+from roomcast.domain.access import RoomAccess
 from roomcast.domain.history import Retention
 from roomcast.domain.model import ConnectionId, Message, RoomId, UserId
 from roomcast.domain.policies import Limits
@@ -166,3 +168,49 @@ class TestRooms:
         world.service.leave(ALICE, LOBBY)
         assert world.log.operations == ["GetItem", "TransactWriteItems"]
         assert world.notifier.actions_for(BOB)[-1] == "userLeft"
+
+
+class TestRoomAccess:
+    """With `token` access the grant rides on reads the use cases make anyway."""
+
+    def granted(self, world: World, rooms: dict[str, list[str]], *ids: ConnectionId) -> World:
+        verifier = FakeTokenVerifier()
+        world.service.verifier, world.service.access = verifier, RoomAccess.TOKEN
+        for connection_id in ids:
+            token = verifier.issue(f"token-{connection_id.value}", connection_id.value, rooms)
+            world.service.connect(connection_id, token=token)
+        world.log.clear()
+        return world
+
+    def test_connect_with_a_grant_is_still_one_put(self, world):
+        self.granted(world, {"lobby": ["join"]})
+        world.service.connect(ALICE, token=world.service.verifier.issue("t", "alice", {}))
+        assert world.log.operations == ["PutItem"]
+
+    def test_a_granted_join_costs_what_an_open_one_does(self, world):
+        self.granted(world, {"*": ["join", "send"]}, ALICE, BOB)
+        world.service.join(BOB, LOBBY)
+        world.log.clear()
+        world.service.join(ALICE, LOBBY)
+        assert world.log.operations == ["GetItem", "TransactWriteItems", "Query", "UpdateItem"]
+
+    def test_a_granted_send_costs_what_an_open_one_does(self, world):
+        self.granted(world, {"*": ["join", "send"]}, ALICE, BOB)
+        for connection_id in (ALICE, BOB):
+            world.service.join(connection_id, LOBBY)
+        world.log.clear()
+        world.service.send(ALICE, LOBBY, "hello")
+        assert world.log.operations == ["Query", "TransactWriteItems"]
+
+    def test_a_refused_join_is_one_read_and_writes_nothing(self, world):
+        self.granted(world, {"games": ["join"]}, ALICE)
+        reply = world.service.handle(ALICE, '{"action":"joinRoom","roomId":"lobby"}')
+        assert (reply.status_code, world.log.operations) == (403, ["GetItem"])
+
+    def test_a_refused_send_is_one_read_and_writes_nothing(self, world):
+        self.granted(world, {"lobby": ["join"]}, ALICE)
+        world.service.join(ALICE, LOBBY)
+        world.log.clear()
+        reply = world.service.handle(
+            ALICE, '{"action":"sendMessage","roomId":"lobby","message":"hi"}')
+        assert (reply.status_code, world.log.operations) == (403, ["Query"])

@@ -8,6 +8,7 @@ from roomcast.adapters.clocks import FixedClock
 from roomcast.adapters.dynamodb_items import TTL_ATTRIBUTE, connection_key, membership_key
 from roomcast.adapters.dynamodb_paging import BatchDeleter, BatchWriteIncomplete
 from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore, make_dynamodb_client
+from roomcast.domain.access import parse_grant
 from roomcast.domain.errors import ConcurrentUpdate, ConnectionNotFound
 from roomcast.domain.model import Connection, RoomId
 from roomcast.entrypoints.gateway.template import load_template, ttl_attribute
@@ -54,6 +55,27 @@ class TestLayout:
         joined(store, clock, alice)
         item = table.client.get_item(TableName=table.name, Key=membership_key(ROOM, alice.id))
         assert {"userId", "joinedAt", TTL_ATTRIBUTE} <= set(item["Item"])
+
+    def test_without_a_grant_items_are_as_they_were_before_grants(self, table, clock):
+        """`open` room access keeps no grant: its items gain no attribute, no byte."""
+        store = store_on(table, clock)
+        alice = make_connection(clock, "alice")
+        store.add(alice)
+        joined(store, clock, alice)
+        items = raw_items(table.client, table.name)
+        assert all({"grant", "permissions"}.isdisjoint(item) for item in items)
+
+    def test_a_grant_is_a_map_of_room_patterns_to_string_sets(self, table, clock):
+        store = store_on(table, clock)
+        grant = parse_grant({"lobby": ["send", "join"], "news-*": ["join"]})
+        alice = make_connection(clock, "alice", grant=grant)
+        store.add(alice)
+        joined(store, clock, alice)
+        stored = table.client.get_item(TableName=table.name, Key=connection_key(alice.id))
+        assert stored["Item"]["grant"] == {"M": {
+            "lobby": {"SS": ["join", "send"]}, "news-*": {"SS": ["join"]}}}
+        member = table.client.get_item(TableName=table.name, Key=membership_key(ROOM, alice.id))
+        assert sorted(member["Item"]["permissions"]["SS"]) == ["join", "send"]
 
 
 class TestRoomIds:

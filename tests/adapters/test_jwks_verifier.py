@@ -18,7 +18,7 @@ from roomcast.adapters.jwks_keys import (
 from roomcast.adapters.jwks_verifier import JwksVerifier
 from roomcast.adapters.jwt_claims import ClaimRules
 from roomcast.domain.errors import Unauthorized
-from roomcast.domain.model import UserId
+from roomcast.domain.model import UserId, Verified
 from tests.support.identity import (
     CLIENT_ID,
     ISSUER,
@@ -31,6 +31,8 @@ from tests.support.identity import (
     rsa_key,
     write_jwks,
 )
+
+ALICE = Verified(UserId("alice"))  # a token with no rooms claim proves alice alone
 
 RSA, EC = rsa_key("rsa-1"), ec_key("ec-1")
 
@@ -57,7 +59,7 @@ class TestSignatures:
     def test_a_token_signed_by_a_published_key_proves_its_subject(
         self, jwks_file: Path, key: SigningKey
     ) -> None:
-        assert verifier_over(jwks_file).verify(key.sign({"sub": "alice"})) == UserId("alice")
+        assert verifier_over(jwks_file).verify(key.sign({"sub": "alice"})) == ALICE
 
     def test_alg_none_is_refused(self, jwks_file: Path) -> None:
         with pytest.raises(Unauthorized, match="RS256 only"):
@@ -96,13 +98,13 @@ class TestClaims:
 
     def test_the_issuer_is_checked(self, jwks_file: Path) -> None:
         verifier = verifier_over(jwks_file, ClaimRules(issuer=ISSUER))
-        assert verifier.verify(RSA.sign({"sub": "alice", "iss": ISSUER})) == UserId("alice")
+        assert verifier.verify(RSA.sign({"sub": "alice", "iss": ISSUER})) == ALICE
         with pytest.raises(Unauthorized, match="issuer"):
             verifier.verify(RSA.sign({"sub": "alice", "iss": "https://evil.example"}))
 
     def test_the_audience_is_checked(self, jwks_file: Path) -> None:
         verifier = verifier_over(jwks_file, ClaimRules(audience="roomcast"))
-        assert verifier.verify(EC.sign({"sub": "alice", "aud": "roomcast"})) == UserId("alice")
+        assert verifier.verify(EC.sign({"sub": "alice", "aud": "roomcast"})) == ALICE
         for token in (EC.sign({"sub": "alice", "aud": "other"}), EC.sign({"sub": "alice"})):
             with pytest.raises(Unauthorized):
                 verifier.verify(token)
@@ -113,8 +115,8 @@ class TestClaims:
         verifier = verifier_over(jwks_file, ClaimRules(issuer=ISSUER, client_id=CLIENT_ID))
         access = {"sub": "alice", "iss": ISSUER, "token_use": "access", "client_id": CLIENT_ID}
         id_token = {"sub": "bob", "iss": ISSUER, "token_use": "id", "aud": CLIENT_ID}
-        assert verifier.verify(RSA.sign(access)) == UserId("alice")
-        assert verifier.verify(RSA.sign(id_token)) == UserId("bob")
+        assert verifier.verify(RSA.sign(access)) == ALICE
+        assert verifier.verify(RSA.sign(id_token)) == Verified(UserId("bob"))
 
     @pytest.mark.parametrize(
         "claims",
@@ -144,10 +146,10 @@ class TestKeySet:
         with issuer.running():
             cache = JwksCache(url_loader(issuer.url), min_refresh_seconds=60, monotonic=clock)
             verifier = JwksVerifier(cache, ClaimRules())
-            assert verifier.verify(RSA.sign({"sub": "alice"})) == UserId("alice")
+            assert verifier.verify(RSA.sign({"sub": "alice"})) == ALICE
             issuer.document = jwks(RSA, rotated)
             clock.now += 61
-            assert verifier.verify(rotated.sign({"sub": "bob"})) == UserId("bob")
+            assert verifier.verify(rotated.sign({"sub": "bob"})) == Verified(UserId("bob"))
             assert issuer.fetches == 2
             clock.now += 61
             for kid in ("made-up-1", "made-up-2"):
@@ -169,7 +171,7 @@ class TestKeySet:
         path, clock = write_jwks(tmp_path / "jwks.json", RSA, EC), Clock()
         cache = JwksCache(file_loader(path), max_age_seconds=3600, monotonic=clock)
         verifier = JwksVerifier(cache, ClaimRules())
-        assert verifier.verify(EC.sign({"sub": "alice"})) == UserId("alice")
+        assert verifier.verify(EC.sign({"sub": "alice"})) == ALICE
         write_jwks(path, RSA)
         clock.now += 3600
         with pytest.raises(Unauthorized, match="unknown kid"):
@@ -188,4 +190,4 @@ class TestKeySet:
         clock.now += 61
         with pytest.raises(Unauthorized, match="unknown kid"):
             verifier.verify(EC.sign({"sub": "bob"}))
-        assert verifier.verify(RSA.sign({"sub": "alice"})) == UserId("alice")
+        assert verifier.verify(RSA.sign({"sub": "alice"})) == ALICE

@@ -6,8 +6,9 @@ import threading
 
 import pytest
 
+from roomcast.domain.access import parse_grant
 from roomcast.domain.errors import ConcurrentUpdate, ConnectionNotFound
-from roomcast.domain.model import ConnectionId, RoomId, UserId
+from roomcast.domain.model import NO_GRANT, NOTHING, ConnectionId, Permission, RoomId, UserId
 from tests.support.store_connections import OTHER, ROOM, joined, make_connection
 
 
@@ -55,6 +56,48 @@ class TestConnections:
         store.remove(connection.id)
         assert all(store.members(room) == [] for room in rooms)
         assert store.stats().total_connections == 1
+
+
+class TestGrants:
+    """The grant checked on $connect is carried, never decided, by the store."""
+
+    GRANT = parse_grant({"lobby": ["join", "send"], "news-*": ["join"], "x": []})
+
+    def test_a_connections_grant_reads_back_whole(self, store, clock):
+        connection = make_connection(clock, "alice", grant=self.GRANT)
+        store.add(connection)
+        assert store.get(connection.id).grant == self.GRANT
+        assert [c.grant for c in store.connections()] == [self.GRANT]
+
+    def test_a_connection_without_a_grant_reads_back_with_none(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        assert store.get(connection.id).grant == NO_GRANT
+
+    def test_the_grant_outlives_joins_and_leaves_and_comes_back_on_remove(self, store, clock):
+        connection = make_connection(clock, "alice", grant=self.GRANT)
+        store.add(connection)
+        assert joined(store, clock, connection).grant == self.GRANT
+        joined(store, clock, connection, RoomId("news-1"))
+        store.leave(connection.id, ROOM)
+        assert store.get(connection.id).grant == self.GRANT
+        assert store.remove(connection.id).grant == self.GRANT
+
+    def test_a_membership_keeps_what_the_grant_gave_in_its_room(self, store, clock):
+        connection = make_connection(clock, "alice", grant=self.GRANT)
+        store.add(connection)
+        joined(store, clock, connection, ROOM)
+        joined(store, clock, connection, RoomId("news-1"))
+        [speaker] = store.members(ROOM)
+        [listener] = store.room(RoomId("news-1")).members
+        assert speaker.permissions == {Permission.JOIN, Permission.SEND}
+        assert listener.permissions == {Permission.JOIN}
+
+    def test_a_membership_without_a_grant_has_no_permissions(self, store, clock):
+        connection = make_connection(clock, "alice")
+        store.add(connection)
+        joined(store, clock, connection)
+        assert store.members(ROOM)[0].permissions == NOTHING
 
 
 class TestMembership:

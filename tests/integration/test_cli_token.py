@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -14,7 +15,8 @@ from roomcast.adapters.jwks_keys import JwksCache, file_loader
 from roomcast.adapters.jwks_verifier import JwksVerifier
 from roomcast.adapters.jwt_claims import ClaimRules
 from roomcast.adapters.jwt_verifier import JwtVerifier
-from roomcast.domain.model import UserId
+from roomcast.domain.access import may_join, may_send, parse_grant
+from roomcast.domain.model import RoomId, UserId, Verified
 from roomcast.entrypoints.cli.main import main
 from tests.support.identity import SigningKey, ec_key, rsa_key
 
@@ -39,7 +41,7 @@ class TestTokenCommand:
     ) -> None:
         status, token, _ = run(["--sub", "alice", "--secret", SECRET, "--ttl", "120"], capsys)
         assert status == 0
-        assert JwtVerifier(SECRET).verify(token) == UserId("alice")
+        assert JwtVerifier(SECRET).verify(token) == Verified(UserId("alice"))
         claims = jwt.decode(token, SECRET, algorithms=["HS256"])
         assert claims["exp"] - time.time() == pytest.approx(120, abs=5)
 
@@ -50,7 +52,7 @@ class TestTokenCommand:
         monkeypatch.setenv("ROOMCAST_JWT_ISSUER", "https://auth.example")
         status, token, _ = run(["--sub", "bob"], capsys)
         verifier = JwtVerifier(SECRET, issuer="https://auth.example")
-        assert (status, verifier.verify(token)) == (0, UserId("bob"))
+        assert (status, verifier.verify(token)) == (0, Verified(UserId("bob")))
 
     @pytest.mark.parametrize("key", [rsa_key("k-rsa"), ec_key("k-ec")], ids=["RS256", "ES256"])
     def test_a_private_key_signs_and_its_jwks_verifies(
@@ -63,7 +65,7 @@ class TestTokenCommand:
         assert status == 0
         assert jwt.get_unverified_header(token)["alg"] == key.algorithm
         verifier = JwksVerifier(JwksCache(file_loader(jwks_path)), ClaimRules(audience="roomcast"))
-        assert verifier.verify(token) == UserId("carol")
+        assert verifier.verify(token) == Verified(UserId("carol"))
 
     def test_what_cannot_be_signed_exits_2_saying_why(
         self, capsys: pytest.CaptureFixture[str], tmp_path: Path,
@@ -84,3 +86,56 @@ class TestTokenCommand:
             status, token, error = run(argv, capsys)
             assert (status, token) == (2, ""), message
             assert re.search(message, error), error
+
+
+class TestRooms:
+    def grant_of(self, token: str) -> Any:
+        verified = JwtVerifier(SECRET).verify(token)
+        return parse_grant(verified.rooms)
+
+    def test_each_room_adds_to_the_rooms_claim_the_verifier_hands_over(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        argv = ["--sub", "alice", "--secret", SECRET,
+                "--room", "team-a=join,send", "--room", "news-*=join"]
+        status, token, _ = run(argv, capsys)
+        assert status == 0
+        assert jwt.decode(token, SECRET, algorithms=["HS256"])["rooms"] == {
+            "news-*": ["join"], "team-a": ["join", "send"]}
+        grant = self.grant_of(token)
+        assert may_send(grant, RoomId("team-a")) and may_join(grant, RoomId("news-today"))
+        assert not may_send(grant, RoomId("news-today"))
+
+    def test_without_a_room_there_is_no_claim(self, capsys: pytest.CaptureFixture[str]) -> None:
+        _, token, _ = run(["--sub", "alice", "--secret", SECRET], capsys)
+        assert "rooms" not in jwt.decode(token, SECRET, algorithms=["HS256"])
+
+    def test_a_pattern_given_twice_adds_up_and_spaces_are_ignored(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        argv = ["--sub", "a", "--secret", SECRET, "--room", "*=join", "--room", "* = send, join"]
+        _, token, _ = run(argv, capsys)
+        assert jwt.decode(token, SECRET, algorithms=["HS256"])["rooms"] == {"*": ["join", "send"]}
+
+    def test_a_private_key_signs_the_claim_too(
+        self, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ) -> None:
+        key, jwks_path = ec_key("k-rooms"), tmp_path / "jwks.json"
+        argv = ["--sub", "carol", "--key", str(pem_file(tmp_path, key)), "--kid", key.kid,
+                "--jwks", str(jwks_path), "--room", "vault=join"]
+        _, token, _ = run(argv, capsys)
+        verifier = JwksVerifier(JwksCache(file_loader(jwks_path)), ClaimRules())
+        assert verifier.verify(token).rooms == {"vault": ["join"]}
+
+    @pytest.mark.parametrize(
+        ("room", "message"),
+        [("team-a", "write PATTERN=PERMISSIONS"), ("team-a=", "write PATTERN=PERMISSIONS"),
+         ("team a=join", "neither a room id"), ("team-a=join,admin", "list of permissions"),
+         ("te*am=join", "neither a room id")],
+    )
+    def test_what_roomcast_would_refuse_is_not_signed(
+        self, capsys: pytest.CaptureFixture[str], room: str, message: str
+    ) -> None:
+        status, token, error = run(["--sub", "a", "--secret", SECRET, "--room", room], capsys)
+        assert (status, token) == (2, "")
+        assert message in error and error.startswith("roomcast token: --room")

@@ -136,6 +136,39 @@ class TestSecretStores:
             "Fn::Equals": [{"Ref": "Authentication"}, "authorizer"]}
 
 
+class TestRoomAccess:
+    @pytest.mark.parametrize(
+        "overrides",
+        [{"RoomAccess": "token", "JwtSecretName": "roomcast/jwt"},
+         {**AUTHORIZER, "RoomAccess": "token"}],
+        ids=["token, secret in the handler", "token, authorizer"],
+    )
+    def test_token_access_is_lint_clean_as_deployed(
+        self, overrides: dict[str, str], tmp_path: Path
+    ) -> None:
+        result = cfn_lint(with_parameters(TEMPLATE, overrides), tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    def test_open_is_the_default_and_token_the_only_other_choice(self) -> None:
+        parameter = TEMPLATE["Parameters"]["RoomAccess"]
+        assert (parameter["Default"], parameter["AllowedValues"]) == ("open", ["open", "token"])
+
+    def test_the_functions_that_connect_and_handle_frames_get_it(self) -> None:
+        resources = stack(RoomAccess="token")
+        for name in ("ConnectFunction", "MessageFunction"):
+            variables = resources[name]["Properties"]["Environment"]["Variables"]
+            assert variables["ROOMCAST_ROOM_ACCESS"] == {"Ref": "RoomAccess"}, name
+
+    def test_the_rules_refuse_token_access_without_a_key_source(self) -> None:
+        rule = TEMPLATE["Rules"]["RoomAccessNeedsAuthentication"]
+        assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "RoomAccess"}, "token"]}
+        [assertion] = rule["Assertions"]
+        checked = json.dumps(assertion["Assert"])
+        for parameter in ("JwtSecret", "JwksUrl", "JwtSecretParameterName", "JwtSecretName"):
+            assert f'{{"Ref": "{parameter}"}}' in checked, parameter
+        assert "RoomAccess=token needs" in assertion["AssertDescription"]
+
+
 class TestWithParameters:
     def test_an_unknown_parameter_is_refused(self) -> None:
         with pytest.raises(ValueError, match="Authentification"):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from roomcast.adapters.clocks import FixedClock
-from roomcast.domain.model import Connection, ConnectionId, RoomId, UserId
+from roomcast.domain.model import NO_GRANT, Connection, ConnectionId, Grant, RoomId, UserId
 
 ROOM = RoomId("lobby")
 OTHER = RoomId("games")
 
 
-def make_connection(clock: FixedClock, name: str, ttl: int = 7200) -> Connection:
+def make_connection(
+    clock: FixedClock, name: str, ttl: int = 7200, grant: Grant = NO_GRANT
+) -> Connection:
     now = clock.now_ms()
     return Connection(
         id=ConnectionId(f"conn-{name}"),
@@ -18,6 +20,7 @@ def make_connection(clock: FixedClock, name: str, ttl: int = 7200) -> Connection
         expires_at=now // 1000 + ttl,
         source_ip="127.0.0.1",
         user_agent="pytest",
+        grant=grant,
     )
 
 

@@ -6,8 +6,8 @@ import pytest
 
 from roomcast.adapters.fake_verifier import FakeTokenVerifier
 from roomcast.domain.errors import InvalidUserId, Unauthorized
-from roomcast.domain.identity import identify
-from roomcast.domain.model import MAX_USER_ID_BYTES, UserId, valid_user_id
+from roomcast.domain.identity import Identity, identify
+from roomcast.domain.model import MAX_USER_ID_BYTES, UserId, Verified, valid_user_id
 
 ACCEPTED = {
     "ascii": "alice",
@@ -57,10 +57,11 @@ class TestIdentify:
     VERIFIER = FakeTokenVerifier({"t-bob": "bob", "t-bad": "bob\nby"})
 
     def test_an_authorizers_user_wins_over_token_and_claim(self):
-        assert identify(self.VERIFIER, UserId("eve"), "t-bob", UserId("ann")) == UserId("ann")
+        ann = Verified(UserId("ann"))
+        assert identify(self.VERIFIER, UserId("eve"), "t-bob", ann) == Identity(UserId("ann"))
 
     def test_with_a_verifier_the_token_wins_over_the_claim(self):
-        assert identify(self.VERIFIER, UserId("eve"), "t-bob", None) == UserId("bob")
+        assert identify(self.VERIFIER, UserId("eve"), "t-bob", None) == Identity(UserId("bob"))
 
     @pytest.mark.parametrize("token", [None, "", "t-unknown"])
     def test_with_a_verifier_no_valid_token_is_unauthorized(self, token):
@@ -68,13 +69,13 @@ class TestIdentify:
             identify(self.VERIFIER, UserId("eve"), token, None)
 
     def test_without_a_verifier_the_claim_is_taken_and_the_token_ignored(self):
-        assert identify(None, UserId("eve"), "t-bob", None) == UserId("eve")
+        assert identify(None, UserId("eve"), "t-bob", None) == Identity(UserId("eve"))
 
     def test_a_claim_breaking_the_rule_is_an_invalid_user_id(self):
         with pytest.raises(InvalidUserId):
             identify(None, UserId("eve\n"), None, None)
 
-    @pytest.mark.parametrize("authorized", [UserId("ann\n"), None])
+    @pytest.mark.parametrize("authorized", [Verified(UserId("ann\n")), None])
     def test_a_vouched_for_id_breaking_the_rule_is_unauthorized(self, authorized):
         token = None if authorized else "t-bad"
         with pytest.raises(Unauthorized):

@@ -12,6 +12,7 @@ const state = {
   typedName: null, // the Name this connection was opened with
   userId: null, // who the server recorded this connection as (joinedRoom.userId)
   roomId: null, // the room this connection is in and sends to
+  joining: null, // the room a joinRoom was sent for and not yet answered
   shown: LOBBY, // the room whose log is on screen
   logs: new Map(), // roomId -> its <li> lines, kept while another room is shown
   members: new Map(), // roomId -> userIds
@@ -159,9 +160,36 @@ function noteRecovery(frame) {
   }
 }
 
+// With ROOMCAST_ROOM_ACCESS=token, what the connection's token does not grant.
+const NOT_ALLOWED = 'Not allowed in this room';
+
+// An error answers the oldest unanswered frame: a pending join (frames come back in the
+// order they were sent), else a message sent from here.
+function refused(frame) {
+  const denied = frame.message === NOT_ALLOWED;
+  const roomId = state.joining;
+  if (roomId !== null) {
+    state.joining = null;
+    state.client?.forgetRoom(roomId); // never joined: not a room to rejoin after a reconnect
+    const text = denied ? `You may not enter #${roomId}: your token does not grant it.` : null;
+    addLine(state.shown, 'error', text || frame.message, frame);
+    return;
+  }
+  if (denied && state.roomId) {
+    removeOne(state.pending, state.pending.find((p) => p.roomId === state.roomId));
+    const text = `You may not send messages in #${state.roomId}: your token does not grant it.`;
+    addLine(state.shown, 'error', text, frame);
+    return;
+  }
+  addLine(state.shown, 'error', frame.message, frame);
+}
+
 const handlers = {
   joinedRoom(frame) {
     const resumed = 'recovered' in frame && logOf(frame.roomId).length > 0;
+    if (state.joining === frame.roomId) {
+      state.joining = null;
+    }
     state.roomId = frame.roomId;
     if (frame.userId) {
       state.userId = frame.userId;
@@ -210,7 +238,7 @@ const handlers = {
     });
   },
   error(frame) {
-    addLine(state.shown, 'error', frame.message, frame);
+    refused(frame);
   },
 };
 
@@ -244,6 +272,7 @@ async function connectAs(userId) {
   }
   state.typedName = userId;
   state.userId = null;
+  state.joining = null;
   state.pending = [];
   const config = await pageConfig();
   const client = new AWSWebSocketClient(await websocketUrl(), {
@@ -305,6 +334,7 @@ async function join(event) {
       state.roomId = null;
       await connectAs(userId);
     }
+    state.joining = roomId;
     state.client.joinRoom(roomId);
   } catch (err) {
     state.client?.disconnect();

@@ -326,6 +326,12 @@ class AWSWebSocketClient {
     return this.send('leaveRoom', { roomId });
   }
 
+  // A join the server refused (e.g. a room the token does not grant): stop tracking it, so
+  // that a reconnect does not ask for it again. Sends nothing.
+  forgetRoom(roomId) {
+    this.rooms.delete(roomId);
+  }
+
   sendMessage(roomId, message) {
     return this.send('sendMessage', { roomId, message });
   }
