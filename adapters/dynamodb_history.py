@@ -30,12 +30,12 @@ from roomcast.domain.history import Replay, Retention, replay_of
 from roomcast.domain.model import Message, RoomId
 from roomcast.ports import Clock
 
-APPEND_ATTEMPTS = 40
+APPEND_ATTEMPTS = 60
 # After a lost race, wait a random moment (full jitter, the ceiling doubling from
 # RACE_PAUSE_SECONDS up to MAX_RACE_PAUSE_SECONDS) before the next try: senders that lost
 # to the same winner would otherwise all try the same next seq at once again.
 RACE_PAUSE_SECONDS = 0.005
-MAX_RACE_PAUSE_SECONDS = 0.2
+MAX_RACE_PAUSE_SECONDS = 0.25
 
 
 class DynamoDBRoomLog:

@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # the service is typed by the ports but never imports them at
 log = logging.getLogger(__name__)
 
 JOIN_ATTEMPTS = 5
-SEND_ATTEMPTS = 5
+SEND_ATTEMPTS = 10
 SWEEP_CHUNK = 100
 
 

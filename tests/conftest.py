@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import pytest
 
 from roomcast.adapters.clocks import FixedClock
@@ -16,3 +19,13 @@ def clock() -> FixedClock:
 @pytest.fixture
 def fake_notifier() -> FakeNotifier:
     return FakeNotifier()
+
+
+@pytest.fixture(autouse=True)
+def _environment_as_it_was() -> Iterator[None]:
+    """`roomcast serve` run in-process sets what --parameter-overrides gives the handlers in
+    os.environ, as the CLI's own process should; no test may hand that on to the next."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
