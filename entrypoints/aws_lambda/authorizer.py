@@ -4,7 +4,8 @@ Allow: an IAM policy for the route, `principalId` = the user, and a `context` th
 hands to every later event of the connection as `requestContext.authorizer`: `userId`, and
 `rooms`, the token's grant as a JSON string, when the token has a `rooms` claim. A token that
 proves nobody, or whose `rooms` claim is not a grant, gets Deny (the client sees 403); a
-misconfiguration raises (500).
+misconfiguration raises (500). Each invocation reports its line and metrics as the handlers
+do, its outcome read from the policy (telemetry's `policy_outcome`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from roomcast.domain.errors import Unauthorized
 from roomcast.domain.identity import authenticate
 from roomcast.entrypoints.aws_lambda import events
 from roomcast.entrypoints.aws_lambda.events import ROOMS_CONTEXT_KEY
+from roomcast.entrypoints.aws_lambda.telemetry.instrumentation import instrumented, policy_outcome
 from roomcast.entrypoints.containers import get_container
 from roomcast.entrypoints.settings import ConfigurationError
 
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 DENIED_PRINCIPAL = "unauthorized"
 
 
+@instrumented("authorizer", policy_outcome)
 def authorize(event: Any, context: Any = None) -> dict[str, Any]:
     resource = events.method_arn(event)
     verifier = get_container().verifier()

@@ -63,6 +63,8 @@ def _resolve(value: Any) -> str:
     """A dimension value as it is once deployed in the dev stage."""
     if value == {"Ref": "Environment"}:
         return "dev"
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        return str(value["Fn::Sub"]).replace("${Environment}", "dev")
     if isinstance(value, dict) and "Ref" in value:
         return str(FUNCTIONS[value["Ref"]]["FunctionName"]["Fn::Sub"]).replace(
             "${Environment}", "dev"
@@ -117,6 +119,19 @@ class TestRoomcastMetrics:
                  for m in alarm["Metrics"] if "MetricStat" in m}
         assert names == {"delivered": "FramesDelivered", "failed": "DeliveryFailures",
                          "gone": "GoneConnections"}
+
+    def test_the_handler_errors_alarm_adds_up_every_functions_errors(self) -> None:
+        alarm = RESOURCES["HandlerErrorsAlarm"]["Properties"]
+        [expression] = [m["Expression"] for m in alarm["Metrics"] if "Expression" in m]
+        added = set(re.findall(r"FILL\((\w+), 0\)", expression))
+        lambda_errors = {
+            _resolve(m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]): m["Id"]
+            for m in alarm["Metrics"]
+            if m.get("MetricStat", {}).get("Metric", {}).get("MetricName") == "Errors"
+        }
+        names = {_resolve(f["FunctionName"]) for f in FUNCTIONS.values()}
+        assert set(lambda_errors) == names  # the authorizer's too, with Authentication=authorizer
+        assert added == {"handled", *lambda_errors.values()}
 
     def test_every_alarm_notifies_the_topic(self) -> None:
         for name, alarm in of_type("AWS::CloudWatch::Alarm").items():

@@ -29,6 +29,7 @@ from roomcast.entrypoints.aws_lambda.telemetry import metrics
 from roomcast.entrypoints.aws_lambda.telemetry.metering import REASONS
 from roomcast.entrypoints.containers import Container
 from roomcast.entrypoints.gateway.log_setup import JsonFormatter
+from roomcast.entrypoints.settings import ConfigurationError
 from tests.integration.harness import BrokenStore, Gateway
 from tests.integration.test_authentication import SECRET, token_for
 from tests.support import events
@@ -210,6 +211,56 @@ class TestMetrics:
         assert captured.total("HandlerErrors", Function="disconnect") == 1
         [line] = captured.invocations()
         assert (line["status"], line["outcome"]) == (200, "error")
+
+
+def authorize(token: str | None) -> dict[str, Any]:
+    query = {"token": token} if token is not None else None
+    return handlers.authorize(events.authorizer_event(events.new_connection_id(), query), None)
+
+
+class TestTheAuthorizer:
+    """The REQUEST authorizer reports like the handlers: an Allow is ok, a Deny (the client
+    sees 403) is a refused connection, a raise (500) a handler error."""
+
+    @pytest.fixture(autouse=True)
+    def no_table(self, environment: pytest.MonkeyPatch) -> None:
+        environment.setenv("ROOMCAST_STORE", "memory")  # the authorizer reads none
+
+    def test_an_allow_is_an_ok_invocation(self, captured: Captured) -> None:
+        event = events.authorizer_event(events.new_connection_id(), {"token": token_for("al")})
+        assert handlers.authorize(event, None)["principalId"] == "al"
+        [line] = captured.invocations()
+        assert (line["function"], line["status"], line["outcome"]) == ("authorizer", 200, "ok")
+        assert line["connectionId"] == event["requestContext"]["connectionId"]
+        assert line["routeKey"] == "$connect" and line["coldStart"] in (True, False)
+        assert captured.total("HandlerErrors", Function="authorizer") == 0
+        assert captured.total("ConnectionsOpened") == captured.total("ConnectionsRefused") == 0
+
+    @pytest.mark.parametrize("token", [None, "not-a-jwt"], ids=["no token", "a forged one"])
+    def test_a_deny_is_a_refused_connection(self, captured: Captured, token: str | None) -> None:
+        forged = token or token_for("mallory", secret="x" * 40)
+        assert authorize(forged)["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+        [line] = captured.invocations()
+        assert (line["status"], line["outcome"], line["level"]) == (403, "unauthorized", "INFO")
+        assert captured.total("ConnectionsRefused") == 1
+        assert captured.total("HandlerErrors", Function="authorizer") == 0
+
+    def test_a_misconfigured_authorizer_raises_and_counts_a_handler_error(
+        self, captured: Captured, environment: pytest.MonkeyPatch
+    ) -> None:
+        environment.delenv("ROOMCAST_JWT_SECRET")
+        with pytest.raises(ConfigurationError, match="the authorizer needs"):
+            authorize(token_for("alice"))
+        [line] = captured.invocations()
+        assert (line["status"], line["outcome"], line["level"]) == (500, "error", "WARNING")
+        assert captured.total("HandlerErrors", Function="authorizer") == 1
+        assert captured.total("HandlerErrors") == 1
+
+    def test_a_malformed_event_is_an_error(self, captured: Captured) -> None:
+        with pytest.raises(ValueError, match="methodArn"):
+            handlers.authorize({"requestContext": {}}, None)
+        [line] = captured.invocations()
+        assert line["outcome"] == "error"
 
 
 class TestStdout:

@@ -21,6 +21,8 @@ from roomcast.entrypoints.aws_lambda.telemetry.metering import Tally
 log = logging.getLogger("roomcast.invocation")
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
+# What an invocation came to, from its result (and whether it raised): (status, outcome).
+Outcome = Callable[[Any, bool], tuple[int, str]]
 
 _tally: ContextVar[Tally | None] = ContextVar("roomcast_tally", default=None)
 _warm = False
@@ -47,8 +49,31 @@ def outcome_of(status: int) -> str:
     return "rejected" if status >= 400 else "ok"
 
 
-def instrumented(function: str) -> Callable[[Handler], Handler]:
-    """Decorate a handler named `function` (connect, disconnect, message, cleanup)."""
+def response_outcome(result: Any, raised: bool) -> tuple[int, str]:
+    """A handler answering {"statusCode": ...}: the outcome follows the status."""
+    status = status_of(result, raised)
+    return status, outcome_of(status)
+
+
+def policy_outcome(result: Any, raised: bool) -> tuple[int, str]:
+    """The authorizer answers with an IAM policy, and API Gateway answers the handshake from
+    it: Allow lets `$connect` run (ok), Deny is a 403 (unauthorized: a token that proved
+    nobody), and raising is a 500 (error: a misconfiguration or a malformed event)."""
+    if raised:
+        return 500, "error"
+    document = result.get("policyDocument") if isinstance(result, Mapping) else None
+    statements = document.get("Statement") if isinstance(document, Mapping) else None
+    allowed = isinstance(statements, list) and bool(statements) and all(
+        isinstance(s, Mapping) and s.get("Effect") == "Allow" for s in statements
+    )
+    return (200, "ok") if allowed else (403, "unauthorized")
+
+
+def instrumented(
+    function: str, outcome: Outcome = response_outcome
+) -> Callable[[Handler], Handler]:
+    """Decorate a handler named `function` (connect, disconnect, message, cleanup, authorizer)
+    whose result `outcome` reads."""
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -65,10 +90,10 @@ def instrumented(function: str) -> Callable[[Handler], Handler]:
             finally:
                 _tally.reset(token)
                 elapsed = (time.perf_counter() - started) * 1000
-                status = status_of(result, raised)
-                outcome = "error" if tally.failed_quietly else outcome_of(status)
+                status, came_to = outcome(result, raised)
+                came_to = "error" if tally.failed_quietly else came_to
                 report(Invocation(function, event, context, result, elapsed, tally, cold_start,
-                                  status, outcome))
+                                  status, came_to))
 
         return run  # type: ignore[return-value]
 

@@ -30,10 +30,12 @@ def metric_documents(invocation: Invocation) -> list[list[MetricSet]]:
 
 
 def _lifecycle(invocation: Invocation) -> dict[str, float]:
+    """A connection is opened by `$connect`; it is refused by `$connect` (401) or, in front of
+    it, by the authorizer's Deny (403)."""
+    if invocation.outcome == "unauthorized" and invocation.function in ("connect", "authorizer"):
+        return {"ConnectionsRefused": 1}
     if invocation.function == "connect":
-        if invocation.outcome == "ok":
-            return {"ConnectionsOpened": 1}
-        return {"ConnectionsRefused": 1} if invocation.outcome == "unauthorized" else {}
+        return {"ConnectionsOpened": 1} if invocation.outcome == "ok" else {}
     return {"ConnectionsClosed": 1} if invocation.function == "disconnect" else {}
 
 
