@@ -44,10 +44,12 @@ bench: $(STAMP)
 run: $(SERVE_STAMP)
 	$(VENV)/bin/roomcast serve $(ARGS)
 
-# The Lambda artifact: pinned wheels for the functions' runtime and architecture plus
+# The Lambda artifacts: pinned wheels for the functions' runtime and architecture plus
 # roomcast's own packages, minus the ways in that are not Lambda's, minus what Lambda never
-# runs, compiled to bytecode by the runtime's Python (/var/task is read-only, so a cold start
-# could never write its own). The Python version has one pin: the template's `Runtime`.
+# runs, compiled to bytecode by the runtime's Python (/var/task and /opt are read-only, so a
+# cold start could never write its own). The Python version has one pin: the template's
+# `Runtime`. Two zips: the functions' code, and the JWKS layer (cryptography, which only JWKS
+# verification imports) that the template attaches only where a JWKS is verified.
 LAMBDA_PYTHON_VERSION := $(shell sed -n 's/^ *Runtime: python//p' infra/template.yaml | sort -u)
 LAMBDA_PYTHON ?= $(shell for python in python$(LAMBDA_PYTHON_VERSION) \
 	"$$(pyenv prefix "$$(pyenv latest $(LAMBDA_PYTHON_VERSION) 2>/dev/null)" 2>/dev/null)/bin/python$(LAMBDA_PYTHON_VERSION)"; do \
@@ -58,6 +60,9 @@ LAMBDA_DIR ?= build/lambda
 # entrypoints/ folders of the other ways in: the local gateway (with its page) and the CLI.
 NOT_LAMBDA := gateway cli
 LAMBDA_ZIP ?= build/roomcast-lambda.zip
+# A layer's packages are unpacked under /opt/python, which the runtime puts on sys.path.
+LAMBDA_LAYER_DIR ?= build/jwks-layer
+LAMBDA_LAYER_ZIP ?= build/roomcast-jwks-layer.zip
 # The service models the artifact's clients (DynamoDB, the Management API) and botocore's
 # credential chain (STS, SSO, sign-in) load; the other ~430 services' are 21 MB never read.
 LAMBDA_BOTOCORE_SERVICES := dynamodb apigatewaymanagementapi sts sso sso-oidc signin
@@ -65,6 +70,8 @@ LAMBDA_BOTOCORE_SERVICES := dynamodb apigatewaymanagementapi sts sso sso-oidc si
 LAMBDA_STRIPPED := -name '*.c' -o -name '*.h' -o -name '*.cpp' -o -name '*.pyx' -o -name '*.pxd' \
 	-o -name '*.pxi' -o -name '*.pyi' -o -name '_testcapi*' -o -path '*/aiohttp/pytest_plugin.py' \
 	-o -path '*/aiohttp/test_utils.py'
+LAMBDA_PIP := $(PY) -m pip install --quiet --no-deps --no-compile --only-binary=:all: \
+	--platform $(LAMBDA_PLATFORM) --implementation cp --python-version $(LAMBDA_PYTHON_VERSION)
 
 package: $(STAMP)
 	@test "$(words $(LAMBDA_PYTHON_VERSION))" = 1 || { echo "make package: infra/template.yaml \
@@ -73,22 +80,27 @@ package: $(STAMP)
 	Lambda runs python$(LAMBDA_PYTHON_VERSION) (infra/template.yaml) and the artifact's bytecode \
 	must be compiled by that version: install it (e.g. pyenv install $(LAMBDA_PYTHON_VERSION)) \
 	or pass LAMBDA_PYTHON=/path/to/python$(LAMBDA_PYTHON_VERSION)." >&2; exit 1; }
-	rm -rf $(LAMBDA_DIR) $(LAMBDA_ZIP)
-	$(PY) -m pip install --quiet --no-deps --no-compile --only-binary=:all: \
-		--platform $(LAMBDA_PLATFORM) --implementation cp --python-version $(LAMBDA_PYTHON_VERSION) \
-		--target $(LAMBDA_DIR) -r infra/lambda-requirements.txt
+	rm -rf $(LAMBDA_DIR) $(LAMBDA_ZIP) $(LAMBDA_LAYER_DIR) $(LAMBDA_LAYER_ZIP)
+	$(LAMBDA_PIP) --target $(LAMBDA_DIR) -r infra/lambda-requirements.txt
+	$(LAMBDA_PIP) --target $(LAMBDA_LAYER_DIR)/python -r infra/jwks-layer-requirements.txt
 	cp -RL roomcast $(LAMBDA_DIR)/
-	rm -rf $(LAMBDA_DIR)/bin $(foreach way,$(NOT_LAMBDA),$(LAMBDA_DIR)/roomcast/entrypoints/$(way))
-	find $(LAMBDA_DIR) -type d \( -name __pycache__ -o -name tests \) -prune -exec rm -rf {} +
-	find $(LAMBDA_DIR) -type f \( $(LAMBDA_STRIPPED) \) -delete
+	rm -rf $(LAMBDA_DIR)/bin $(LAMBDA_LAYER_DIR)/python/bin \
+		$(foreach way,$(NOT_LAMBDA),$(LAMBDA_DIR)/roomcast/entrypoints/$(way))
+	find $(LAMBDA_DIR) $(LAMBDA_LAYER_DIR) -type d \( -name __pycache__ -o -name tests \) \
+		-prune -exec rm -rf {} +
+	find $(LAMBDA_DIR) $(LAMBDA_LAYER_DIR) -type f \( $(LAMBDA_STRIPPED) \) -delete
 	find $(LAMBDA_DIR)/botocore/data -mindepth 1 -maxdepth 1 -type d \
 		$(foreach service,$(LAMBDA_BOTOCORE_SERVICES),! -name $(service)) -exec rm -rf {} +
 	$(LAMBDA_PYTHON) -m compileall -q --invalidation-mode unchecked-hash \
 		-s $(LAMBDA_DIR) -p /var/task $(LAMBDA_DIR)
-	$(PY) -c "import shutil; shutil.make_archive('$(basename $(LAMBDA_ZIP))', 'zip', '$(LAMBDA_DIR)')"
-	@$(PY) -c "import os, zipfile; infos = zipfile.ZipFile('$(LAMBDA_ZIP)').infolist(); \
-	print(f'$(LAMBDA_ZIP): {os.path.getsize(\"$(LAMBDA_ZIP)\") / 1e6:.1f} MB zipped, ' \
-	f'{sum(i.file_size for i in infos) / 1e6:.1f} MB unpacked, bytecode by $(LAMBDA_PYTHON)')"
+	$(LAMBDA_PYTHON) -m compileall -q --invalidation-mode unchecked-hash \
+		-s $(LAMBDA_LAYER_DIR) -p /opt $(LAMBDA_LAYER_DIR)
+	$(PY) -c "import shutil; shutil.make_archive('$(basename $(LAMBDA_ZIP))', 'zip', '$(LAMBDA_DIR)'); \
+	shutil.make_archive('$(basename $(LAMBDA_LAYER_ZIP))', 'zip', '$(LAMBDA_LAYER_DIR)')"
+	@for zip in $(LAMBDA_ZIP) $(LAMBDA_LAYER_ZIP); do $(PY) -c "import os, sys, zipfile; \
+	path = sys.argv[1]; infos = zipfile.ZipFile(path).infolist(); \
+	print(f'{path}: {os.path.getsize(path) / 1e6:.1f} MB zipped, ' \
+	f'{sum(i.file_size for i in infos) / 1e6:.1f} MB unpacked, bytecode by $(LAMBDA_PYTHON)')" $$zip; done
 
 print-lambda-python:
 	@echo $(LAMBDA_PYTHON)

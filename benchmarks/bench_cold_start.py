@@ -8,6 +8,12 @@ fresh interpreters that see only the artifact's packages, in two set-ups:
 - artifact: `make package` built for this machine's platform into build/bench-lambda, run by
   the Lambda runtime's Python from a read-only copy with nothing written
   (PYTHONDONTWRITEBYTECODE), checked with -v to load every module from the shipped bytecode.
+
+Then each function from the artifact against its own floor: what its job takes from the SDK
+and PyJWT alone. connect: a PutItem's client and the token checked (HS256 from the zip alone;
+RS256 from a JWKS with the JWKS layer on the path, unpacked in build/bench-jwks-layer as
+Lambda puts a layer's python/ on sys.path); disconnect (one room of 10) and cleanup (a sweep
+probing every connection): the message floor; the authorizer: PyJWT verifying the same token.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -31,8 +38,11 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "bench"
 PINS = ROOT / "build" / "bench-artifact"
 ARTIFACT = ROOT / "build" / "bench-lambda"
+LAYER = ROOT / "build" / "bench-jwks-layer"
 REQUIREMENTS = ROOT / "infra" / "lambda-requirements.txt"
 ROOM_MEMBERS = 10
+LEAVERS = 5  # one disconnect per timed run, each from a room of its own
+SECRET = "a bench secret of at least 32 bytes"
 SOURCE_COMPILED = re.compile(r"^# code object from (/\S+\.py)$", re.MULTILINE)
 
 FLOOR_NAME = "import boto3 + 2 clients"
@@ -59,6 +69,27 @@ def serving(event: dict[str, Any]) -> str:
 
 def handler_serving(event: dict[str, Any]) -> str:
     return f"from roomcast.entrypoints.aws_lambda import handlers\n{serving(event)}\n"
+
+
+def invoking(handler: str, event: dict[str, Any], check: str) -> str:
+    """The handler answers the event, and `check` holds of its `answer`, or the run fails."""
+    return (
+        "from roomcast.entrypoints.aws_lambda import handlers\n"
+        f"answer = handlers.{handler}(__import__('json').loads({json.dumps(event)!r}), None)\n"
+        f"assert {check}, answer\n"
+    )
+
+
+FLOOR_DYNAMODB_NAME = "import boto3 + a DynamoDB client"
+FLOOR_DYNAMODB = "import boto3\nboto3.client('dynamodb')\n"
+
+
+def decoding(token: str, key: str, algorithm: str) -> str:
+    """PyJWT alone verifying `token` with `key` (an expression), the authorizer's floor."""
+    return (
+        "import json, jwt\n"
+        f"assert jwt.decode({token!r}, {key}, algorithms=[{algorithm!r}])['sub'] == 'alice'\n"
+    )
 
 
 # Where each cold start's time goes, marked inside the interpreter (so without its start-up
@@ -119,16 +150,86 @@ def cold_start() -> list[Ratio]:
         for what, phases in (("cold sendMessage", subject_phases), ("floor", floor_phases)):
             print(f"where the artifact's {what} goes (ms, best of 3, without start-up and exit): "
                   + ", ".join(f"{name} {ms:.0f}" for name, ms in phases.items()))
+        functions = _each_function(environment, lambda_python, artifact, standin)
         results = {
             "ratios": [asdict(r) for r in ratios],
+            "functions": [asdict(r) for r in functions],
             "phases_ms": subject_phases,
             "floor_phases_ms": floor_phases,
         }
         (BUILD / "cold_start.json").write_text(json.dumps(results, indent=2))
-        return ratios
+        return [*ratios, *functions]
     finally:
         standin.stop()
         moto.stop()
+
+
+def _each_function(
+    environment: dict[str, str], lambda_python: str, artifact: Path, standin: StandIn
+) -> list[Ratio]:
+    """Each function's cold start from the artifact (and the JWKS layer where the template
+    attaches it) against the floor of what its job takes without roomcast."""
+    from tests.integration import events
+    from tests.support.identity import rsa_key, write_jwks
+
+    read_only = environment | {"PYTHONDONTWRITEBYTECODE": "1"}
+    jwks_key = rsa_key("bench")
+    jwks_file = write_jwks(BUILD / "jwks.json", jwks_key)
+    hs256 = _hs256_token("alice")
+    rs256 = jwks_key.sign({"sub": "alice", "exp": int(time.time()) + 3600})
+    hs256_env = read_only | {"ROOMCAST_JWT_SECRET": SECRET}
+    jwks_env = read_only | {"ROOMCAST_JWKS_FILE": str(jwks_file)}
+    command = [lambda_python, "-S"]
+    # As the template has it: keys only where tokens are checked (a verifier imports PyJWT).
+    plain = _interpreter(command, artifact, [str(artifact)], read_only)
+    bare = _interpreter(command, artifact, [str(artifact)], hs256_env)
+    layered = _interpreter(command, artifact, [str(artifact), str(LAYER / "python")], jwks_env)
+    compiled = _compiled_from_source(
+        layered, invoking("connect", events.connect_event("cold-jwks", {"token": rs256}),
+                          "answer['statusCode'] == 200"), artifact, LAYER)
+    if compiled:
+        raise RuntimeError(f"the artifact or layer compiled {len(compiled)}: {compiled[:3]}")
+    rsa_public = f"jwt.PyJWK(json.load(open({str(jwks_file)!r}))['keys'][0]).key"
+    leavers = iter(events.disconnect_event(f"cold-leaver-{i}") for i in range(LEAVERS))
+    before = standin.posts
+
+    def connect(token: str) -> str:
+        event = events.connect_event("cold-connect", {"token": token})
+        return invoking("connect", event, "answer['statusCode'] == 200")
+
+    def authorize(token: str) -> str:
+        event = events.authorizer_event("cold-authorizer", {"token": token})
+        return invoking("authorize", event, "answer['principalId'] == 'alice'")
+
+    def disconnect() -> str:
+        return invoking("disconnect", next(leavers), "answer['statusCode'] == 200")
+
+    sweep = invoking("cleanup", events.scheduled_event(), "answer['removed'] == 0")
+    ratios = [
+        compare("cold connect, HS256 (the zip alone)", lambda: bare(connect(hs256)),
+                lambda: bare(FLOOR_DYNAMODB + decoding(hs256, repr(SECRET), "HS256")),
+                FLOOR_DYNAMODB_NAME + " + PyJWT HS256"),
+        compare("cold connect, JWKS (the zip + the layer)", lambda: layered(connect(rs256)),
+                lambda: layered(FLOOR_DYNAMODB + decoding(rs256, rsa_public, "RS256")),
+                FLOOR_DYNAMODB_NAME + " + PyJWT RS256"),
+        compare("cold disconnect from a room of 10", lambda: plain(disconnect()),
+                lambda: plain(FLOOR), FLOOR_NAME, repeats=LEAVERS),
+        compare("cold cleanup sweep", lambda: plain(sweep), lambda: plain(FLOOR), FLOOR_NAME),
+        compare("cold authorizer, HS256 (the zip alone)", lambda: bare(authorize(hs256)),
+                lambda: bare(decoding(hs256, repr(SECRET), "HS256")), "PyJWT HS256"),
+        compare("cold authorizer, JWKS (the zip + the layer)",
+                lambda: layered(authorize(rs256)),
+                lambda: layered(decoding(rs256, rsa_public, "RS256")), "PyJWT RS256"),
+    ]
+    if standin.posts - before != LEAVERS * (ROOM_MEMBERS - 1):
+        raise RuntimeError(f"the cold disconnects posted {standin.posts - before} frames")
+    return ratios
+
+
+def _hs256_token(user: str) -> str:
+    import jwt
+
+    return jwt.encode({"sub": user, "exp": int(time.time()) + 3600}, SECRET, algorithm="HS256")
 
 
 class _Moto:
@@ -184,11 +285,22 @@ def _fill_room(environment: dict[str, str]) -> dict[str, Any]:
     clock = SystemClock()
     store = DynamoDBConnectionStore(client, table, clock)
     now = clock.now_ms()
-    for i in range(ROOM_MEMBERS):
-        expires_s = now // 1000 + 7200
-        connection = Connection(ConnectionId(f"cold-{i}"), UserId(f"user{i}"), now, expires_s)
+    # Connected a minute ago: past the handshake grace, so that every sweep probes them all.
+    connected_at, expires_s = now - 60_000, now // 1000 + 7200
+
+    def seeded(connection_id: str, user: str, *rooms: str) -> None:
+        connection = Connection(ConnectionId(connection_id), UserId(user), connected_at, expires_s)
         store.add(connection)
-        store.join(connection, RoomId("lobby"), now)
+        for room in rooms:
+            connection = store.join(connection, RoomId(room), now)
+
+    exits = [f"exit-{i}" for i in range(LEAVERS)]
+    for i in range(ROOM_MEMBERS):
+        seeded(f"cold-{i}", f"user{i}", "lobby")
+    for i in range(ROOM_MEMBERS - 1):
+        seeded(f"cold-stayer-{i}", f"stayer{i}", *exits)
+    for i, room in enumerate(exits):
+        seeded(f"cold-leaver-{i}", f"leaver{i}", room)
     return message_event("cold-0", {"action": "sendMessage", "roomId": "lobby", "message": "hi"})
 
 
@@ -219,10 +331,11 @@ def _phases(run: Any, steps: dict[str, str], serve: str) -> dict[str, float]:
     return dict(zip(steps, (min(column) for column in zip(*timings, strict=True)), strict=True))
 
 
-def _compiled_from_source(run: Any, code: str, artifact: Path) -> list[str]:
-    """Modules of the artifact that the interpreter compiled from .py instead of loading .pyc."""
+def _compiled_from_source(run: Any, code: str, *trees: Path) -> list[str]:
+    """Modules of these trees that the interpreter compiled from .py instead of loading .pyc."""
     verbose = run(code, "-v")
-    return [path for path in SOURCE_COMPILED.findall(verbose) if path.startswith(str(artifact))]
+    return [path for path in SOURCE_COMPILED.findall(verbose)
+            if path.startswith(tuple(map(str, trees)))]
 
 
 def _pins() -> Path:
@@ -239,16 +352,21 @@ def _pins() -> Path:
 
 
 def _artifact() -> Path:
-    """`make package` for this machine's platform, then its write bits taken away."""
-    if ARTIFACT.exists():
-        _set_writable(ARTIFACT, True)
+    """`make package` for this machine's platform, then its write bits taken away (the
+    layer's too: Lambda's /opt is as read-only as /var/task)."""
+    for tree in (ARTIFACT, LAYER):
+        if tree.exists():
+            _set_writable(tree, True)
     with open(BUILD / "package.log", "w") as log:
         subprocess.run(
             ["make", "package", "LAMBDA_PLATFORM=manylinux2014_x86_64",
-             f"LAMBDA_DIR={ARTIFACT.relative_to(ROOT)}", "LAMBDA_ZIP=build/bench-lambda.zip"],
+             f"LAMBDA_DIR={ARTIFACT.relative_to(ROOT)}", "LAMBDA_ZIP=build/bench-lambda.zip",
+             f"LAMBDA_LAYER_DIR={LAYER.relative_to(ROOT)}",
+             "LAMBDA_LAYER_ZIP=build/bench-jwks-layer.zip"],
             cwd=ROOT, stdout=log, stderr=log, check=True,
         )
-    _set_writable(ARTIFACT, False)
+    for tree in (ARTIFACT, LAYER):
+        _set_writable(tree, False)
     return ARTIFACT
 
 

@@ -1,4 +1,8 @@
-"""Builds the TokenVerifier the settings ask for; each adapter (and PyJWT) imported only then."""
+"""Builds the TokenVerifier the settings ask for; each adapter (and PyJWT) imported only then.
+
+PyJWT imports cryptography whenever it is installed, and on Lambda only the JWKS layer
+installs it: an HS256 verifier never pays for it there.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +31,13 @@ def build_verifier(values: Mapping[str, Any]) -> TokenVerifier | None:
 
 
 def _jwks_verifier(values: Mapping[str, Any]) -> TokenVerifier:
+    from jwt.algorithms import has_crypto
+
+    if not has_crypto:  # PyJWT would refuse every RS256/ES256 token as an unknown algorithm
+        raise ConfigurationError(
+            "ROOMCAST_JWKS_URL/ROOMCAST_JWKS_FILE need the cryptography package: on Lambda, "
+            "the template's JwksLayer (attached where JwksUrl is verified)"
+        )
     from roomcast.adapters.jwks_keys import JwksCache, file_loader, url_loader
     from roomcast.adapters.jwks_verifier import JwksVerifier
     from roomcast.adapters.jwt_claims import ClaimRules

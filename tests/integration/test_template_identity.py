@@ -38,11 +38,11 @@ def cfn_lint(template: dict[str, Any], tmp_path: Path) -> subprocess.CompletedPr
 class TestAuthenticationSwitch:
     @pytest.mark.parametrize(
         "overrides",
-        [{}, {"JwtSecretName": "roomcast/jwt"}, AUTHORIZER,
+        [{}, {"JwtSecretName": "roomcast/jwt"}, {"JwksUrl": JWKS_URL}, AUTHORIZER,
          {**AUTHORIZER, "JwksUrl": "", "JwtSecretParameterName": "/roomcast/jwt",
           "AuthorizerTokenSource": "protocol"}],
-        ids=["none", "none, secret in Secrets Manager", "authorizer, JWKS",
-             "authorizer, secret in SSM, token in the subprotocol"],
+        ids=["none", "none, secret in Secrets Manager", "none, JWKS (the layer on connect)",
+             "authorizer, JWKS", "authorizer, secret in SSM, token in the subprotocol"],
     )
     def test_each_mode_is_lint_clean_as_deployed(
         self, overrides: dict[str, str], tmp_path: Path
@@ -98,6 +98,33 @@ class TestAuthenticationSwitch:
         [statement] = policy["PolicyDocument"]["Statement"]
         assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
         assert statement["Resource"] == {"Fn::GetAtt": ["AuthorizerLogGroup", "Arn"]}
+
+
+class TestTheJwksLayer:
+    """cryptography (the layer) goes only to the function that verifies a JWKS: PyJWT imports
+    it wherever it is installed, so an HS256-only function must not have it."""
+
+    @pytest.mark.parametrize(
+        ("overrides", "with_layer"),
+        [({}, set()), ({"JwtSecret": "s" * 32}, set()),
+         ({"JwtSecretName": "roomcast/jwt"}, set()),
+         ({"JwksUrl": JWKS_URL}, {"ConnectFunction"}),
+         (AUTHORIZER, {"AuthorizerFunction"}),
+         ({**AUTHORIZER, "JwksUrl": "", "JwtSecret": "s" * 32}, set())],
+        ids=["no keys", "HS256 secret", "secret in Secrets Manager", "JWKS in connect",
+             "JWKS in the authorizer", "HS256 in the authorizer"],
+    )
+    def test_it_is_attached_only_where_a_jwks_is_verified(
+        self, overrides: dict[str, str], with_layer: set[str]
+    ) -> None:
+        resources = stack(**overrides)
+        functions = {n: r["Properties"] for n, r in resources.items()
+                     if r["Type"] == "AWS::Lambda::Function"}
+        layered = {name for name, f in functions.items() if "Layers" in f}
+        assert layered == with_layer
+        for name in layered:
+            assert functions[name]["Layers"] == [{"Ref": "JwksLayer"}]
+        assert ("JwksLayer" in resources) == bool(with_layer)
 
 
 class TestSecretStores:
