@@ -40,10 +40,10 @@ def authorize(event: Any, context: Any = None) -> dict[str, Any]:
         log.info("denied a connection: %s (%s)", refused, events.describe(event))
         return policy(DENIED_PRINCIPAL, "Deny", resource)
     user = identity.user_id.value
-    context = {"userId": user}
+    granted = {"userId": user}
     if identity.grant:
-        context[ROOMS_CONTEXT_KEY] = identity.grant.as_json()
-    return policy(user, "Allow", resource) | {"context": context}
+        granted[ROOMS_CONTEXT_KEY] = identity.grant.as_json()
+    return policy(user, "Allow", resource) | {"context": granted}
 
 
 def policy(principal: str, effect: str, resource: str) -> dict[str, Any]:
