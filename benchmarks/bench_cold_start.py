@@ -169,7 +169,7 @@ def _each_function(
 ) -> list[Ratio]:
     """Each function's cold start from the artifact (and the JWKS layer where the template
     attaches it) against the floor of what its job takes without roomcast."""
-    from tests.integration import events
+    from tests.support import events
     from tests.support.identity import rsa_key, write_jwks
 
     read_only = environment | {"PYTHONDONTWRITEBYTECODE": "1"}

@@ -19,8 +19,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from roomcast.entrypoints.gateway.template import load_template
-from tests.integration import events
 from tests.integration.test_authentication import SECRET, token_for
+from tests.support import events
 from tests.support.identity import rsa_key, write_jwks
 
 ROOT = Path(__file__).resolve().parents[2]
