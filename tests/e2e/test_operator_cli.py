@@ -170,8 +170,11 @@ class TestAgainstTheGateway:
                       "delivered=1", "connectionId="):
             assert field in line, line
         assert not line.lstrip().startswith("{")
-        assert any("roomcast.metrics: metrics" in out and "Route=joinRoom" in out
-                   for out in gateway.output)
+        # The metrics line is the invocation's last record: it may follow a moment later.
+        await eventually(lambda: any(
+            "roomcast.metrics: metrics" in out and "Route=joinRoom" in out
+            for out in gateway.output
+        ), timeout=30)
 
 
 @pytest.fixture
