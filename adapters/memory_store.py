@@ -85,16 +85,17 @@ class InMemoryConnectionStore:
                 self._connections[connection_id] = announced
 
     def members(self, room_id: RoomId) -> list[Membership]:
-        now = self._clock.now_ms()
-        with self._lock:
-            members = list(self._rooms.get(room_id, {}).values())
-        return [m for m in members if not m.is_expired(now)]
+        return list(self.room(room_id).members)
 
     def room(self, room_id: RoomId) -> Room:
+        """Members and version read under one lock, so that they belong together."""
         seq = self._log.latest(room_id) if self._log is not None else 0
+        now = self._clock.now_ms()
         with self._lock:
+            members = tuple(m for m in self._rooms.get(room_id, {}).values()
+                            if not m.is_expired(now))
             version = self._versions.get(room_id, 0)
-        return Room(room_id, tuple(self.members(room_id)), seq, version)
+        return Room(room_id, members, seq, version)
 
     def connections(self) -> Iterator[Connection]:
         with self._lock:

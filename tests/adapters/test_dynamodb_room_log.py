@@ -49,19 +49,23 @@ class TestCommittedWritesAnsweredWithAnError:
         assert [m.text for m in replay.messages] == ["before", "lost answer", "after"]
 
 
+def joined(store, clock, name: str) -> Connection:
+    """A connection `name`, added to `store` and joined to ROOM through it."""
+    now = clock.now_ms()
+    connection = Connection(ConnectionId(f"c-{name}"), UserId(name), now, now // 1000 + 7200)
+    store.add(connection)
+    store.join(connection, ROOM, now)
+    return connection
+
+
 class TestAStaleMemberList:
     def test_an_append_against_a_member_list_read_before_a_join_is_refused(
         self, dynamodb_logged, clock
     ):
         world = dynamodb_logged
-        now = clock.now_ms()
-        first = Connection(ConnectionId("c-1"), UserId("one"), now, now // 1000 + 7200)
-        world.store.add(first)
-        world.store.join(first, ROOM, now)
+        joined(world.store, clock, "one")
         before = world.store.room(ROOM)
-        late = Connection(ConnectionId("c-2"), UserId("two"), now, now // 1000 + 7200)
-        world.store.add(late)
-        world.store.join(late, ROOM, now)
+        joined(world.store, clock, "two")
         with pytest.raises(MembershipChanged):
             world.log.append(
                 said(clock, "stale"), after=before.seq, members_version=before.version
@@ -75,13 +79,8 @@ class TestAStaleMemberList:
         self, dynamodb_logged, clock
     ):
         world = dynamodb_logged
-        now = clock.now_ms()
-        first = Connection(ConnectionId("c-1"), UserId("one"), now, now // 1000 + 7200)
-        world.store.add(first)
-        world.store.join(first, ROOM, now)
+        first = joined(world.store, clock, "one")
         assert len(world.store.room(ROOM).members) == 1  # now known to this process
         elsewhere = DynamoDBConnectionStore(world.client, world.table_name, clock)
-        late = Connection(ConnectionId("c-2"), UserId("two"), now, now // 1000 + 7200)
-        elsewhere.add(late)
-        elsewhere.join(late, ROOM, now)
+        late = joined(elsewhere, clock, "two")
         assert [m.connection_id for m in world.store.room(ROOM).members] == [first.id, late.id]

@@ -287,7 +287,7 @@ class TestStats:
 class TestInternalErrors:
     def test_an_unexpected_failure_answers_internal_error(self, clock):
         class BrokenStore(InMemoryConnectionStore):
-            def members(self, room_id):
+            def room(self, room_id):  # the member read every use case starts with
                 raise RuntimeError("disk on fire")
 
         notifier = FakeNotifier()
