@@ -135,6 +135,11 @@ class ConcurrentUpdate(Exception):
     """Raised by a store when a connection changed since it was read (optimistic lock)."""
 
 
+class ShardUndelivered(Exception):
+    """Raised by a worker when some of a shard's recipients could not be reached and could
+    not be queued again: the queue redelivers the whole shard, then dead-letters it."""
+
+
 class MembershipChanged(Exception):
     """Raised by a room log when the room's members changed since the caller read them: its
     member list is stale, and what it was about to send would miss someone."""

@@ -43,6 +43,17 @@ class BroadcastResult:
 
 
 @frozen
+class DeliveryReport:
+    """What a worker did with one shard: `skipped` when it was already done."""
+
+    delivered: int = 0
+    gone: int = 0
+    failed: int = 0
+    requeued: int = 0
+    skipped: bool = False
+
+
+@frozen
 class SweepReport:
     checked: int
     removed: int

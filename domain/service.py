@@ -13,6 +13,13 @@ from attrs import evolve
 from roomcast.domain import commands, errors, frames
 from roomcast.domain.access import RoomAccess, check_join, check_send
 from roomcast.domain.commands import Command
+from roomcast.domain.fanout import (
+    MAX_SHARD_ATTEMPTS,
+    TRANSIENT,
+    Shard,
+    plan,
+    retry_delay_seconds,
+)
 from roomcast.domain.frames import Frame
 from roomcast.domain.history import Replay
 from roomcast.domain.identity import identify
@@ -36,7 +43,14 @@ from roomcast.domain.policies import (
     listed_members,
     should_probe,
 )
-from roomcast.domain.results import Reply, Stats, SweepReport
+from roomcast.domain.results import (
+    BroadcastResult,
+    DeliveryReport,
+    Reply,
+    Stats,
+    SweepReport,
+)
+from roomcast.domain.sharding import Sharding
 
 if TYPE_CHECKING:  # the service is typed by the ports but never imports them at run time
     from roomcast.ports import Clock, ConnectionStore, Notifier, RoomLog, TokenVerifier
@@ -59,6 +73,7 @@ class ChatService:
         *,
         log: RoomLog,
         access: RoomAccess = RoomAccess.OPEN,
+        sharding: Sharding | None = None,
     ) -> None:
         self.store = store
         self.notifier = notifier
@@ -67,6 +82,7 @@ class ChatService:
         self.verifier = verifier
         self.log = log
         self.access = access
+        self.sharding = sharding
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -212,6 +228,31 @@ class ChatService:
     def ping(self, connection_id: ConnectionId) -> None:
         self._deliver(connection_id, frames.pong(self.clock.now_ms()))
 
+    def deliver(self, shard: Shard) -> DeliveryReport:
+        """A worker's use case: post a queued shard's frame to its recipients.
+
+        A shard already done (a redelivery) is skipped. Gone recipients are removed and
+        announced as after any broadcast. Those whose post failed for a reason that may pass
+        are queued again, alone and later; past MAX_SHARD_ATTEMPTS, or when the queue will
+        not take them, ShardUndelivered leaves the shard to the queue's redelivery and its
+        dead-letter queue (then recipients reached this time may get the frame twice; a
+        `message` carries its seq, by which clients drop what they already have)."""
+        sharding = self._sharding()
+        if self._already_done(sharding, shard.work_id):
+            return DeliveryReport(skipped=True)
+        result = self._post(shard.room_id, shard.recipients, shard.frame)
+        again = sorted(c for c, failure in result.failed.items() if failure.kind in TRANSIENT)
+        if again:
+            self._queue_again(sharding, shard, again)
+        try:
+            sharding.ledger.mark_done(shard.work_id)
+        except Exception:  # a redelivery would post again: a duplicate, never a loss
+            log.exception("could not record work item %s as done", shard.work_id)
+        return DeliveryReport(
+            delivered=result.delivered, gone=len(result.gone),
+            failed=len(result.failed) - len(again), requeued=len(again),
+        )
+
     def sweep_stale(self) -> SweepReport:
         """Remove expired connections and those API Gateway no longer knows, chunk by chunk.
 
@@ -322,13 +363,69 @@ class ChatService:
     def _broadcast(
         self, room_id: RoomId, connection_ids: Sequence[ConnectionId], frame: Frame
     ) -> None:
-        if not connection_ids:
-            return
+        if connection_ids:
+            self._post(room_id, self._queue_past_first_shard(room_id, connection_ids, frame),
+                       frame)
+
+    def _post(
+        self, room_id: RoomId, connection_ids: Sequence[ConnectionId], frame: Frame
+    ) -> BroadcastResult:
         result = self.notifier.broadcast(connection_ids, frame)
         for connection_id, failure in result.failed.items():
             log.warning("could not deliver %s to %s: %s", frame.action, connection_id, failure)
         if result.gone:
             self._drop_gone_after_delivery(sorted(result.gone), room_id)
+        return result
+
+    def _queue_past_first_shard(
+        self, room_id: RoomId, connection_ids: Sequence[ConnectionId], frame: Frame
+    ) -> Sequence[ConnectionId]:
+        """Queue every shard but the first, and return who to post to now: the first shard,
+        and the recipients of any shard the queue would not take."""
+        if self.sharding is None or len(connection_ids) <= self.sharding.shard_size:
+            return connection_ids
+        first, shards = plan(room_id, connection_ids, frame, self.sharding.shard_size)
+        try:
+            unqueued = self.sharding.queue.enqueue(shards)
+        except Exception:
+            log.exception("could not queue the shards of a %s to %s", frame.action, room_id)
+            unqueued = shards
+        if unqueued:
+            log.warning("posting %s to %d shards of %s the queue did not take",
+                        frame.action, len(unqueued), room_id)
+        return [*first, *(c for shard in unqueued for c in shard.recipients)]
+
+    def _sharding(self) -> Sharding:
+        if self.sharding is None:
+            raise errors.ShardUndelivered("a shard came to a service built with no fan-out queue")
+        return self.sharding
+
+    @staticmethod
+    def _already_done(sharding: Sharding, work_id: str) -> bool:
+        try:
+            return sharding.ledger.is_done(work_id)
+        except Exception:  # deliver: at worst a duplicate
+            log.exception("could not tell whether work item %s is done", work_id)
+            return False
+
+    @staticmethod
+    def _queue_again(sharding: Sharding, shard: Shard, recipients: Sequence[ConnectionId]) -> None:
+        if shard.attempt + 1 >= MAX_SHARD_ATTEMPTS:
+            raise errors.ShardUndelivered(
+                f"{len(recipients)} recipients of work item {shard.work_id} failed "
+                f"{MAX_SHARD_ATTEMPTS} attempts"
+            )
+        retry = shard.retry(recipients)
+        try:
+            unqueued = sharding.queue.enqueue([retry], retry_delay_seconds(shard.attempt))
+        except Exception:
+            log.exception("could not queue work item %s again", retry.work_id)
+            unqueued = [retry]
+        if unqueued:
+            raise errors.ShardUndelivered(
+                f"{len(recipients)} recipients of work item {shard.work_id} failed and "
+                "could not be queued again"
+            )
 
     def _announce(self, room_id: RoomId, frame: Frame) -> None:
         self._broadcast(room_id, [m.connection_id for m in self.store.members(room_id)], frame)

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dependency_injector import containers, providers
 
 from roomcast.adapters.clocks import SystemClock
+from roomcast.adapters.memory_fanout import InMemoryWorkLedger
 from roomcast.adapters.memory_history import InMemoryRoomLog
 from roomcast.adapters.memory_store import InMemoryConnectionStore
 from roomcast.domain.access import RoomAccess
 from roomcast.domain.history import Retention
 from roomcast.domain.policies import Limits
 from roomcast.domain.service import ChatService
+from roomcast.domain.sharding import Sharding
 from roomcast.entrypoints import settings
 from roomcast.entrypoints.authentication import build_verifier
 from roomcast.entrypoints.notifier_cache import EndpointNotifier, NotifierCache
-from roomcast.ports import Clock, Notifier
+from roomcast.ports import Clock, FanoutQueue, Notifier, WorkLedger
 
 # The AWS adapters are imported inside their factories: a $connect cold start should not
 # pay for importing aiohttp or aiobotocore, and building a container must create no SDK client.
@@ -54,6 +56,25 @@ def _dynamodb_log(client: Any, table_name: str, clock: Clock, retention: Retenti
     from roomcast.adapters.dynamodb_history import DynamoDBRoomLog
 
     return DynamoDBRoomLog(client, table_name, clock, retention)
+
+
+def _fanout_queue(url: str | None, session: Callable[[], Any]) -> FanoutQueue | None:
+    """The SQS queue, when one is set; the session is asked for only then."""
+    if not url:
+        return None
+    from roomcast.adapters.sqs_fanout import SqsFanoutQueue, make_sqs_client
+
+    return SqsFanoutQueue(make_sqs_client(session=session()), url)
+
+
+def _dynamodb_ledger(client: Any, table_name: str, clock: Clock) -> Any:
+    from roomcast.adapters.dynamodb_ledger import DynamoDBWorkLedger
+
+    return DynamoDBWorkLedger(client, table_name, clock)
+
+
+def _sharding(queue: FanoutQueue | None, ledger: WorkLedger, shard_size: int) -> Sharding | None:
+    return None if queue is None else Sharding(queue, ledger, shard_size)
 
 
 def _sync_notifier(endpoint: str) -> Notifier:
@@ -109,6 +130,20 @@ class Container(containers.DeclarativeContainer):
         memory=providers.ThreadSafeSingleton(InMemoryConnectionStore, clock=clock, log=room_log),
     )
 
+    fanout_queue = providers.ThreadSafeSingleton(
+        _fanout_queue, url=config.fanout_queue_url, session=aws_session.provider
+    )
+    work_ledger = providers.Selector(
+        config.store,
+        dynamodb=providers.ThreadSafeSingleton(
+            _dynamodb_ledger, client=dynamodb_client, table_name=config.table_name, clock=clock
+        ),
+        memory=providers.ThreadSafeSingleton(InMemoryWorkLedger),
+    )
+    sharding = providers.Factory(
+        _sharding, queue=fanout_queue, ledger=work_ledger, shard_size=config.fanout_shard_size
+    )
+
     notifier_factory = providers.Selector(
         config.notifier,
         http=providers.Factory(
@@ -125,7 +160,7 @@ class Container(containers.DeclarativeContainer):
 
     chat_service = providers.Factory(
         ChatService, store=store, clock=clock, limits=limits, verifier=verifier, log=room_log,
-        access=room_access,
+        access=room_access, sharding=sharding,
     )
 
 

@@ -10,6 +10,7 @@ from attrs import frozen
 
 from roomcast.adapters.endpoints import management_endpoint
 from roomcast.domain.commands import DEFAULT_MAX_MESSAGE_BYTES
+from roomcast.domain.fanout import DEFAULT_CALLBACK_BUDGET, DEFAULT_SHARD_SIZE
 from roomcast.domain.history import DEFAULT_HISTORY_MESSAGES, MAX_HISTORY_MESSAGES
 from roomcast.domain.policies import (
     DEFAULT_MAX_MEMBERS_IN_JOINED_ROOM,
@@ -143,6 +144,15 @@ SETTINGS = (
             "`async` (aiobotocore) or `sync` (boto3)"),
     Setting("ROOMCAST_FANOUT_CONCURRENCY", "fanout_concurrency", _positive_int, 50,
             "Most PostToConnection calls in flight at once"),
+    Setting("FANOUT_QUEUE_URL", "fanout_queue_url", _text, None,
+            "SQS queue for the shards of big broadcasts; unset: every post from the sender's "
+            "invocation"),
+    Setting("ROOMCAST_FANOUT_SHARD_SIZE", "fanout_shard_size", _positive_int,
+            DEFAULT_SHARD_SIZE, "Recipients one invocation posts to; a bigger room's others "
+            "go to the queue in shards of this size"),
+    Setting("ROOMCAST_CALLBACK_BUDGET", "callback_budget", _positive_int,
+            DEFAULT_CALLBACK_BUDGET, "PostToConnection calls per second the deliver workers "
+            "may make in all (the account's limit is 10,000, shared by every API)"),
     Setting("ROOMCAST_MAX_ROOMS_PER_CONNECTION", "max_rooms_per_connection", _positive_int, 1,
             "Rooms one connection may be in; joining one more leaves the oldest"),
     Setting("ROOMCAST_MAX_MESSAGE_BYTES", "max_message_bytes", _positive_int,

@@ -125,6 +125,28 @@ def message_body(event: Event) -> str | bytes | None:
         raise MalformedEvent("Malformed event: body is not valid base64") from None
 
 
+@frozen
+class QueueRecord:
+    message_id: str
+    body: str
+
+
+def queue_records(event: object) -> list[QueueRecord]:
+    """The records of an SQS event; a record without its id or body makes the whole event
+    malformed, since it could not be reported failed alone."""
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not isinstance(records, list):
+        raise MalformedEvent("Malformed event: an SQS event has a list of Records")
+    found = []
+    for record in records:
+        message_id = record.get("messageId") if isinstance(record, Mapping) else None
+        body = record.get("body") if isinstance(record, Mapping) else None
+        if not isinstance(message_id, str) or not isinstance(body, str):
+            raise MalformedEvent("Malformed event: an SQS record has a messageId and a body")
+        found.append(QueueRecord(message_id, body))
+    return found
+
+
 def describe(event: object) -> str:
     """A one-line summary safe to log: no query string, headers or body (they carry tokens)."""
     try:

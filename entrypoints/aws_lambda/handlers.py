@@ -10,19 +10,26 @@ import logging
 from typing import Any
 
 from roomcast.adapters.endpoints import endpoint_from_event, management_endpoint
-from roomcast.domain.errors import DomainError, Unauthorized
+from roomcast.adapters.paced_notifier import PacedNotifier
+from roomcast.domain.errors import DomainError, ShardUndelivered, Unauthorized
+from roomcast.domain.fanout import MalformedShard, Shard, rate_per_worker
 from roomcast.domain.service import ChatService
 from roomcast.entrypoints.aws_lambda import events
 from roomcast.entrypoints.aws_lambda.authorizer import authorize
 from roomcast.entrypoints.aws_lambda.events import MalformedEvent
-from roomcast.entrypoints.aws_lambda.telemetry.instrumentation import current_tally, instrumented
+from roomcast.entrypoints.aws_lambda.telemetry.instrumentation import (
+    batch_outcome,
+    current_tally,
+    instrumented,
+)
 from roomcast.entrypoints.aws_lambda.telemetry.metering import MeteringNotifier
 from roomcast.entrypoints.containers import Container, get_container
 from roomcast.entrypoints.settings import ConfigurationError, check_room_access
+from roomcast.ports import Notifier
 
 log = logging.getLogger(__name__)
 
-__all__ = ["authorize", "cleanup", "connect", "disconnect", "message"]
+__all__ = ["authorize", "cleanup", "connect", "deliver", "disconnect", "message"]
 
 Response = dict[str, Any]
 
@@ -92,15 +99,46 @@ def cleanup(event: Any, context: Any = None) -> dict[str, int]:
     return _service_at(container, endpoint).sweep_stale().as_dict()
 
 
+@instrumented("deliver", batch_outcome)
+def deliver(event: Any, context: Any = None) -> dict[str, list[dict[str, str]]]:
+    """The SQS worker: each record a shard of a big broadcast. A record that failed is named
+    in `batchItemFailures` (the event source mapping's ReportBatchItemFailures), so SQS
+    redelivers it alone, then dead-letters it after the queue's maxReceiveCount."""
+    container = get_container()
+    endpoint = container.config.websocket_endpoint()
+    if not endpoint:
+        raise ConfigurationError("WEBSOCKET_ENDPOINT is required by the deliver function")
+    rate = rate_per_worker(container.config.callback_budget())
+    service = _service_at(container, endpoint, rate=rate)
+    failed = []
+    for record in events.queue_records(event):
+        try:
+            report = service.deliver(Shard.from_json(record.body))
+        except MalformedShard as malformed:
+            log.error("work item %s is not one roomcast wrote: %s", record.message_id, malformed)
+        except ShardUndelivered as undelivered:
+            log.warning("work item %s goes back to the queue: %s", record.message_id, undelivered)
+        except Exception:
+            log.exception("could not deliver work item %s", record.message_id)
+        else:
+            current_tally().note_shard(report)
+            continue
+        failed.append({"itemIdentifier": record.message_id})
+    return {"batchItemFailures": failed}
+
+
 def _service(event: Any) -> ChatService:
     container = get_container()
     endpoint = container.config.websocket_endpoint() or _event_endpoint(event)
     return _service_at(container, endpoint)
 
 
-def _service_at(container: Container, endpoint: str) -> ChatService:
-    """The service of this invocation, its notifier metered into the invocation's tally."""
-    notifier = MeteringNotifier(container.notifier(endpoint=endpoint), current_tally())
+def _service_at(container: Container, endpoint: str, rate: float | None = None) -> ChatService:
+    """The service of this invocation, its notifier metered into the invocation's tally and,
+    given a `rate`, kept under it (posts per second)."""
+    notifier: Notifier = MeteringNotifier(container.notifier(endpoint=endpoint), current_tally())
+    if rate is not None:
+        notifier = PacedNotifier(notifier, rate)
     return container.chat_service(notifier=notifier)
 
 

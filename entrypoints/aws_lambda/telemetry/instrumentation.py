@@ -69,10 +69,20 @@ def policy_outcome(result: Any, raised: bool) -> tuple[int, str]:
     return (200, "ok") if allowed else (403, "unauthorized")
 
 
+def batch_outcome(result: Any, raised: bool) -> tuple[int, str]:
+    """An SQS worker answering {"batchItemFailures": [...]}: an error if any record failed
+    (the queue will redeliver it), as if it raised."""
+    if raised:
+        return 500, "error"
+    failures = result.get("batchItemFailures") if isinstance(result, Mapping) else None
+    return (500, "error") if failures else (200, "ok")
+
+
 def instrumented(
     function: str, outcome: Outcome = response_outcome
 ) -> Callable[[Handler], Handler]:
-    """Decorate a handler named `function` (connect, disconnect, message, cleanup, authorizer)
+    """Decorate a handler named `function` (connect, disconnect, message, deliver, cleanup,
+    authorizer)
     whose result `outcome` reads."""
 
     def decorate(handler: Handler) -> Handler:
@@ -129,6 +139,9 @@ def log_fields(invocation: Invocation) -> dict[str, Any]:
             fanoutSize=tally.recipients, broadcasts=len(tally.fanout_sizes),
             delivered=tally.delivered, gone=tally.gone, failed=tally.failed,
         )
+    if invocation.function == "deliver":
+        fields.update(shards=tally.shards, shardsSkipped=tally.shards_skipped,
+                      requeued=tally.requeued)
     if invocation.function == "cleanup" and isinstance(invocation.result, Mapping):
         fields.update(checked=invocation.result.get("checked"),
                       removed=invocation.result.get("removed"))

@@ -16,7 +16,8 @@ def metric_documents(invocation: Invocation) -> list[list[MetricSet]]:
     error = int(invocation.outcome == "error")
     main = [
         MetricSet(environment, {**_lifecycle(invocation), **_deliveries(invocation.tally),
-                                **_cleanup(invocation), "HandlerErrors": error}),
+                                **_cleanup(invocation), **_shards(invocation),
+                                "HandlerErrors": error}),
         MetricSet({**environment, "Function": invocation.function}, {"HandlerErrors": error}),
     ]
     if invocation.function == "message":
@@ -50,6 +51,14 @@ def _deliveries(tally: Tally) -> dict[str, metrics.Value]:
     if tally.fanout_sizes:
         counts.update(FanoutSize=tally.fanout_sizes, FanoutDuration=tally.fanout_ms)
     return counts
+
+
+def _shards(invocation: Invocation) -> dict[str, float]:
+    if invocation.function != "deliver":
+        return {}
+    tally = invocation.tally
+    return {"ShardsDelivered": tally.shards - tally.shards_skipped,
+            "ShardsSkipped": tally.shards_skipped, "RecipientsRequeued": tally.requeued}
 
 
 def _cleanup(invocation: Invocation) -> dict[str, float]:

@@ -12,7 +12,7 @@ from attrs import define, field
 from roomcast.domain.errors import ConnectionGone, DeliveryFailed, FailureKind
 from roomcast.domain.frames import Frame
 from roomcast.domain.model import ConnectionId
-from roomcast.domain.results import BroadcastResult
+from roomcast.domain.results import BroadcastResult, DeliveryReport
 from roomcast.ports import Notifier
 
 log = logging.getLogger("roomcast.delivery")
@@ -40,6 +40,9 @@ class Tally:
     fanout_sizes: list[int] = field(factory=list)
     fanout_ms: list[float] = field(factory=list)
     failed_quietly: bool = False  # the work failed though the answer is 200 ($disconnect)
+    shards: int = 0  # work items a deliver invocation finished
+    shards_skipped: int = 0  # of those, redeliveries of work already done
+    requeued: int = 0  # recipients queued again after a failure that may pass
 
     @property
     def failed(self) -> int:
@@ -48,6 +51,11 @@ class Tally:
     @property
     def recipients(self) -> int:
         return sum(self.fanout_sizes)
+
+    def note_shard(self, report: DeliveryReport) -> None:
+        self.shards += 1
+        self.shards_skipped += int(report.skipped)
+        self.requeued += report.requeued
 
     def count_failure(self, kind: FailureKind) -> str:
         """Count one failure under its `Reason` and return that."""
