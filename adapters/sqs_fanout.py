@@ -9,7 +9,8 @@ whole batch. A shard of 2,000 recipients is about 40 KB of ids plus its frame (a
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from roomcast.domain.fanout import Shard
@@ -33,6 +34,23 @@ def make_sqs_client(session: Any = None, max_pool_connections: int = 10) -> Any:
         max_pool_connections=max_pool_connections,
     )
     return (session or Session()).create_client("sqs", config=config)
+
+
+class LazyClient:
+    """An SQS client built on its first call: every function that may broadcast is given
+    the queue, but only a broadcast past the shard size uses it, and a cold start should not
+    pay for building a client it will not call."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def send_message_batch(self, **request: Any) -> Any:
+        with self._lock:
+            if self._client is None:
+                self._client = self._build()
+        return self._client.send_message_batch(**request)
 
 
 class SqsFanoutQueue:

@@ -59,12 +59,12 @@ def _dynamodb_log(client: Any, table_name: str, clock: Clock, retention: Retenti
 
 
 def _fanout_queue(url: str | None, session: Callable[[], Any]) -> FanoutQueue | None:
-    """The SQS queue, when one is set; the session is asked for only then."""
+    """The SQS queue, when one is set; its client is built on the first enqueue."""
     if not url:
         return None
-    from roomcast.adapters.sqs_fanout import SqsFanoutQueue, make_sqs_client
+    from roomcast.adapters.sqs_fanout import LazyClient, SqsFanoutQueue, make_sqs_client
 
-    return SqsFanoutQueue(make_sqs_client(session=session()), url)
+    return SqsFanoutQueue(LazyClient(lambda: make_sqs_client(session=session())), url)
 
 
 def _dynamodb_ledger(client: Any, table_name: str, clock: Clock) -> Any:

@@ -186,6 +186,16 @@ class TestNotifiersPerEndpoint:
         handlers.connect(events.connect_event(events.new_connection_id()), None)
         assert built == []
 
+    def test_a_queue_set_builds_no_sqs_client_until_a_broadcast_needs_it(
+        self, environment: pytest.MonkeyPatch
+    ) -> None:
+        environment.setenv("ROOMCAST_STORE", "memory")
+        environment.setenv("FANOUT_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/1/q")
+        handlers.connect(events.connect_event(events.new_connection_id()), None)
+        sharding = get_container().sharding()
+        assert sharding is not None and sharding.shard_size == 2_000
+        assert sharding.queue._client._client is None
+
     def test_reset_closes_the_notifiers_and_the_next_use_rebuilds(
         self, environment: pytest.MonkeyPatch
     ) -> None:
