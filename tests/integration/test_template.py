@@ -12,11 +12,14 @@ from typing import Any
 
 import boto3  # type: ignore[import-untyped]
 import pytest
+from dependency_injector import providers
 
 from roomcast.adapters.clocks import FixedClock
 from roomcast.adapters.dynamodb_history import DynamoDBRoomLog
 from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
 from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.adapters.sqs_fanout import SqsFanoutQueue, make_sqs_client
+from roomcast.domain.errors import FailureKind
 from roomcast.domain.model import ConnectionId, RoomId, UserId
 from roomcast.domain.service import ChatService
 from roomcast.entrypoints.aws_lambda import handlers
@@ -41,8 +44,8 @@ def of_type(kind: str) -> dict[str, dict[str, Any]]:
 FUNCTIONS = of_type("AWS::Lambda::Function")
 
 
-def policy_statements() -> dict[str, dict[str, Any]]:
-    [policy] = RESOURCES["FunctionRole"]["Properties"]["Policies"]
+def policy_statements(role: str = "FunctionRole") -> dict[str, dict[str, Any]]:
+    [policy] = RESOURCES[role]["Properties"]["Policies"]
     return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
 
 
@@ -200,6 +203,50 @@ class TestLeastPrivilege:
         assert set(statement["Action"]) == {f"dynamodb:{action}" for action in used}
         assert statement["Resource"] == {"Fn::GetAtt": ["ConnectionsTable", "Arn"]}
 
+    @pytest.mark.parametrize("store_kind", ["dynamodb"])
+    def test_the_workers_role_grants_exactly_what_deliver_and_its_event_source_use(
+        self, faked: Container, faked_gateway: Gateway, fake_notifier: FakeNotifier
+    ) -> None:
+        """A room of four in shards of one: a gone member (removed, its userLeft sharded
+        in turn) and a timing-out one (queued again) among the shards' recipients."""
+        sqs = boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="dev-roomcast-fanout")["QueueUrl"]
+        client = make_sqs_client()
+        faked.fanout_queue.override(providers.Object(SqsFanoutQueue(client, url)))
+        faked.config.fanout_shard_size.from_value(1)
+        faked.config.websocket_endpoint.from_value(events.ENDPOINT)
+        ids = {user: faked_gateway.connect(user) for user in ("alice", "bob", "carol", "dave")}
+        for connection_id in ids.values():
+            faked_gateway.join(connection_id, "lobby")
+        fake_notifier.mark_gone(ConnectionId(ids["carol"]))
+        fake_notifier.mark_failing(ConnectionId(ids["dave"]), FailureKind.TIMEOUT)
+        faked_gateway.send(ids["alice"], {"action": "sendMessage", "roomId": "lobby",
+                                          "message": "hi"})
+        used_tables = record_dynamodb_actions(faked)
+        used_queue = record_sqs_actions(client)
+        for _ in range(20):
+            received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+            messages = received.get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                record = {"messageId": message["MessageId"], "body": message["Body"]}
+                assert handlers.deliver({"Records": [record]}, None) == {"batchItemFailures": []}
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        assert fake_notifier.frames_for(ConnectionId(ids["bob"]))
+        statements = policy_statements("DeliverFunctionRole")
+        table = statements["ConnectionsTable"]
+        assert set(table["Action"]) == {f"dynamodb:{action}" for action in used_tables}
+        assert table["Resource"] == {"Fn::GetAtt": ["ConnectionsTable", "Arn"]}
+        # SendMessageBatch is authorised as SendMessage; the event source mapping receives,
+        # deletes, reads the queue's attributes and hides a message longer (AWS's list).
+        assert used_queue == {"SendMessageBatch"}
+        assert set(statements["FanoutQueue"]["Action"]) == {
+            "sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
+        }
+        assert statements["ManageConnections"] == policy_statements()["ManageConnections"]
+
     def test_management_calls_are_limited_to_this_stages_connections(self) -> None:
         statement = policy_statements()["ManageConnections"]
         assert statement["Action"] == "execute-api:ManageConnections"
@@ -225,6 +272,14 @@ def record_dynamodb_actions(container: Container) -> set[str]:
             used.add(model.name)
 
     container.dynamodb_client().meta.events.register("provide-client-params.dynamodb", record)
+    return used
+
+
+def record_sqs_actions(client: Any) -> set[str]:
+    used: set[str] = set()
+    client.meta.events.register(
+        "provide-client-params.sqs", lambda model, **_: used.add(model.name)
+    )
     return used
 
 

@@ -14,7 +14,7 @@ from roomcast.entrypoints.gateway.template import load_template
 
 PLACEHOLDERS = {"WebSocketApi": "api", "Environment": "dev", "AWS::Region": "us-east-1"}
 COLOURS = {"AWS/ApiGateway": "#dbe9f6", "roomcast": "#dff0d8", "AWS/Lambda": "#fcebd5",
-           "alarm": "#f6dada"}
+           "AWS/SQS": "#ece3f5", "alarm": "#f6dada"}
 
 
 def dashboard(template: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -59,7 +59,7 @@ def render(path: str) -> None:
     axes.set_ylim(rows, 0)
     axes.axis("off")
     axes.set_title("roomcast dashboard (infra/template.yaml): API Gateway, roomcast's own "
-                   "metrics, Lambda, alarms", fontsize=10)
+                   "metrics, Lambda, the fan-out queue, alarms", fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
 
