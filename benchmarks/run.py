@@ -11,10 +11,23 @@ from benchmarks import (
     bench_gateway,
     bench_history,
     bench_logging,
+    bench_sharding,
 )
 
+ALONE = {"sharding": bench_sharding.report, "fanout": bench_fanout.report}
 
-def main() -> int:
+
+def main(argv: list[str] | None = None) -> int:
+    """Every benchmark; or, given names (`python -m benchmarks.run sharding`), those alone."""
+    chosen = sys.argv[1:] if argv is None else argv
+    if chosen:
+        unknown = [name for name in chosen if name not in ALONE]
+        if unknown:
+            print(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(ALONE)}")
+            return 2
+        for name in chosen:
+            ALONE[name]()
+        return 0
     print("roomcast benchmarks (ratio = subject / baseline, best of 5, same run)\n")
     ratios = (
         bench_core.parse_overhead(),
@@ -32,6 +45,7 @@ def main() -> int:
         f"({per_connection:9.0f} B vs {per_plain:9.0f} B in a plain dict)"
     )
     bench_fanout.report()
+    bench_sharding.report()
     print("\n".join(bench_gateway.lines(bench_gateway.gateway_report())))
     return 0
 
