@@ -12,8 +12,10 @@ Membership item:  pk=ROOM#<roomId>        sk=CONN#<connectionId>
     in the room, a string set; none without a grant)
 Room log head:    pk=ROOM#<roomId>        sk=LOG
     seq (the room's latest message), membershipVersion (moved by every join and leave, so
-    that a member list read at the same version is known to be current), lastRequest; no
-    TTL: a room's seq never restarts
+    that a member list read at the same version is known to be current), lastRequest,
+    departing? (the room's unclaimed departures, a string set of JSON
+    [connectionId, userId]: added by the removal or leave that writes the departure, taken
+    off by the claim that announces it); no TTL: a room's seq never restarts
 Logged message:   pk=LOG#<roomId>         sk=SEQ#<seq, 20 digits>
     roomId, seq, message, sender, timestamp, expiresAt (its retention)
 
@@ -24,6 +26,8 @@ do not share the partition its member reads go to.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from roomcast.domain.access import parse_grant
@@ -33,6 +37,7 @@ from roomcast.domain.model import (
     NOTHING,
     Connection,
     ConnectionId,
+    Departure,
     Grant,
     Membership,
     Message,
@@ -49,8 +54,10 @@ TTL_ATTRIBUTE = "expiresAt"
 CONNECTION_SK = "CONNECTION"
 DEPARTURES_ATTRIBUTE = "unannouncedDepartures"
 MEMBER_SK_PREFIX = "CONN#"
+ROOM_PK_PREFIX = "ROOM#"
 LOG_HEAD_SK = "LOG"
 VERSION_ATTRIBUTE = "membershipVersion"
+DEPARTING_ATTRIBUTE = "departing"
 SEQ_DIGITS = 20
 
 
@@ -63,7 +70,12 @@ def membership_key(room_id: RoomId, connection_id: ConnectionId) -> Item:
 
 
 def room_partition(room_id: RoomId) -> Item:
-    return _s(f"ROOM#{room_id.value}")
+    return _s(f"{ROOM_PK_PREFIX}{room_id.value}")
+
+
+def room_of(item: Item) -> RoomId:
+    """The room whose partition holds `item`."""
+    return RoomId(item["pk"]["S"].removeprefix(ROOM_PK_PREFIX))
 
 
 def log_head_key(room_id: RoomId) -> Item:
@@ -84,13 +96,27 @@ def head_version(item: Item | None) -> int:
     return int(item[VERSION_ATTRIBUTE]["N"]) if item and VERSION_ATTRIBUTE in item else 0
 
 
-def membership_moved(room_id: RoomId) -> Item:
-    """The update, for UpdateItem or a transaction, that moves a room's membership version."""
-    return {
-        "Key": log_head_key(room_id),
-        "UpdateExpression": f"ADD {VERSION_ATTRIBUTE} :one",
-        "ExpressionAttributeValues": {":one": _n(1)},
-    }
+def head_departures(item: Item | None) -> tuple[Departure, ...]:
+    """The unclaimed departures a log head item holds, sorted."""
+    held = (item or {}).get(DEPARTING_ATTRIBUTE, {}).get("SS", [])
+    return tuple(sorted(Departure(ConnectionId(c), UserId(u)) for c, u in map(json.loads, held)))
+
+
+def departures_value(departures: Sequence[Departure]) -> Item:
+    """The string set of `departures`, one JSON [connectionId, userId] each (never empty)."""
+    return {"SS": sorted({json.dumps([d.connection_id.value, d.user_id.value])
+                          for d in departures})}
+
+
+def membership_moved(room_id: RoomId, departing: Sequence[Departure] = ()) -> Item:
+    """The update, for UpdateItem or a transaction, that moves a room's membership version
+    and adds the departures, if any, that the same write makes."""
+    update, values = f"ADD {VERSION_ATTRIBUTE} :one", {":one": _n(1)}
+    if departing:
+        update += f", {DEPARTING_ATTRIBUTE} :departing"
+        values[":departing"] = departures_value(departing)
+    return {"Key": log_head_key(room_id), "UpdateExpression": update,
+            "ExpressionAttributeValues": values}
 
 
 def log_partition(room_id: RoomId) -> Item:

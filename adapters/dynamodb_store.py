@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
@@ -16,11 +15,17 @@ from botocore.session import Session
 from roomcast.adapters import dynamodb_items as items
 from roomcast.adapters import dynamodb_transactions as transactions
 from roomcast.adapters.dynamodb_paging import BatchDeleter, every_item
-from roomcast.domain.model import Connection, ConnectionId, Membership, Room, RoomId
+from roomcast.domain.model import (
+    Connection,
+    ConnectionId,
+    Departure,
+    Membership,
+    Room,
+    RoomId,
+    UserId,
+)
 from roomcast.domain.results import Stats
 from roomcast.ports import Clock
-
-log = logging.getLogger(__name__)
 
 KNOWN_ROOMS = 256
 
@@ -52,10 +57,9 @@ class DynamoDBConnectionStore:
 
     A room's member list, once read, is kept (for the last KNOWN_ROOMS rooms) with the
     membership version it was read at; the next `room()` reads only the room's log head, one
-    item, and reads the members again only when the version moved. Every join and leave
-    moves it in its own transaction, and a removed connection's rooms right after. A
-    version bump lost after a removal leaves other processes posting to the gone member
-    until the next join or leave: each such post is a 410, never a missed member.
+    item, and reads the members again only when the version moved. Every join, leave and
+    removal moves it in its own transaction. The head carries the room's unclaimed
+    departures too, so a send learns of them from the read it makes anyway.
     """
 
     def __init__(
@@ -96,21 +100,10 @@ class DynamoDBConnectionStore:
         return None if connection.is_expired(self._clock.now_ms()) else connection
 
     def remove(self, connection_id: ConnectionId) -> Connection | None:
-        removed = self._client.delete_item(
-            TableName=self._table_name,
-            Key=items.connection_key(connection_id),
-            ReturnValues="ALL_OLD",
-        ).get("Attributes")
-        if not removed:
-            return None
-        connection = items.connection_from_item(removed)
-        try:
-            self._delete_memberships([connection])
-        except Exception:
-            # The connection is gone either way, and its caller must still tell its rooms;
-            # a membership left behind is dropped by the first broadcast that finds it gone.
-            log.exception("memberships of removed %s were not all deleted", connection.id)
-        return connection
+        removed = transactions.remove(self._client, self._table_name, connection_id)
+        for room_id in removed.rooms if removed is not None else ():
+            self._forget(room_id)
+        return removed
 
     def join(
         self,
@@ -125,9 +118,43 @@ class DynamoDBConnectionStore:
             self._client, self._table_name, connection, room_id, joined_at, evict
         )
 
-    def leave(self, connection_id: ConnectionId, room_id: RoomId) -> bool:
+    def leave(
+        self, connection_id: ConnectionId, room_id: RoomId, user_id: UserId | None = None
+    ) -> bool:
         self._forget(room_id)  # it moved, or a member list naming it was stale
-        return transactions.leave(self._client, self._table_name, connection_id, room_id)
+        return transactions.leave(
+            self._client, self._table_name, connection_id, room_id, user_id
+        )
+
+    def claim_departures(
+        self, room_id: RoomId, departures: Sequence[Departure]
+    ) -> list[Departure]:
+        """One UpdateItem: the set before the update says which of them this call took."""
+        if not departures:
+            return []
+        try:
+            before = self._client.update_item(
+                TableName=self._table_name,
+                Key=items.log_head_key(room_id),
+                UpdateExpression=f"DELETE {items.DEPARTING_ATTRIBUTE} :claimed",
+                ConditionExpression=f"attribute_exists({items.DEPARTING_ATTRIBUTE})",
+                ExpressionAttributeValues={":claimed": items.departures_value(departures)},
+                ReturnValues="UPDATED_OLD",
+            ).get("Attributes")
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return []  # claimed already, all of them
+        held = items.head_departures(before)
+        return [d for d in departures if d in held]
+
+    def departed_rooms(self) -> Iterator[RoomId]:
+        found = every_item(
+            self._client.scan,
+            TableName=self._table_name,
+            ProjectionExpression="pk",
+            FilterExpression=f"attribute_exists({items.DEPARTING_ATTRIBUTE})",
+            **self._page_size,
+        )
+        return map(items.room_of, found)
 
     def mark_announced(
         self, connection_id: ConnectionId, room_id: RoomId, departures: Sequence[RoomId] = ()
@@ -158,7 +185,10 @@ class DynamoDBConnectionStore:
             if items.head_version(head) == known.version:
                 now = self._clock.now_ms()
                 live = tuple(m for m in known.members if not m.is_expired(now))
-                return evolve(known, members=live, seq=items.head_seq(head))
+                return evolve(
+                    known, members=live, seq=items.head_seq(head),
+                    departures=items.head_departures(head),
+                )
         return self._remember(self._read_room(room_id))
 
     def _read_room(self, room_id: RoomId) -> Room:
@@ -183,7 +213,10 @@ class DynamoDBConnectionStore:
             else:
                 members.append(items.membership_from_item(item))
         members.sort(key=lambda m: (m.joined_at, m.connection_id.value))
-        return Room(room_id, tuple(members), items.head_seq(head), items.head_version(head))
+        return Room(
+            room_id, tuple(members), items.head_seq(head), items.head_version(head),
+            items.head_departures(head),
+        )
 
     def _recall(self, room_id: RoomId) -> Room | None:
         with self._known_lock:

@@ -1,4 +1,5 @@
-"""The store's atomic writes, join and leave: each is one TransactWriteItems call.
+"""The store's atomic writes, join, leave and remove: each is one TransactWriteItems call
+(a removal from more rooms than one holds, a few).
 
 A write can commit and still be answered with a 5xx or a lost connection, and botocore then
 sends it again. Each call carries a fresh request token twice over: as `ClientRequestToken`
@@ -17,10 +18,12 @@ from botocore.exceptions import ClientError
 
 from roomcast.adapters import dynamodb_items as items
 from roomcast.domain.errors import ConcurrentUpdate, ConnectionNotFound
-from roomcast.domain.model import Connection, ConnectionId, RoomId
+from roomcast.domain.model import Connection, ConnectionId, Departure, RoomId, UserId
 
 MAX_TRANSACTION_ITEMS = 100
 LEAVE_ATTEMPTS = 3
+REMOVE_ATTEMPTS = 5
+ROOMS_PER_REMOVAL = (MAX_TRANSACTION_ITEMS - 1) // 2  # the connection item, two items a room
 CHECK_FAILED = "ConditionalCheckFailed"
 CONFLICT = "TransactionConflict"
 REQUEST_ATTRIBUTE = "lastRequest"
@@ -60,15 +63,23 @@ def join(
     return updated
 
 
-def leave(client: Any, table_name: str, connection_id: ConnectionId, room_id: RoomId) -> bool:
-    """Delete the membership and drop the room from the connection (bumping its version)."""
+def leave(
+    client: Any,
+    table_name: str,
+    connection_id: ConnectionId,
+    room_id: RoomId,
+    user_id: UserId | None = None,
+) -> bool:
+    """Delete the membership and drop the room from the connection (bumping its version);
+    with `user_id`, add its departure to the room's head in the same transaction."""
     membership_key = items.membership_key(room_id, connection_id)
+    departing = [] if user_id is None else [Departure(connection_id, user_id)]
     for _ in range(LEAVE_ATTEMPTS):
         token = new_request_token()
         request = [
             _delete(table_name, membership_key, "attribute_exists(pk)"),
             _unlisting_update(table_name, connection_id, room_id, token),
-            _moved(table_name, room_id),
+            _moved(table_name, room_id, departing),
         ]
         try:
             client.transact_write_items(TransactItems=request, ClientRequestToken=token)
@@ -80,10 +91,103 @@ def leave(client: Any, table_name: str, connection_id: ConnectionId, room_id: Ro
             if codes[:1] == [CHECK_FAILED]:
                 return False
             if codes[1:2] == [CHECK_FAILED]:
-                return _delete_orphan(client, table_name, room_id, membership_key)
+                return _delete_orphan(client, table_name, room_id, membership_key, departing)
             if CONFLICT not in codes:
                 raise
     raise ConcurrentUpdate(f"{connection_id} kept changing while leaving {room_id}")
+
+
+def remove(client: Any, table_name: str, connection_id: ConnectionId) -> Connection | None:
+    """Delete the connection and its memberships, and add its departure to each of its
+    rooms' heads in the same transaction; return what was deleted.
+
+    A connection in no room is one conditional DeleteItem. One in rooms fails its
+    condition, which hands back the stored item, and goes in one transaction at its
+    version; past ROOMS_PER_REMOVAL rooms, a transaction first leaves the oldest rooms
+    (the connection item updated at its version), so that whatever a failure leaves is a
+    connection still in the rooms not reached, never a room without the departure.
+    None when the connection was gone or went meanwhile (a retried commit of this very
+    call included: its departures then wait for the rooms' next readers)."""
+    for _ in range(REMOVE_ATTEMPTS):
+        try:
+            deleted = client.delete_item(
+                TableName=table_name,
+                Key=items.connection_key(connection_id),
+                ConditionExpression="attribute_exists(pk) AND size(rooms) = :none",
+                ExpressionAttributeValues={":none": {"N": "0"}},
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            ).get("Attributes")
+            return items.connection_from_item(deleted) if deleted else None
+        except client.exceptions.ConditionalCheckFailedException as refused:
+            if "Item" not in refused.response:
+                return None
+            connection = items.connection_from_item(refused.response["Item"])
+        try:
+            return connection if _remove_in_rooms(client, table_name, connection) else None
+        except ConcurrentUpdate:
+            continue
+    raise ConcurrentUpdate(f"{connection_id} kept changing while being removed")
+
+
+def _remove_in_rooms(client: Any, table_name: str, connection: Connection) -> bool:
+    """Whether the connection was there to remove; ConcurrentUpdate when it changed."""
+    rooms = connection.rooms_oldest_first()
+    chunks = [rooms[i : i + ROOMS_PER_REMOVAL] for i in range(0, len(rooms), ROOMS_PER_REMOVAL)]
+    departing = [Departure(connection.id, connection.user_id)]
+    version = connection.version
+    for n, chunk in enumerate(chunks, start=1):
+        leaving = [
+            item
+            for room in chunk
+            for item in (
+                _delete(table_name, items.membership_key(room, connection.id)),
+                _moved(table_name, room, departing),
+            )
+        ]
+        closing = _versioned(table_name, connection.id, chunk, version, last=n == len(chunks))
+        if not _transact(client, [closing, *leaving], connection.id):
+            return False
+        version += 1
+    return True
+
+
+def _versioned(
+    table_name: str, connection_id: ConnectionId, rooms: Sequence[RoomId], version: int,
+    last: bool,
+) -> dict[str, Any]:
+    """The connection item's part of a removal: deleted by the last transaction, the
+    rooms dropped from it by any before; either only at `version`."""
+    request: dict[str, Any] = {
+        "TableName": table_name,
+        "Key": items.connection_key(connection_id),
+        "ConditionExpression": "version = :expected",
+        "ExpressionAttributeValues": {":expected": {"N": str(version)}},
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+    if last:
+        return {"Delete": request}
+    names = {f"#r{i}": room.value for i, room in enumerate(rooms)}
+    request["UpdateExpression"] = (
+        f"REMOVE {', '.join(f'rooms.{name}' for name in names)} SET version = version + :one"
+    )
+    request["ExpressionAttributeNames"] = names
+    request["ExpressionAttributeValues"][":one"] = {"N": "1"}
+    return {"Update": request}
+
+
+def _transact(client: Any, request: list[dict[str, Any]], connection_id: ConnectionId) -> bool:
+    """Whether the transaction committed (False: the connection item was gone)."""
+    try:
+        client.transact_write_items(TransactItems=request, ClientRequestToken=new_request_token())
+    except ClientError as error:
+        codes = cancellation_codes(error)
+        if codes[:1] == [CHECK_FAILED] and "Item" not in error.response["CancellationReasons"][0]:
+            return False
+        if codes[:1] == [CHECK_FAILED] or CONFLICT in codes:
+            raise ConcurrentUpdate(connection_id.value) from error
+        raise
+    return True
 
 
 def new_request_token() -> str:
@@ -145,7 +249,13 @@ def _delete(table_name: str, key: items.Item, condition: str | None = None) -> d
     return {"Delete": {**request, "ConditionExpression": condition} if condition else request}
 
 
-def _delete_orphan(client: Any, table_name: str, room_id: RoomId, key: items.Item) -> bool:
+def _delete_orphan(
+    client: Any,
+    table_name: str,
+    room_id: RoomId,
+    key: items.Item,
+    departing: Sequence[Departure],
+) -> bool:
     """The connection item is gone but its membership is not: delete the membership alone."""
     try:
         client.delete_item(
@@ -153,12 +263,14 @@ def _delete_orphan(client: Any, table_name: str, room_id: RoomId, key: items.Ite
         )
     except client.exceptions.ConditionalCheckFailedException:
         return False
-    client.update_item(TableName=table_name, **items.membership_moved(room_id))
+    client.update_item(TableName=table_name, **items.membership_moved(room_id, departing))
     return True
 
 
-def _moved(table_name: str, room_id: RoomId) -> dict[str, Any]:
-    return {"Update": {"TableName": table_name, **items.membership_moved(room_id)}}
+def _moved(
+    table_name: str, room_id: RoomId, departing: Sequence[Departure] = ()
+) -> dict[str, Any]:
+    return {"Update": {"TableName": table_name, **items.membership_moved(room_id, departing)}}
 
 
 def _raise_join_refusal(error: ClientError, connection_id: ConnectionId) -> None:

@@ -6,7 +6,15 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 
 from roomcast.domain.errors import ConcurrentUpdate, ConnectionNotFound
-from roomcast.domain.model import Connection, ConnectionId, Membership, Room, RoomId
+from roomcast.domain.model import (
+    Connection,
+    ConnectionId,
+    Departure,
+    Membership,
+    Room,
+    RoomId,
+    UserId,
+)
 from roomcast.domain.results import Stats
 from roomcast.ports import Clock, RoomLog
 
@@ -22,6 +30,7 @@ class InMemoryConnectionStore:
         self._connections: dict[ConnectionId, Connection] = {}
         self._rooms: dict[RoomId, dict[ConnectionId, Membership]] = {}
         self._versions: dict[RoomId, int] = {}
+        self._departures: dict[RoomId, dict[ConnectionId, Departure]] = {}
 
     def add(self, connection: Connection) -> None:
         with self._lock:
@@ -37,7 +46,11 @@ class InMemoryConnectionStore:
 
     def remove(self, connection_id: ConnectionId) -> Connection | None:
         with self._lock:
-            return self._discard(connection_id)
+            removed = self._discard(connection_id)
+            if removed is not None:
+                for room_id in removed.rooms:
+                    self._depart(room_id, Departure(removed.id, removed.user_id))
+            return removed
 
     def join(
         self,
@@ -61,7 +74,9 @@ class InMemoryConnectionStore:
             self._prune_rooms(evict)
             return updated
 
-    def leave(self, connection_id: ConnectionId, room_id: RoomId) -> bool:
+    def leave(
+        self, connection_id: ConnectionId, room_id: RoomId, user_id: UserId | None = None
+    ) -> bool:
         with self._lock:
             stored = self._connections.get(connection_id)
             membership = self._rooms.get(room_id, {}).pop(connection_id, None)
@@ -69,7 +84,26 @@ class InMemoryConnectionStore:
             self._prune_rooms([room_id])
             if stored is not None and stored.in_room(room_id):
                 self._connections[connection_id] = stored.leaving(room_id)
+            if membership is not None and user_id is not None:
+                self._depart(room_id, Departure(connection_id, user_id))
             return membership is not None
+
+    def claim_departures(
+        self, room_id: RoomId, departures: Sequence[Departure]
+    ) -> list[Departure]:
+        with self._lock:
+            pending = self._departures.get(room_id, {})
+            claimed = [d for d in departures if pending.get(d.connection_id) == d]
+            for departure in claimed:
+                del pending[departure.connection_id]
+            if not pending:
+                self._departures.pop(room_id, None)
+            return claimed
+
+    def departed_rooms(self) -> Iterator[RoomId]:
+        with self._lock:
+            snapshot = sorted(self._departures)
+        yield from snapshot
 
     def mark_announced(
         self, connection_id: ConnectionId, room_id: RoomId, departures: Sequence[RoomId] = ()
@@ -95,7 +129,8 @@ class InMemoryConnectionStore:
             members = tuple(m for m in self._rooms.get(room_id, {}).values()
                             if not m.is_expired(now))
             version = self._versions.get(room_id, 0)
-        return Room(room_id, members, seq, version)
+            departures = tuple(sorted(self._departures.get(room_id, {}).values()))
+        return Room(room_id, members, seq, version, departures)
 
     def connections(self) -> Iterator[Connection]:
         with self._lock:
@@ -120,6 +155,9 @@ class InMemoryConnectionStore:
             self._moved(connection.rooms)
             self._prune_rooms(connection.rooms)
         return connection
+
+    def _depart(self, room_id: RoomId, departure: Departure) -> None:
+        self._departures.setdefault(room_id, {})[departure.connection_id] = departure
 
     def _moved(self, room_ids: Iterable[RoomId]) -> None:
         for room_id in room_ids:

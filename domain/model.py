@@ -173,16 +173,28 @@ class Message:
     seq: int = 0
 
 
+@frozen(order=True)
+class Departure:
+    """A member who left a room (removed, or a leave) that the room has not yet been told
+    of. The store writes it with the removal or leave and keeps it with the room until a
+    claim takes it: whoever claims it tells the room `userLeft`, so no one tells it twice."""
+
+    connection_id: ConnectionId
+    user_id: UserId
+
+
 @frozen
 class Room:
     """A room as one read sees it: its live members, the seq of its latest message (0 before
-    the first), and the version of its membership, which every join and leave moves: a
-    member list read at the same version is still the room's."""
+    the first), the version of its membership, which every join and leave moves (a member
+    list read at the same version is still the room's), and the departures nobody has
+    claimed yet (sorted)."""
 
     id: RoomId
     members: tuple[Membership, ...]
     seq: int = 0
     version: int = 0
+    departures: tuple[Departure, ...] = ()
 
 
 @frozen

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING
@@ -29,7 +28,9 @@ from roomcast.domain.model import (
     NO_GRANT,
     Connection,
     ConnectionId,
+    Departure,
     Message,
+    Room,
     RoomId,
     UserId,
     Verified,
@@ -178,6 +179,7 @@ class ChatService:
         NotAllowed before anything is written or announced."""
         connection = self._join_atomically(connection_id, room_id)
         room = self.store.room(room_id)
+        self._finish_departures(room, but=connection_id)
         members = room.members
         replay = None if since is None else self._replay(room_id, since, epoch, room.seq)
         now = self.clock.now_ms()
@@ -199,14 +201,17 @@ class ChatService:
             self._deliver_in_order(connection_id, replay.messages)
 
     def leave(self, connection_id: ConnectionId, room_id: RoomId) -> None:
-        members = self.store.members(room_id)
-        leaver = find_member(members, connection_id)
-        if not self._left(connection_id, room_id):
+        """The leave writes its departure with it and claims it once the leaver has heard
+        `leftRoom`: a leave whose answer and read-back both failed is still announced, by
+        the room's next reader."""
+        room = self.store.room(room_id)
+        leaver = find_member(room.members, connection_id)
+        if not self._left(connection_id, room_id, leaver.user_id):
             raise errors.NotInRoom()
         self._deliver(connection_id, frames.left_room(room_id))
-        remaining = [m.connection_id for m in members if m.connection_id != connection_id]
-        now = self.clock.now_ms()
-        self._broadcast(room_id, remaining, frames.user_left(room_id, leaver.user_id, now))
+        remaining = tuple(m for m in room.members if m.connection_id != connection_id)
+        departed = (*room.departures, Departure(connection_id, leaver.user_id))
+        self._finish_departures(evolve(room, members=remaining, departures=departed))
 
     def send(self, connection_id: ConnectionId, room_id: RoomId, text: str) -> None:
         """The seq is allocated only against the member list it is delivered to: a member
@@ -215,6 +220,7 @@ class ChatService:
             room = self.store.room(room_id)
             sender = find_member(room.members, connection_id)
             check_send(self.access, sender)
+            self._finish_departures(room)
             said = Message(room_id, text, sender.user_id, self.clock.now_ms())
             try:
                 logged = self.log.append(said, after=room.seq, members_version=room.version)
@@ -254,10 +260,12 @@ class ChatService:
         )
 
     def sweep_stale(self) -> SweepReport:
-        """Remove expired connections and those API Gateway no longer knows, chunk by chunk.
+        """Remove expired connections and those API Gateway no longer knows, chunk by chunk,
+        then tell every room of the departures nobody has claimed (a disconnect whose member
+        read failed, say).
 
-        Each is removed on its own so that only what this sweep really deleted is counted and
-        announced: a $disconnect racing the sweep has already told the rooms.
+        Each is removed on its own so that only what this sweep really deleted is counted: a
+        $disconnect racing the sweep has already told the rooms.
         """
         checked = removed = 0
         for chunk in _chunks(self.store.connections(), SWEEP_CHUNK):
@@ -267,6 +275,8 @@ class ChatService:
             probed = [c.id for c in chunk if should_probe(c, now)]
             gone = self.notifier.find_gone(probed) if probed else frozenset()
             removed += len(self._drop_gone([*expired, *sorted(gone)]))
+        for room_id in self.store.departed_rooms():
+            self._finish_departures(self.store.room(room_id))
         return SweepReport(checked=checked, removed=removed)
 
     def stats(self) -> Stats:
@@ -311,9 +321,9 @@ class ChatService:
         log.warning("a join of %s to %s committed though its write failed", connection_id, room_id)
         return connection
 
-    def _left(self, connection_id: ConnectionId, room_id: RoomId) -> bool:
+    def _left(self, connection_id: ConnectionId, room_id: RoomId, user_id: UserId) -> bool:
         try:
-            return self.store.leave(connection_id, room_id)
+            return self.store.leave(connection_id, room_id, user_id)
         except Exception:
             connection = self.store.get(connection_id)  # the same question as _landed_join's
             if connection is None or connection.in_room(room_id):
@@ -428,7 +438,9 @@ class ChatService:
             )
 
     def _announce(self, room_id: RoomId, frame: Frame) -> None:
-        self._broadcast(room_id, [m.connection_id for m in self.store.members(room_id)], frame)
+        room = self.store.room(room_id)
+        self._finish_departures(room)
+        self._broadcast(room_id, [m.connection_id for m in room.members], frame)
 
     def _drop_gone_after_delivery(
         self, connection_ids: Sequence[ConnectionId], room_id: RoomId | None = None
@@ -460,16 +472,27 @@ class ChatService:
         return removed
 
     def _announce_departures(self, departed: Sequence[Connection]) -> None:
-        """Tell each room its departed members have left: one member read per room."""
-        by_room: dict[RoomId, list[UserId]] = defaultdict(list)
-        for connection in departed:
-            for room_id in connection.rooms_oldest_first():
-                by_room[room_id].append(connection.user_id)
+        """Tell each room its departed members have left: one member read per room, which
+        finds the departures the removals wrote, and one claim."""
+        for room_id in sorted({room for connection in departed for room in connection.rooms}):
+            self._finish_departures(self.store.room(room_id))
+
+    def _finish_departures(self, room: Room, but: ConnectionId | None = None) -> None:
+        """Tell the room's members (`but` one, a joiner who never saw them) `userLeft` for
+        each departure of the read that this call claims. A claim takes a departure once, so
+        no two readers announce it; a process that dies between the claim and the posts
+        loses it. A claim that fails leaves them all to the room's next reader."""
+        if not room.departures:
+            return
+        try:
+            claimed = self.store.claim_departures(room.id, room.departures)
+        except Exception:
+            log.exception("could not claim the departures from %s", room.id)
+            return
+        recipients = [m.connection_id for m in room.members if m.connection_id != but]
         now = self.clock.now_ms()
-        for room_id, users in sorted(by_room.items()):
-            recipients = [m.connection_id for m in self.store.members(room_id)]
-            for user_id in users:
-                self._broadcast(room_id, recipients, frames.user_left(room_id, user_id, now))
+        for departure in claimed:
+            self._broadcast(room.id, recipients, frames.user_left(room.id, departure.user_id, now))
 
 
 def _chunks(items: Iterable[Connection], size: int) -> Iterator[list[Connection]]:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from roomcast.domain.model import Connection, ConnectionId, Membership, Room, RoomId
+from roomcast.domain.model import (
+    Connection,
+    ConnectionId,
+    Departure,
+    Membership,
+    Room,
+    RoomId,
+    UserId,
+)
 from roomcast.domain.results import Stats
 
 
@@ -25,7 +33,9 @@ class ConnectionStore(Protocol):
         ...
 
     def remove(self, connection_id: ConnectionId) -> Connection | None:
-        """Delete a connection and all its memberships; return what was deleted."""
+        """Delete a connection and all its memberships, leaving its Departure in each of its
+        rooms in the same write; return what was deleted (None when this call cannot tell
+        it did: then the departures are still there for the next reader of the room)."""
         ...
 
     def join(
@@ -45,8 +55,11 @@ class ConnectionStore(Protocol):
         """
         ...
 
-    def leave(self, connection_id: ConnectionId, room_id: RoomId) -> bool:
-        """Atomically drop one membership; False if there was none to drop.
+    def leave(
+        self, connection_id: ConnectionId, room_id: RoomId, user_id: UserId | None = None
+    ) -> bool:
+        """Atomically drop one membership; False if there was none to drop. With `user_id`,
+        the room keeps a Departure of it, written with the leave.
 
         Like `join`, a write whose commit was followed by a lost answer and a retry by the
         transport is recognised as this call's own and reported as done."""
@@ -60,15 +73,26 @@ class ConnectionStore(Protocol):
         there or the connection is gone."""
         ...
 
+    def claim_departures(
+        self, room_id: RoomId, departures: Sequence[Departure]
+    ) -> list[Departure]:
+        """Take `departures` off the room and return those that were still there: the caller
+        now tells the room of them, and no other claim gets them."""
+        ...
+
+    def departed_rooms(self) -> Iterator[RoomId]:
+        """Every room with departures nobody has claimed (for the cleanup job)."""
+        ...
+
     def members(self, room_id: RoomId) -> list[Membership]:
         """Every live membership of a room, read consistently, all pages."""
         ...
 
     def room(self, room_id: RoomId) -> Room:
         """The room's members (as `members` reads them, in join order) and, in the same
-        read, the seq of its latest message as the room log has it and the version of its
-        membership. A store may answer from a member list it read before, at the same
-        version."""
+        read, the seq of its latest message as the room log has it, the version of its
+        membership and its unclaimed departures. A store may answer from a member list it
+        read before, at the same version."""
         ...
 
     def connections(self) -> Iterator[Connection]:

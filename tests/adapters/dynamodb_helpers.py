@@ -1,4 +1,5 @@
-"""Looking under the DynamoDB store: raw items, the requests it makes, a flaky BatchWrite."""
+"""Looking under the DynamoDB store: raw items, the requests it makes, a flaky BatchWrite,
+the size of its transactions."""
 
 from __future__ import annotations
 
@@ -61,3 +62,20 @@ class ThrottledBatchWrites:
         self._client.batch_write_item(RequestItems={table_name: requests[:1]})
         rest = requests[1:]
         return {"UnprocessedItems": {table_name: rest} if rest else {}}
+
+
+class TransactionSizes:
+    """Records how many items each TransactWriteItems call holds; with `fail_after`, the
+    calls after that many raise RuntimeError before reaching the table."""
+
+    def __init__(self, client: Any, fail_after: int | None = None) -> None:
+        self.items: list[int] = []
+        self.fail_after = fail_after
+        client.meta.events.register(
+            "before-parameter-build.dynamodb.TransactWriteItems", self._record
+        )
+
+    def _record(self, params: dict[str, Any], **_: Any) -> None:
+        if self.fail_after is not None and len(self.items) >= self.fail_after:
+            raise RuntimeError("the transaction did not reach the table")
+        self.items.append(len(params["TransactItems"]))

@@ -72,16 +72,22 @@ class TestLifecycle:
         world.service.connect(ALICE)
         assert world.log.operations == ["PutItem"]
 
-    def test_disconnect_with_one_room_is_delete_batch_write_the_version_and_query(self, world):
+    def test_disconnect_with_one_room_is_delete_transaction_query_and_the_claim(self, world):
+        """The conditional delete hands back a connection in rooms; one transaction removes
+        it with its departures; the room's read finds them, and the claim takes them."""
         world.in_lobby(ALICE, BOB)
         world.service.disconnect(ALICE)
-        assert world.log.operations == ["DeleteItem", "BatchWriteItem", "UpdateItem", "Query"]
+        assert world.log.operations == ["DeleteItem", "TransactWriteItems", "Query", "UpdateItem"]
         assert world.notifier.actions_for(BOB)[-1] == "userLeft"
 
     def test_disconnect_without_rooms_is_one_delete(self, world):
         world.connected(ALICE)
         world.service.disconnect(ALICE)
         assert world.log.operations == ["DeleteItem"]
+
+    def test_a_sweep_of_an_empty_table_scans_for_connections_and_departures(self, world):
+        assert world.service.sweep_stale().as_dict() == {"checked": 0, "removed": 0}
+        assert world.log.operations == ["Scan", "Scan"]
 
 
 class TestRooms:
@@ -163,11 +169,20 @@ class TestRooms:
         ]
         assert world.notifier.actions_for(BOB) == ["joinedRoom", "message"]
 
-    def test_leave_is_a_read_of_the_head_and_a_transaction(self, world):
+    def test_leave_is_a_read_of_the_head_a_transaction_and_the_claim(self, world):
         world.in_lobby(ALICE, BOB)
         world.service.leave(ALICE, LOBBY)
-        assert world.log.operations == ["GetItem", "TransactWriteItems"]
+        assert world.log.operations == ["GetItem", "TransactWriteItems", "UpdateItem"]
         assert world.notifier.actions_for(BOB)[-1] == "userLeft"
+
+    def test_a_send_that_finds_a_departure_reads_the_members_and_claims_it(self, world):
+        world.in_lobby(ALICE, BOB)
+        world.service.send(ALICE, LOBBY, "warm")
+        world.another_process().store.remove(BOB)  # a disconnect that announced nothing
+        world.log.clear()
+        world.service.send(ALICE, LOBBY, "hello")
+        assert world.log.operations == ["GetItem", "Query", "UpdateItem", "TransactWriteItems"]
+        assert world.notifier.actions_for(ALICE)[-2:] == ["userLeft", "message"]
 
 
 class TestRoomAccess:

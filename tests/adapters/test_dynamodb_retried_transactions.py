@@ -1,5 +1,6 @@
 """Nothing lost when botocore retries a TransactWriteItems that already committed: the
-DynamoDB store recognises its own commit, and the room hears of the join and leave once."""
+DynamoDB store recognises its own commit, and the room hears of the join, leave and
+removal once."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from roomcast.adapters.clocks import FixedClock
 from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
 from tests.support.dynamodb_tables import DYNAMODB_BACKENDS, dynamodb_table
 from tests.support.faults import COMMITTED_THEN, LostAnswers
-from tests.support.room_of_three import ALICE, BOB, LOBBY, Room
+from tests.support.room_of_three import ALICE, BOB, CAROL, LOBBY, Room
 
 
 class DynamoDBWorld:
@@ -61,3 +62,18 @@ class TestBotocoreRetriesACommittedTransaction:
         assert dynamodb.lost.attempts == 2
         assert room.actions(ALICE) == ["joinedRoom", "leftRoom"]
         assert room.heard(BOB, "userJoined") == room.heard(BOB, "userLeft") == ["alice"]
+
+    def test_a_retried_removal_is_told_to_the_room_once_by_its_next_reader(self, dynamodb):
+        """Its connection item is gone, so a retry evaluated again cannot tell its own commit
+        from another's removal: it reports nothing removed, and the departure it wrote waits
+        on the room's head (DynamoDB itself answers the retry by its request token)."""
+        room = dynamodb.room
+        for connection_id in (ALICE, BOB, CAROL):
+            room.say(connection_id, "joinRoom", LOBBY)
+        dynamodb.lost.lose(1)
+        room.service.disconnect(ALICE)
+        assert dynamodb.lost.attempts == 2
+        assert dynamodb.store.get(ALICE) is None
+        room.service.send(BOB, LOBBY, "alice?")
+        room.service.sweep_stale()
+        assert room.heard(BOB, "userLeft") == room.heard(CAROL, "userLeft") == ["alice"]

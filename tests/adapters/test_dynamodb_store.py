@@ -8,13 +8,15 @@ from roomcast.adapters.clocks import FixedClock
 from roomcast.adapters.dynamodb_items import TTL_ATTRIBUTE, connection_key, membership_key
 from roomcast.adapters.dynamodb_paging import BatchDeleter, BatchWriteIncomplete
 from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore, make_dynamodb_client
+from roomcast.adapters.dynamodb_transactions import ROOMS_PER_REMOVAL
 from roomcast.domain.access import parse_grant
 from roomcast.domain.errors import ConcurrentUpdate, ConnectionNotFound
-from roomcast.domain.model import Connection, RoomId
+from roomcast.domain.model import Connection, Departure, RoomId
 from roomcast.entrypoints.gateway.template import load_template, ttl_attribute
 from tests.adapters.dynamodb_helpers import (
     RequestLog,
     ThrottledBatchWrites,
+    TransactionSizes,
     connection_items,
     raw_items,
 )
@@ -142,12 +144,15 @@ def in_rooms(store: DynamoDBConnectionStore, clock: FixedClock, count: int) -> C
 
 class TestBatchDeletes:
     def test_unprocessed_deletes_are_retried_until_the_table_is_empty(self, table, clock):
+        """A connection added again over one in rooms drops its memberships in batches."""
         connection = in_rooms(store_on(table, clock), clock, 40)
         throttled = ThrottledBatchWrites(table.client, throttled_calls=3)
         sleeps: list[float] = []
         deleter = BatchDeleter(throttled, table.name, sleep=sleeps.append)
-        store_on(table, clock, deleter=deleter).remove(connection.id)
-        assert connection_items(table.client, table.name) == []
+        store_on(table, clock, deleter=deleter).add(connection)
+        assert [i["sk"]["S"] for i in connection_items(table.client, table.name)] == [
+            "CONNECTION"
+        ]
         assert max(throttled.batch_sizes) <= 25
         assert sleeps == [0.05, 0.1, 0.2]
 
@@ -161,15 +166,59 @@ class TestBatchDeletes:
         assert len(throttled.batch_sizes) == 8
         assert sleeps == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 2.0]
 
-    def test_a_removal_whose_membership_deletes_fail_still_returns_the_connection(
+
+
+class TestRemovals:
+    """A removal is the connection's delete, its memberships' and its departures in one
+    transaction, so nothing of it can land without the rest."""
+
+    def test_a_removal_in_rooms_is_one_transaction_and_no_batch(self, table, clock):
+        store = store_on(table, clock)
+        connection = in_rooms(store, clock, 3)
+        log = RequestLog(table.client)
+        removed = store.remove(connection.id)
+        assert removed is not None and len(removed.rooms) == 3
+        assert log.operations == ["DeleteItem", "TransactWriteItems"]
+        assert connection_items(table.client, table.name) == []
+        alice = Departure(connection.id, connection.user_id)
+        assert all(store.room(room).departures == (alice,) for room in connection.rooms)
+
+    def test_a_removal_past_one_transaction_leaves_the_oldest_rooms_first(self, table, clock):
+        store = store_on(table, clock)
+        connection = in_rooms(store, clock, 60)
+        sizes = TransactionSizes(table.client)
+        removed = store.remove(connection.id)
+        assert removed is not None and len(removed.rooms) == 60
+        assert sizes.items == [1 + 2 * ROOMS_PER_REMOVAL, 1 + 2 * (60 - ROOMS_PER_REMOVAL)]
+        assert connection_items(table.client, table.name) == []
+        assert {room for room in store.departed_rooms()} == set(connection.rooms)
+
+    def test_a_removal_cut_short_leaves_a_connection_in_the_rooms_not_reached(
         self, table, clock
     ):
-        connection = in_rooms(store_on(table, clock), clock, 3)
-        throttled = ThrottledBatchWrites(table.client, throttled_calls=100)
-        deleter = BatchDeleter(throttled, table.name, attempts=2, sleep=lambda _: None)
-        removed = store_on(table, clock, deleter=deleter).remove(connection.id)
-        assert removed is not None and len(removed.rooms) == 3
-        assert store_on(table, clock).get(connection.id) is None
+        store = store_on(table, clock)
+        connection = in_rooms(store, clock, 60)
+        sizes = TransactionSizes(table.client, fail_after=1)
+        with pytest.raises(RuntimeError):
+            store.remove(connection.id)
+        left = store.get(connection.id)
+        assert left is not None
+        assert sorted(left.rooms) == connection.rooms_oldest_first()[ROOMS_PER_REMOVAL:]
+        assert len(list(store.departed_rooms())) == ROOMS_PER_REMOVAL
+        sizes.fail_after = None
+        assert store.remove(connection.id) is not None
+        assert len(list(store.departed_rooms())) == 60
+
+    def test_a_claim_takes_each_departure_once(self, table, clock):
+        store = store_on(table, clock)
+        [alice, bob] = add_members(store, clock, 2)
+        store.remove(alice.id)
+        store.remove(bob.id)
+        pending = store.room(ROOM).departures
+        assert store.claim_departures(ROOM, pending[:1]) == list(pending[:1])
+        assert store.claim_departures(ROOM, pending) == list(pending[1:])
+        assert store.claim_departures(ROOM, pending) == []
+        assert list(store.departed_rooms()) == []
 
 
 class TestRefusedWrites:

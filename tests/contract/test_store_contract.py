@@ -8,7 +8,15 @@ import pytest
 
 from roomcast.domain.access import parse_grant
 from roomcast.domain.errors import ConcurrentUpdate, ConnectionNotFound
-from roomcast.domain.model import NO_GRANT, NOTHING, ConnectionId, Permission, RoomId, UserId
+from roomcast.domain.model import (
+    NO_GRANT,
+    NOTHING,
+    ConnectionId,
+    Departure,
+    Permission,
+    RoomId,
+    UserId,
+)
 from tests.support.store_connections import OTHER, ROOM, joined, make_connection
 
 
@@ -268,3 +276,70 @@ class TestAnnouncements:
         joined(store, clock, connection)
         store.add(connection)
         assert store.get(connection.id) == connection
+
+
+def member(store, clock, name, room=ROOM):  # type: ignore[no-untyped-def]
+    connection = make_connection(clock, name)
+    store.add(connection)
+    return joined(store, clock, connection, room)
+
+
+def departure_of(connection) -> Departure:  # type: ignore[no-untyped-def]
+    return Departure(connection.id, connection.user_id)
+
+
+class TestDepartures:
+    """A removal or a leave leaves its departure with the room until a claim takes it."""
+
+    def test_a_removal_leaves_its_departure_in_each_of_its_rooms(self, store, clock):
+        alice = member(store, clock, "alice")
+        alice = joined(store, clock, alice, OTHER)
+        member(store, clock, "bob")
+        store.remove(alice.id)
+        for room in (ROOM, OTHER):
+            assert store.room(room).departures == (departure_of(alice),)
+        assert sorted(store.departed_rooms()) == [OTHER, ROOM]
+        assert [m.user_id for m in store.members(ROOM)] == [UserId("bob")]
+        assert dict(store.stats().room_counts) == {"lobby": 1}
+
+    def test_a_removal_moves_the_version_of_its_rooms(self, store, clock):
+        alice = member(store, clock, "alice")
+        before = store.room(ROOM).version
+        store.remove(alice.id)
+        assert store.room(ROOM).version != before
+
+    def test_a_connection_in_no_room_leaves_no_departure(self, store, clock):
+        alice = make_connection(clock, "alice")
+        store.add(alice)
+        store.remove(alice.id)
+        assert list(store.departed_rooms()) == []
+
+    def test_a_leave_naming_its_user_leaves_its_departure(self, store, clock):
+        alice = member(store, clock, "alice")
+        assert store.leave(alice.id, ROOM, alice.user_id) is True
+        assert store.room(ROOM).departures == (departure_of(alice),)
+
+    def test_a_leave_naming_no_user_or_dropping_nothing_leaves_none(self, store, clock):
+        alice, bob = member(store, clock, "alice"), member(store, clock, "bob")
+        assert store.leave(alice.id, ROOM) is True
+        assert store.leave(bob.id, OTHER, bob.user_id) is False
+        assert store.room(ROOM).departures == store.room(OTHER).departures == ()
+        assert list(store.departed_rooms()) == []
+
+    def test_a_claim_takes_each_departure_once(self, store, clock):
+        alice, bob = member(store, clock, "alice"), member(store, clock, "bob")
+        store.remove(alice.id)
+        store.remove(bob.id)
+        read_once, read_twice = store.room(ROOM), store.room(ROOM)
+        assert read_once.departures == (departure_of(alice), departure_of(bob))
+        assert store.claim_departures(ROOM, read_once.departures[:1]) == [departure_of(alice)]
+        assert store.claim_departures(ROOM, read_twice.departures) == [departure_of(bob)]
+        assert store.claim_departures(ROOM, read_twice.departures) == []
+        assert store.room(ROOM).departures == ()
+        assert list(store.departed_rooms()) == []
+
+    def test_claiming_what_is_not_pending_takes_nothing(self, store, clock):
+        alice = make_connection(clock, "alice")
+        assert store.claim_departures(ROOM, [departure_of(alice)]) == []
+        assert store.claim_departures(ROOM, []) == []
+        assert list(store.departed_rooms()) == []

@@ -75,13 +75,14 @@ class StoreFailure(Exception):
 
 
 class FlakyStore:
-    """Any store, with failures scheduled: a write that commits and then raises, or a member
-    read that raises. Everything else goes to the store as it is."""
+    """Any store, with failures scheduled: a write that commits and then raises, a member
+    read or a connection read that raises. Everything else goes to the store as it is."""
 
     def __init__(self, store: Any) -> None:
         self._store = store
         self._lose_after_commit: set[str] = set()
         self._member_reads_to_failure: int | None = None
+        self._fail_a_connection_read = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -92,6 +93,16 @@ class FlakyStore:
     def fail_a_member_read(self, after: int = 0) -> None:
         """The member read after the next `after` ones fails (once)."""
         self._member_reads_to_failure = after
+
+    def fail_a_connection_read(self) -> None:
+        """The next `get` fails (once): a read-back after a lost answer, say."""
+        self._fail_a_connection_read = True
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        if self._fail_a_connection_read:
+            self._fail_a_connection_read = False
+            raise StoreFailure("connection read failed")
+        return self._store.get(*args, **kwargs)
 
     def join(self, *args: Any, **kwargs: Any) -> Any:
         return self._committed("join", self._store.join(*args, **kwargs))
