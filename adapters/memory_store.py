@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 
+from attrs import frozen
+
 from roomcast.domain.errors import ConcurrentUpdate, ConnectionNotFound
 from roomcast.domain.model import (
     Connection,
@@ -14,9 +16,19 @@ from roomcast.domain.model import (
     Room,
     RoomId,
     UserId,
+    expiry_cutoff,
 )
 from roomcast.domain.results import Stats
 from roomcast.ports import Clock, RoomLog
+
+_NEVER = 2**63
+
+
+@frozen
+class _LiveMembers:
+    version: int
+    members: tuple[Membership, ...]
+    first_expiry: int  # the earliest `expires_at` among them
 
 
 class InMemoryConnectionStore:
@@ -31,6 +43,7 @@ class InMemoryConnectionStore:
         self._rooms: dict[RoomId, dict[ConnectionId, Membership]] = {}
         self._versions: dict[RoomId, int] = {}
         self._departures: dict[RoomId, dict[ConnectionId, Departure]] = {}
+        self._live: dict[RoomId, _LiveMembers] = {}
 
     def add(self, connection: Connection) -> None:
         with self._lock:
@@ -124,13 +137,25 @@ class InMemoryConnectionStore:
     def room(self, room_id: RoomId) -> Room:
         """Members and version read under one lock, so that they belong together."""
         seq = self._log.latest(room_id) if self._log is not None else 0
-        now = self._clock.now_ms()
+        cutoff = expiry_cutoff(self._clock.now_ms())
         with self._lock:
-            members = tuple(m for m in self._rooms.get(room_id, {}).values()
-                            if not m.is_expired(now))
             version = self._versions.get(room_id, 0)
+            members = self._live_members(room_id, version, cutoff)
             departures = tuple(sorted(self._departures.get(room_id, {}).values()))
         return Room(room_id, members, seq, version, departures)
+
+    def _live_members(self, room_id: RoomId, version: int, cutoff: int) -> tuple[Membership, ...]:
+        """The room's unexpired members, from the list last built while the membership is at
+        the same version and none of that list has expired since (a send to a big room then
+        costs no pass over its members here). Called under the lock."""
+        known = self._live.get(room_id)
+        if known is not None and known.version == version and cutoff < known.first_expiry:
+            return known.members
+        members = tuple(m for m in self._rooms.get(room_id, {}).values()
+                        if m.expires_at > cutoff)
+        first_expiry = min((m.expires_at for m in members), default=_NEVER)
+        self._live[room_id] = _LiveMembers(version, members, first_expiry)
+        return members
 
     def connections(self) -> Iterator[Connection]:
         with self._lock:
@@ -162,6 +187,7 @@ class InMemoryConnectionStore:
     def _moved(self, room_ids: Iterable[RoomId]) -> None:
         for room_id in room_ids:
             self._versions[room_id] = self._versions.get(room_id, 0) + 1
+            self._live.pop(room_id, None)
 
     def _room(self, room_id: RoomId) -> dict[ConnectionId, Membership]:
         return self._rooms.setdefault(room_id, {})

@@ -214,6 +214,20 @@ class TestMembership:
         clock.advance(seconds=61)
         assert [m.user_id for m in store.members(ROOM)] == [UserId("long")]
 
+    def test_a_member_expiring_after_the_room_was_read_is_not_listed_in_the_next_read(
+        self, store, clock
+    ):
+        short = make_connection(clock, "short", ttl=60)
+        long = make_connection(clock, "long")
+        for connection in (short, long):
+            store.add(connection)
+            joined(store, clock, connection)
+        assert len(store.room(ROOM).members) == 2  # a store may keep what it read
+        clock.advance(seconds=59)
+        assert len(store.room(ROOM).members) == 2
+        clock.advance(seconds=2)
+        assert [m.user_id for m in store.room(ROOM).members] == [UserId("long")]
+
     def test_stats_count_live_connections_and_members_per_room(self, store, clock):
         for name, room in (("a", ROOM), ("b", ROOM), ("c", OTHER)):
             connection = make_connection(clock, name)
