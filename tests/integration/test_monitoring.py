@@ -10,6 +10,10 @@ import pytest
 from dependency_injector import providers
 
 from roomcast.adapters.fake_notifier import FakeNotifier
+from roomcast.adapters.memory_fanout import InMemoryFanoutQueue
+from roomcast.domain.fanout import Shard
+from roomcast.domain.frames import Frame
+from roomcast.domain.model import ConnectionId, RoomId
 from roomcast.entrypoints.aws_lambda import handlers
 from roomcast.entrypoints.aws_lambda.telemetry.metering import REASONS
 from roomcast.entrypoints.containers import Container
@@ -25,14 +29,19 @@ AWS_METRICS = {
     "AWS/ApiGateway": {"ConnectCount", "MessageCount", "IntegrationError", "ClientError",
                        "ExecutionError", "IntegrationLatency"},
     "AWS/Lambda": {"Duration", "Errors", "Throttles", "Invocations", "ConcurrentExecutions"},
+    "AWS/SQS": {"ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed", "ApproximateAgeOfOldestMessage"},
 }
-AWS_DIMENSIONS = {"AWS/ApiGateway": {"ApiId", "Stage"}, "AWS/Lambda": {"FunctionName"}}
+AWS_DIMENSIONS = {"AWS/ApiGateway": {"ApiId", "Stage"}, "AWS/Lambda": {"FunctionName"},
+                  "AWS/SQS": {"QueueName"}}
 DIMENSION_VALUES = {
     "Route": ROUTE_KEYS - {"$connect", "$disconnect"},
     "Function": {name.removesuffix("Function").lower() for name in FUNCTIONS},
     "Reason": set(REASONS.values()),
 }
-FUNCTION_NAME = re.compile(r"^dev-roomcast-(connect|disconnect|message|cleanup|authorizer)$")
+FUNCTION_NAME = re.compile(
+    r"^dev-roomcast-(connect|disconnect|message|cleanup|deliver|authorizer)$"
+)
 
 Reference = tuple[str, str, dict[str, str]]  # namespace, metric, dimensions
 
@@ -69,7 +78,13 @@ def _resolve(value: Any) -> str:
         return str(FUNCTIONS[value["Ref"]]["FunctionName"]["Fn::Sub"]).replace(
             "${Environment}", "dev"
         )
+    if isinstance(value, dict) and value.get("Fn::GetAtt", [None, None])[1] == "QueueName":
+        return _resolve(RESOURCES[value["Fn::GetAtt"][0]]["Properties"]["QueueName"])
     return str(value)
+
+
+def queue_names() -> set[str]:
+    return {_resolve(queue["QueueName"]) for queue in of_type("AWS::SQS::Queue").values()}
 
 
 def filter_metrics() -> set[tuple[str, frozenset[str]]]:
@@ -93,11 +108,22 @@ def emitted(capture: Captured) -> set[tuple[str, frozenset[str]]]:
 @pytest.fixture
 def flow_metrics(
     captured: Captured,  # noqa: F811
+    faked: Container,
     faked_gateway: Gateway,
     fake_notifier: FakeNotifier,
 ) -> set[tuple[str, frozenset[str]]]:
-    a_full_flow(faked_gateway, fake_notifier)
+    ids = a_full_flow(faked_gateway, fake_notifier)
+    a_shard_delivered(faked, ids["bob"])
     return emitted(captured) | filter_metrics()
+
+
+def a_shard_delivered(container: Container, connection_id: str) -> None:
+    """The deliver worker at its work: one queued shard (the deliver function's metrics)."""
+    container.fanout_queue.override(providers.Object(InMemoryFanoutQueue()))
+    shard = Shard("w-1", RoomId("lobby"), Frame({"action": "message", "roomId": "lobby"}),
+                  [ConnectionId(connection_id)])
+    record = {"messageId": "m-1", "body": shard.to_json()}
+    assert handlers.deliver({"Records": [record]}, None) == {"batchItemFailures": []}
 
 
 class TestRoomcastMetrics:
@@ -138,7 +164,7 @@ class TestRoomcastMetrics:
             assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
         assert {a.removesuffix("Alarm") for a in of_type("AWS::CloudWatch::Alarm")} == {
             "ConnectionErrors", "HandlerErrors", "Throttles", "DeliveryFailureRate",
-            "CleanupFailures",
+            "CleanupFailures", "FanoutDeadLetter", "FanoutQueueAge",
         }
 
 
@@ -154,6 +180,10 @@ class TestAwsMetrics:
                 assert FUNCTION_NAME.match(dimensions["FunctionName"]), dimensions
             if "ApiId" in dimensions:
                 assert dimensions == {"ApiId": "api", "Stage": "dev"}
+            if "QueueName" in dimensions:
+                assert dimensions["QueueName"] in queue_names(), dimensions
+        shown = {d["QueueName"] for _, _, d in theirs if "QueueName" in d}
+        assert shown == queue_names() == {"dev-roomcast-fanout", "dev-roomcast-fanout-dlq"}
 
     def test_the_dashboard_shows_each_function_and_fits_its_grid(self) -> None:
         widgets = dashboard()["widgets"]

@@ -33,6 +33,9 @@ UNITS = {
     "FanoutDuration": MILLISECONDS,
     "CleanupChecked": COUNT,
     "CleanupRemoved": COUNT,
+    "ShardsDelivered": COUNT,
+    "ShardsSkipped": COUNT,
+    "RecipientsRequeued": COUNT,
     "HandlerErrors": COUNT,
 }
 
