@@ -16,10 +16,21 @@ log = logging.getLogger("roomcast.gateway")
 BOTOCORE_DEFAULT_POOL = 10
 
 
-def configure(gateway: Gateway, notifier: str, workers: int) -> None:
-    """Override two providers of the handlers' process-wide container (dependency-injector's
-    `override`): no handler changes, and a deployment never sees either. Handlers of another
-    template are untouched: they keep posting with boto3 through the management API."""
+def configure(
+    gateway: Gateway,
+    notifier: str,
+    workers: int,
+    *,
+    fanout_queue: Any = None,
+    extra_threads: int = 0,
+) -> None:
+    """Override providers of the handlers' process-wide container (dependency-injector's
+    `override`): no handler changes, and a deployment never sees any. Handlers of another
+    template are untouched: they keep posting with boto3 through the management API.
+
+    `fanout_queue`, when given, is the template's fan-out queue in this process (the SQS
+    adapter on a local queue, `queues.py`); `extra_threads` are the event source mappings'
+    workers, which call the handlers besides the invoker's pool."""
     from roomcast.entrypoints.containers import get_container
     from roomcast.entrypoints.settings import ConfigurationError
 
@@ -32,8 +43,10 @@ def configure(gateway: Gateway, notifier: str, workers: int) -> None:
         loop = asyncio.get_running_loop()
         delivery = InProcessNotifier(gateway.connections, loop, gateway.limits.max_post_bytes)
         container.notifier.override(providers.Object(delivery))
+    if fanout_queue is not None:
+        container.fanout_queue.override(providers.Object(fanout_queue))
     # Every worker thread may be in a DynamoDB call at once: one pooled HTTP connection each.
-    pool = max(workers, BOTOCORE_DEFAULT_POOL)
+    pool = max(workers + extra_threads, BOTOCORE_DEFAULT_POOL)
     container.dynamodb_client.override(providers.ThreadSafeSingleton(_dynamodb_client, pool))
 
 

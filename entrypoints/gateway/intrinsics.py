@@ -54,7 +54,9 @@ NAME_PROPERTIES = {
     "AWS::Serverless::Function": "FunctionName",
     "AWS::IAM::Role": "RoleName",
     "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::SQS::Queue": "QueueName",
 }
+QUEUE_TYPE = "AWS::SQS::Queue"
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,13 @@ class LocalStack:
     region: str = "us-east-1"
     stack_name: str = "local"
     mappings: Mapping[str, Any] = field(default_factory=dict)
+    # Where the template's SQS queues are: the gateway's own emulation (its origin's
+    # /@roomcast/queues when empty) or an SQS endpoint such as the embedded moto server.
+    queue_endpoint: str = ""
+
+    def queue_url(self, name: str) -> str:
+        endpoint = self.queue_endpoint or f"{self.http_origin}/@roomcast/queues"
+        return f"{endpoint.rstrip('/')}/{ACCOUNT_ID}/{name}"
 
     def pseudo(self, name: str) -> Any:
         values: dict[str, Any] = {
@@ -186,11 +195,13 @@ class Resolver:
             return self.text(resource.get("Properties", {}).get("StageName"), f"{name}.StageName")
         if kind in API_PART_TYPES:
             return name.lower()[:10]
+        if kind == QUEUE_TYPE:  # a queue's Ref is its URL
+            return stack.queue_url(self.physical_name(name))
         if kind in NAME_PROPERTIES:
             return self.physical_name(name)
         raise Unresolvable(
             f"{where}: Ref {name} ({kind}) has no local value: roomcast serve emulates "
-            "DynamoDB tables, Lambda functions and the WebSocket API only"
+            "DynamoDB tables, SQS queues, Lambda functions and the WebSocket API only"
         )
 
     def physical_name(self, logical_id: str) -> str:
@@ -200,7 +211,10 @@ class Resolver:
         own = resource.get("Properties", {}).get(NAME_PROPERTIES.get(kind, ""))
         if own is not None:
             return self.text(own, f"{logical_id}.{NAME_PROPERTIES[kind]}")
-        return f"{self._stack.stack_name}-{logical_id}"
+        fifo = kind == QUEUE_TYPE and resource.get("Properties", {}).get("FifoQueue") in (
+            True, "true", "True",
+        )
+        return f"{self._stack.stack_name}-{logical_id}" + (".fifo" if fifo else "")
 
     def get_att(self, name: str, attribute: str, where: str) -> Any:
         stack = self._stack
@@ -221,6 +235,11 @@ class Resolver:
             return f"wss://{stack.api_id}.execute-api.{region}.{URL_SUFFIX}"
         if kind in API_TYPES and attribute == "ApiId":
             return stack.api_id
+        if kind == QUEUE_TYPE and attribute in ("Arn", "QueueName", "QueueUrl"):
+            queue = self.physical_name(name)
+            if attribute == "Arn":
+                return f"arn:{PARTITION}:sqs:{region}:{account}:{queue}"
+            return queue if attribute == "QueueName" else stack.queue_url(queue)
         if kind == "AWS::IAM::Role" and attribute == "Arn":
             return f"arn:{PARTITION}:iam::{account}:role/{self.physical_name(name)}"
         if kind == "AWS::Logs::LogGroup" and attribute == "Arn":

@@ -126,6 +126,27 @@ class Invoker:
             log.exception("%s (%s) raised", route.handler_name, route.key)
             return Outcome(500, INTERNAL_SERVER_ERROR, error=INTERNAL_SERVER_ERROR)
 
+    def call(
+        self,
+        function: str,
+        handler: Any,
+        event: Any,
+        request_id: str,
+        timeout_seconds: float,
+    ) -> Any:
+        """Run `handler` in the calling thread, as an event source invokes a function (not
+        a route: there is no integration response, and the function's own timeout holds);
+        its failure is logged as a route's is, then raised for the caller to act on."""
+        context = LambdaContext(function, request_id, timeout_seconds)
+        try:
+            return handler(event, context)
+        except FunctionFailed as failure:  # its traceback is in the function's own log
+            log.error("%s failed: %s: %s", failure.function, failure.error_type, failure.message)
+            raise
+        except Exception:
+            log.exception("%s raised", function)
+            raise
+
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 

@@ -302,6 +302,7 @@ class LocalSettings:
     dynamodb_endpoint: str | None
     allow_aws: bool
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    sqs_endpoint: str | None = None
 
 
 def lambda_environment(
@@ -350,6 +351,8 @@ def lambda_environment(
     }
     if settings.dynamodb_endpoint:
         reserved["AWS_ENDPOINT_URL_DYNAMODB"] = settings.dynamodb_endpoint
+    if settings.sqs_endpoint:  # the template's queues, created there
+        reserved["AWS_ENDPOINT_URL_SQS"] = settings.sqs_endpoint
     return {**inherited, **variables, **reserved}
 
 

@@ -25,7 +25,7 @@ LOCAL_KEYS = {"aws_access_key_id": "roomcast-local", "aws_secret_access_key": "r
 
 
 class LocalAwsError(Exception):
-    """The local DynamoDB cannot be had: said in one line."""
+    """The local DynamoDB (or SQS) cannot be had: said in one line."""
 
 
 @dataclass
@@ -70,6 +70,31 @@ def local_dynamodb(environ: Mapping[str, str]) -> LocalDynamoDB:
         server.stop()
         raise
     return server
+
+
+def local_sqs(environ: Mapping[str, str]) -> LocalDynamoDB:
+    """The SQS endpoint for the template's queues: the user's (AWS_ENDPOINT_URL_SQS, or
+    AWS_ENDPOINT_URL), else an embedded moto server (moto serves SQS on the same port as
+    DynamoDB, so it is the tables' server too unless the user gave a DynamoDB endpoint)."""
+    given = environ.get("AWS_ENDPOINT_URL_SQS") or environ.get("AWS_ENDPOINT_URL")
+    if given:
+        return LocalDynamoDB(given, embedded=False)
+    if importlib.util.find_spec("moto") is None:
+        raise LocalAwsError(
+            "the template has SQS queues and moto is not installed: pip install "
+            "'roomcast[aws-local]' (or set AWS_ENDPOINT_URL_SQS to an SQS endpoint)"
+        )
+    return local_dynamodb({})
+
+
+def sqs_client(endpoint: str, region: str, *, embedded: bool) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    quick = Config(connect_timeout=3, read_timeout=30, retries={"max_attempts": 2},
+                   max_pool_connections=50)
+    keys = LOCAL_KEYS if embedded else {}
+    return boto3.client("sqs", endpoint_url=endpoint, region_name=region, config=quick, **keys)
 
 
 def _import_path() -> str:

@@ -16,6 +16,7 @@ from roomcast.entrypoints.gateway.state import GATEWAY, Gateway, aws_error, forb
 
 PATH = "/{stage}/@connections/{connection_id}"
 LISTING_PATH = "/@roomcast/connections"
+QUEUES_PATH = "/@roomcast/queues"
 
 
 def add_routes(app: web.Application) -> None:
@@ -23,6 +24,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(PATH, _logged(get_connection))
     app.router.add_delete(PATH, _logged(delete_connection))
     app.router.add_get(LISTING_PATH, list_connections)
+    app.router.add_get(QUEUES_PATH, list_queues)
 
 
 def _logged(
@@ -127,6 +129,17 @@ async def list_connections(request: web.Request) -> web.Response:
     }
     if problem:
         body["storeError"] = problem
+    return web.json_response(body)
+
+
+async def list_queues(request: web.Request) -> web.Response:
+    """The template's queues (messages visible, in flight, delayed; sent, received, deleted,
+    dead-lettered) and each event source mapping's invocations and failed records.
+    Read-only; roomcast's own, as the connection list is."""
+    sources = request.app[GATEWAY].event_sources
+    if sources is None:
+        return web.json_response({"queues": [], "mappings": []})
+    body = await asyncio.get_running_loop().run_in_executor(None, sources.describe)
     return web.json_response(body)
 
 

@@ -51,6 +51,8 @@ def transform(template: Mapping[str, Any]) -> dict[str, Any]:
             resources[logical_id] = _simple_table(resource)
         else:
             resources[logical_id] = resource
+            if resource.get("Type") == "AWS::Serverless::Function":
+                resources.update(_sqs_event_sources(logical_id, resource))
     expanded["Resources"] = resources
     return expanded
 
@@ -97,6 +99,34 @@ def _simple_table(resource: Mapping[str, Any]) -> dict[str, Any]:
 def _attributes(resource: Mapping[str, Any]) -> dict[str, Any]:
     """The resource attributes generated resources inherit (a Condition above all)."""
     return {k: resource[k] for k in ("Condition", "DependsOn") if k in resource}
+
+
+# An SQS event's properties that its AWS::Lambda::EventSourceMapping takes as they are.
+SQS_EVENT_PROPERTIES = (
+    "BatchSize", "Enabled", "FilterCriteria", "FunctionResponseTypes",
+    "MaximumBatchingWindowInSeconds", "ScalingConfig",
+)
+
+
+def _sqs_event_sources(logical_id: str, resource: Mapping[str, Any]) -> dict[str, Any]:
+    """The AWS::Lambda::EventSourceMapping SAM generates for each `Type: SQS` event of a
+    function, named `{Function}{Event}` as SAM names it."""
+    events = (resource.get("Properties") or {}).get("Events") or {}
+    generated: dict[str, Any] = {}
+    for event_id, event in events.items():
+        if not isinstance(event, dict) or event.get("Type") != "SQS":
+            continue
+        properties = event.get("Properties") or {}
+        mapping = {
+            "EventSourceArn": properties.get("Queue"),
+            "FunctionName": {"Ref": logical_id},
+            **{name: properties[name] for name in SQS_EVENT_PROPERTIES if name in properties},
+        }
+        generated[f"{logical_id}{event_id}"] = {
+            **_attributes(resource), "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": mapping,
+        }
+    return generated
 
 
 def normalized(route_key: str) -> str:

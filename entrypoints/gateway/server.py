@@ -17,10 +17,11 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from roomcast.entrypoints.gateway import environment, functions, injection, log_setup
+from roomcast.entrypoints.gateway import environment, event_sources, functions, injection, log_setup
 from roomcast.entrypoints.gateway.app import make_app
 from roomcast.entrypoints.gateway.authorizer import connect_authorizer
 from roomcast.entrypoints.gateway.functions import TemplateFunctions
+from roomcast.entrypoints.gateway.intrinsics import QUEUE_TYPE, Resolver
 from roomcast.entrypoints.gateway.invoker import Invoker
 from roomcast.entrypoints.gateway.isolation import LocalSettings
 from roomcast.entrypoints.gateway.local_aws import (
@@ -28,15 +29,25 @@ from roomcast.entrypoints.gateway.local_aws import (
     LocalDynamoDB,
     ensure_tables,
     local_dynamodb,
+    local_sqs,
+    sqs_client,
 )
 from roomcast.entrypoints.gateway.origins import OriginPolicy
 from roomcast.entrypoints.gateway.proxy_events import new_api_id
+from roomcast.entrypoints.gateway.queues import (
+    EventSources,
+    Poller,
+    QueueSource,
+    local_event_sources,
+    sqs_event_sources,
+)
 from roomcast.entrypoints.gateway.routing import RouteTable, load_routes
 from roomcast.entrypoints.gateway.state import Gateway, GatewayLimits
 from roomcast.entrypoints.gateway.template import (
     DEFAULT_TEMPLATE,
     ParameterError,
     TemplateError,
+    _referenced_ids,
     connect_authorizer_definition,
     load_template,
     local_stack,
@@ -133,26 +144,44 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
     listener = _listen(options.host, options.port)
     urls = Urls(options.host, listener.getsockname()[1], stage)
     api_id = new_api_id()
-    dynamodb: LocalDynamoDB | None = None
+    servers: list[LocalDynamoDB] = []
+    sources: EventSources | None = None
     try:
-        if prepared.pending:
-            dynamodb = _isolate(options, template, prepared, urls, api_id)
+        sqs = _sqs_endpoint(options, template, prepared, servers)
+        resolver = _resolver(options, template, urls, api_id, sqs.url if sqs else "")
+        dynamodb = (
+            _isolate(options, template, prepared, resolver, urls, sqs, servers)
+            if prepared.pending else None
+        )
         routes = _routes(options.template, template, prepared)
         if prepared.any_in_process:
+            os.environ.update(_queue_environment(options, template, prepared, resolver))
+            if sqs is not None:
+                os.environ["AWS_ENDPOINT_URL_SQS"] = sqs.url
             environment.configure(
                 os.environ, store=options.store, endpoint=urls.management, table_name=table
             )
         gateway = _gateway(options, template, routes, stage, api_id, prepared)
+        sources = _event_sources(options, template, prepared, resolver, gateway.invoker, sqs)
+        gateway.event_sources = sources
         if prepared.any_in_process:
-            injection.configure(gateway, options.notifier, options.workers)
-        await _run(options, gateway, listener, banner_of(options, urls, prepared, dynamodb,
-                                                         store if prepared.any_in_process else ""),
-                   stop)
+            injection.configure(
+                gateway, options.notifier, options.workers,
+                fanout_queue=_local_fanout_queue(sources),
+                extra_threads=sum(p.mapping.concurrency for p in sources.pollers) if sources else 0,
+            )
+        text = banner_of(options, urls, prepared, dynamodb,
+                         store if prepared.any_in_process else "", sources)
+        if sources is not None:
+            sources.start()
+        await _run(options, gateway, listener, text, stop)
     finally:
         listener.close()
+        if sources is not None:
+            sources.stop()
         prepared.stop()
-        if dynamodb is not None:
-            dynamodb.stop()
+        for server in servers:
+            server.stop()
 
 
 async def _run(
@@ -205,6 +234,122 @@ def served_stage(options: ServeOptions, template: Mapping[str, Any]) -> str:
     )
 
 
+def _sqs_endpoint(
+    options: ServeOptions,
+    template: Mapping[str, Any],
+    prepared: TemplateFunctions,
+    servers: list[LocalDynamoDB],
+) -> LocalDynamoDB | None:
+    """Where the template's queues are when functions run in processes of their own (they
+    cannot reach this process's memory): an SQS endpoint, the embedded moto server unless
+    AWS_ENDPOINT_URL_SQS (or AWS_ENDPOINT_URL) names one; None for in-process queues."""
+    if not prepared.pending or not _has_queues(template):
+        return None
+    try:
+        server = local_sqs(os.environ)
+    except LocalAwsError as error:
+        raise CannotStart(f"cannot use the template {options.template}: {error}") from None
+    servers.append(server)
+    return server
+
+
+def _has_queues(template: Mapping[str, Any]) -> bool:
+    resources: Mapping[str, Any] = template.get("Resources", {})
+    return any(r.get("Type") == QUEUE_TYPE for r in resources.values())
+
+
+def _resolver(
+    options: ServeOptions, template: Mapping[str, Any], urls: Urls, api_id: str,
+    queue_endpoint: str,
+) -> Resolver:
+    return local_stack(
+        template,
+        api_id=api_id,
+        stage=urls.stage,
+        websocket_origin=f"ws://{urls.base}",
+        http_origin=f"http://{urls.base}",
+        region=_region(os.environ),
+        stack_name=stack_name(options.template),
+        queue_endpoint=queue_endpoint,
+    )
+
+
+def _queue_environment(
+    options: ServeOptions,
+    template: Mapping[str, Any],
+    prepared: TemplateFunctions,
+    resolver: Resolver,
+) -> dict[str, str]:
+    """The variables of the in-process functions that name one of the template's queues
+    (`FANOUT_QUEUE_URL: !Ref FanoutQueue`), resolved to the local queue: they share this
+    process's environment, as `parameter_environment`'s do."""
+    resources: Mapping[str, Any] = template.get("Resources", {})
+    found: dict[str, str] = {}
+    for logical_id, definition in prepared.definitions.items():
+        if logical_id in prepared.isolated or definition in prepared.pending:
+            continue
+        for name, value in definition.environment.items():
+            if not any(resources.get(r, {}).get("Type") == QUEUE_TYPE
+                       for r in _referenced_ids(value)):
+                continue
+            try:
+                text = resolver.text(value, f"{logical_id} Environment.Variables.{name}")
+            except ValueError as error:
+                raise CannotStart(f"cannot use the template {options.template}: {error}") from None
+            if found.setdefault(name, text) != text:
+                raise CannotStart(
+                    f"cannot use the template {options.template}: {name} names two queues "
+                    "in two functions: one process cannot give each function its own"
+                )
+    return found
+
+
+def _event_sources(
+    options: ServeOptions,
+    template: Mapping[str, Any],
+    prepared: TemplateFunctions,
+    resolver: Resolver,
+    invoker: Invoker,
+    sqs: LocalDynamoDB | None,
+) -> EventSources | None:
+    """The template's queues and a poller for each of its SQS event source mappings."""
+    if not _has_queues(template):
+        return None
+    region = _region(os.environ)
+    try:
+        definitions = event_sources.queue_definitions(template, resolver)
+        mappings = event_sources.event_source_mappings(template, resolver)
+        arns = {d.logical_id: resolver.get_att(d.logical_id, "Arn", d.logical_id)
+                for d in definitions}
+        urls = {d.logical_id: resolver.ref(d.logical_id, d.logical_id) for d in definitions}
+    except ValueError as error:
+        raise CannotStart(f"cannot use the template {options.template}: {error}") from None
+
+    def poller(mapping: event_sources.MappingDefinition, source: QueueSource) -> Poller:
+        timeout = prepared.definitions[mapping.function].timeout_seconds
+        return Poller(mapping, source, prepared.handlers[mapping.function], invoker.call,
+                      timeout_seconds=timeout, region=region)
+
+    if sqs is None:
+        return local_event_sources(definitions, mappings, urls, arns, poller)
+    try:
+        client = sqs_client(sqs.url, region, embedded=sqs.embedded)
+        return sqs_event_sources(client, sqs.url, definitions, mappings, arns, poller)
+    except Exception as error:  # botocore's, from the SQS endpoint
+        raise CannotStart(f"cannot create the template's queues at {sqs.url}: {error}") from None
+
+
+def _local_fanout_queue(sources: EventSources | None) -> Any:
+    """roomcast's fan-out queue for the in-process handlers: the SQS adapter a deployment
+    runs, on the local queue FANOUT_QUEUE_URL names (None: the container's own)."""
+    url = os.environ.get("FANOUT_QUEUE_URL")
+    if sources is None or not url or not sources.is_local_url(url):
+        return None
+    from roomcast.adapters.sqs_fanout import SqsFanoutQueue
+
+    return SqsFanoutQueue(sources.client(), url)
+
+
 def _functions(path: Path, template: Mapping[str, Any]) -> TemplateFunctions:
     """The functions the routes and the authorizer invoke: roomcast's (and those whose code
     is not here) imported now, the others defined to run isolated once the port is known."""
@@ -217,6 +362,7 @@ def _functions(path: Path, template: Mapping[str, Any]) -> TemplateFunctions:
         authorizer = connect_authorizer_definition(template)
         if authorizer is not None:
             ids.append(authorizer.function)
+        ids += event_sources.mapping_functions(template)
         return functions.prepare(template, ids, path.resolve().parent)
     except (ImportError, ValueError) as error:
         raise CannotStart(f"cannot use the template {path}: {error}") from None
@@ -226,25 +372,24 @@ def _isolate(
     options: ServeOptions,
     template: Mapping[str, Any],
     prepared: TemplateFunctions,
+    resolver: Resolver,
     urls: Urls,
-    api_id: str,
+    sqs: LocalDynamoDB | None,
+    servers: list[LocalDynamoDB],
 ) -> LocalDynamoDB | None:
-    """Local values for the template's names, its tables created, its functions started."""
+    """The template's tables created, its functions started (their names resolved by
+    `resolver`); the DynamoDB endpoint, once in `servers` for the caller to stop."""
     region = _region(os.environ)
-    resolver = local_stack(
-        template,
-        api_id=api_id,
-        stage=urls.stage,
-        websocket_origin=f"ws://{urls.base}",
-        http_origin=f"http://{urls.base}",
-        region=region,
-        stack_name=stack_name(options.template),
-    )
     dynamodb: LocalDynamoDB | None = None
     try:
         tables = table_definitions(template, resolver)
         if tables:
-            dynamodb = local_dynamodb(os.environ)
+            given = environment.dynamodb_endpoint_override(os.environ)
+            # The embedded moto server that has the queues has tables too.
+            dynamodb = sqs if sqs is not None and sqs.embedded and not given else (
+                local_dynamodb(os.environ))
+            if dynamodb is not sqs:
+                servers.append(dynamodb)
             for created in ensure_tables(dynamodb.url, region, tables, embedded=dynamodb.embedded):
                 print(f"Created table {created} at {dynamodb.url}", flush=True)
         settings = LocalSettings(
@@ -252,6 +397,7 @@ def _isolate(
             management_url=urls.management,
             dynamodb_endpoint=dynamodb.url if dynamodb else None,
             allow_aws=options.allow_aws,
+            sqs_endpoint=sqs.url if sqs else None,
         )
         prepared.isolate(resolver, settings, max_environments=options.workers)
         warning = functions.runtime_warning(prepared)
@@ -259,12 +405,8 @@ def _isolate(
             print(warning, file=sys.stderr, flush=True)
         functions.start(prepared)
     except (ValueError, LocalAwsError) as error:
-        if dynamodb is not None:
-            dynamodb.stop()
         raise CannotStart(f"cannot use the template {options.template}: {error}") from None
     except Exception as error:  # botocore's, from a user's DynamoDB endpoint
-        if dynamodb is not None:
-            dynamodb.stop()
         raise CannotStart(f"cannot create the template's tables: {error}") from None
     return dynamodb
 
@@ -474,13 +616,16 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-def banner(options: ServeOptions, urls: Urls, store: str) -> str:
+def banner(
+    options: ServeOptions, urls: Urls, store: str, sources: EventSources | None = None
+) -> str:
     """What `serve` prints for roomcast's own template: its store, the chat page."""
     return "\n".join(
         [
             f"roomcast gateway: stage {urls.stage}, {options.store} store, "
             f"{options.notifier} notifier, {options.template}",
             f"  Store:      {store}",
+            *_queue_lines(urls, sources),
             f"  WebSocket:  {urls.websocket}",
             f"  Chat page:  {urls.page}",
             f"  Management: {urls.management}/@connections/{{connectionId}}",
@@ -497,11 +642,12 @@ def banner_of(
     prepared: TemplateFunctions,
     dynamodb: LocalDynamoDB | None,
     store: str,
+    sources: EventSources | None = None,
 ) -> str:
     """The banner; a template with functions of its own gets theirs, and no chat page
     (the page speaks roomcast's protocol)."""
     if not prepared.isolated:
-        return banner(options, urls, store)
+        return banner(options, urls, store, sources)
     described = prepared.describe()
     lines = [
         f"roomcast gateway: stage {urls.stage}, {len(described)} function(s), {options.template}",
@@ -512,6 +658,7 @@ def banner_of(
         lines.append(f"  DynamoDB:   {dynamodb.url} ({kind})")
     if prepared.any_in_process:
         lines.append(f"  Store:      {store}")
+    lines += _queue_lines(urls, sources)
     lines += [
         f"  WebSocket:  {urls.websocket}",
         f"  Management: {urls.management}/@connections/{{connectionId}}",
@@ -520,6 +667,17 @@ def banner_of(
         "Press Ctrl-C to stop.",
     ]
     return "\n".join(lines)
+
+
+def _queue_lines(urls: Urls, sources: EventSources | None) -> list[str]:
+    """Each emulated event source mapping (queue -> function), and where their status is."""
+    if sources is None:
+        return []
+    described = sources.lines()
+    return [
+        *(f"  {'Queues:' if i == 0 else '':<11} {line}" for i, line in enumerate(described)),
+        f"  {'':<11} status: http://{urls.base}/@roomcast/queues",
+    ]
 
 
 def _overrides_line(options: ServeOptions) -> list[str]:

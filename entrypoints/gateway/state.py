@@ -52,6 +52,8 @@ class Gateway:
     authorizer: ConnectAuthorizer | None = None
     # roomcast's handlers run here, so the listing can add each connection's user and rooms.
     roomcast_store: bool = True
+    # The template's queues and event source mappings (`queues.EventSources`), if any.
+    event_sources: Any = None
     accepting: bool = True
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 

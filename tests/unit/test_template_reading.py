@@ -125,6 +125,7 @@ class TestIntrinsics:
             "Table": {"Type": "AWS::DynamoDB::Table", "Properties": {"TableName": "things"}},
             "Fn": {"Type": "AWS::Lambda::Function", "Properties": {}},
             "Queue": {"Type": "AWS::SQS::Queue"},
+            "Topic": {"Type": "AWS::SNS::Topic"},
         },
     }
 
@@ -141,6 +142,19 @@ class TestIntrinsics:
         )
         assert self.resolve({"Fn::GetAtt": "Fn.Arn"}) == (
             "arn:aws:lambda:eu-west-1:123456789012:function:app-Fn"
+        )
+
+    def test_a_queues_ref_is_its_local_url_and_its_arn_names_it(self):
+        assert self.resolve({"Ref": "Queue"}) == (
+            "http://127.0.0.1:9000/@roomcast/queues/123456789012/app-Queue"
+        )
+        assert self.resolve({"Fn::GetAtt": ["Queue", "Arn"]}) == (
+            "arn:aws:sqs:eu-west-1:123456789012:app-Queue"
+        )
+        assert self.resolve({"Fn::GetAtt": "Queue.QueueName"}) == "app-Queue"
+        on_moto = resolver_for(self.TEMPLATE, queue_endpoint="http://127.0.0.1:5000")
+        assert on_moto.resolve({"Fn::GetAtt": ["Queue", "QueueUrl"]}, "X") == (
+            "http://127.0.0.1:5000/123456789012/app-Queue"
         )
 
     def test_sub_join_select_split_and_find_in_map(self):
@@ -165,9 +179,10 @@ class TestIntrinsics:
         ("value", "said"),
         [
             ({"Fn::ImportValue": "shared"}, "Fn::ImportValue"),
-            ({"Ref": "Queue"}, "Ref Queue (AWS::SQS::Queue)"),
+            ({"Ref": "Topic"}, "Ref Topic (AWS::SNS::Topic)"),
             ({"Ref": "Nothing"}, "Ref Nothing names no parameter or resource"),
-            ({"Fn::GetAtt": ["Queue", "Arn"]}, "Fn::GetAtt Queue.Arn"),
+            ({"Fn::GetAtt": ["Topic", "TopicArn"]}, "Fn::GetAtt Topic.TopicArn"),
+            ({"Fn::GetAtt": ["Queue", "Nonsense"]}, "Fn::GetAtt Queue.Nonsense"),
         ],
     )
     def test_what_has_no_local_value_is_named_with_where_it_is(self, value, said):
