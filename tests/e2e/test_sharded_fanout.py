@@ -4,7 +4,10 @@ event source mapping, and every member gets the message exactly once.
 
 Each join announces userJoined to every member already there, so a room of n members costs
 n²/2 frames to build: 700 members (245,000 frames, most of them through the queue too)
-is what fits in well under a minute on a laptop; the message itself is the cheap part.
+is what fits in well under a minute on a laptop; the message itself is the cheap part. A
+room of several thousand sockets is built on DynamoDB instead: its memberships are written
+into the table through the store adapter, as 3,000 joins would have left them, without
+their 4.5 million userJoined.
 """
 
 from __future__ import annotations
@@ -14,16 +17,24 @@ import contextlib
 import json
 import math
 import resource
+import time
 import urllib.request
+import uuid
 from typing import Any
 
+import boto3
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from roomcast.adapters.clocks import FixedClock
+from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
+from roomcast.domain.model import RoomId
+from roomcast.entrypoints.gateway.template import load_template, table_definition
 from tests.e2e.conftest import StartGateway
 from tests.e2e.gateway_process import GatewayProcess
 from tests.e2e.support import async_test, eventually
+from tests.support.moto_server import moto_server_url
 
 pytestmark = pytest.mark.e2e
 
@@ -138,3 +149,79 @@ class TestShardedFanout:
             await asyncio.gather(*(m.close() for m in members))
         assert any("DeliverFunction (DeliverEventSourceMapping <- dev-roomcast-fanout)" in line
                    for line in gateway.output)
+
+
+THOUSANDS = 3_000
+BIG_SHARDS = 100
+
+
+@pytest.fixture
+def table_settings(request: pytest.FixtureRequest) -> tuple[dict[str, str], Any]:
+    """A table of its own on the session's moto_server (a process of its own): the
+    gateway's environment, and a client to it."""
+    settings = {
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_server_url(request.config),
+        "CONNECTIONS_TABLE": f"e2e-big-{uuid.uuid4().hex[:8]}",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "e2e",
+        "AWS_SECRET_ACCESS_KEY": "e2e",
+    }
+    client = boto3.client(
+        "dynamodb", endpoint_url=settings["AWS_ENDPOINT_URL_DYNAMODB"], region_name="us-east-1",
+        aws_access_key_id="e2e", aws_secret_access_key="e2e",
+    )
+    client.create_table(TableName=settings["CONNECTIONS_TABLE"],
+                        **table_definition(load_template()))
+    return settings, client
+
+
+async def connected(gateway: GatewayProcess, size: int) -> list[Member]:
+    slots = asyncio.Semaphore(100)
+
+    async def member(number: int) -> Member:
+        async with slots:
+            return Member(await connect(f"{gateway.websocket_url}?userId=many-{number:05d}"))
+
+    return list(await asyncio.gather(*(member(n) for n in range(size))))
+
+
+def joined_in_the_table(store: DynamoDBConnectionStore, room: RoomId, size: int) -> int:
+    """Join every stored connection to `room` with the adapter's own join (the membership,
+    the connection's rooms and the room's membership version, in one transaction each)."""
+    connections = [c for c in store.connections() if c.user_id.value.startswith("many-")]
+    assert len(connections) == size
+    for connection in connections:
+        store.join(connection, room, int(time.time() * 1000))
+    return len(connections)
+
+
+class TestAFewThousandSockets:
+    @async_test
+    async def test_every_one_gets_a_message_once_through_thirty_shards(
+        self, start: StartGateway, room: str, table_settings: tuple[dict[str, str], Any]
+    ) -> None:
+        settings, client = table_settings
+        enough_file_descriptors(THOUSANDS + 300)
+        gateway = start(
+            "--template", "infra/template.yaml", "--store", "dynamodb",
+            "--parameter-overrides", f"FanoutShardSize={BIG_SHARDS}", "CallbackBudget=10000",
+            env=settings,
+        )
+        members = await connected(gateway, THOUSANDS)
+        try:
+            store = DynamoDBConnectionStore(
+                client, settings["CONNECTIONS_TABLE"], FixedClock(int(time.time() * 1000))
+            )
+            await asyncio.to_thread(joined_in_the_table, store, RoomId(room), THOUSANDS)
+            before = deliver_mapping(queue_status(gateway))
+            await members[0].send("sendMessage", roomId=room, message="to thousands")
+            await eventually(lambda: all(m.messages for m in members), timeout=60)
+            await asyncio.sleep(0.5)
+            seqs = [[f["seq"] for f in m.messages] for m in members]
+            assert all(len(got) == 1 for got in seqs), "a member got the message twice"
+            assert {got[0] for got in seqs} == {1}
+            after = deliver_mapping(queue_status(gateway))
+            assert after["records"] - before["records"] == THOUSANDS // BIG_SHARDS - 1
+            assert after["failedRecords"] == 0
+        finally:
+            await asyncio.gather(*(m.close() for m in members))
