@@ -38,6 +38,10 @@ class FakeNotifier:
         with self._lock:
             self._failing[connection_id] = Failure(kind, message or kind.value)
 
+    def stop_failing(self, connection_id: ConnectionId) -> None:
+        with self._lock:
+            self._failing.pop(connection_id, None)
+
     # -- inspection --------------------------------------------------------------
 
     def frames_for(self, connection_id: ConnectionId) -> list[dict[str, Any]]:

@@ -47,14 +47,9 @@ class LocalDynamoDB:
 
 def local_dynamodb(environ: Mapping[str, str]) -> LocalDynamoDB:
     """The user's endpoint when they gave one (it wins), else an embedded moto server."""
-    given = environ.get("AWS_ENDPOINT_URL_DYNAMODB") or environ.get("AWS_ENDPOINT_URL")
-    if given:
-        return LocalDynamoDB(given, embedded=False)
-    if importlib.util.find_spec("moto") is None:
-        raise LocalAwsError(
-            "the template has DynamoDB tables and moto is not installed: pip install "
-            "'roomcast[aws-local]' (or set AWS_ENDPOINT_URL_DYNAMODB to a DynamoDB Local)"
-        )
+    given = _given_endpoint(environ, "DYNAMODB", "DynamoDB tables", "a DynamoDB Local")
+    if given is not None:
+        return given
     port = _free_loopback_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "roomcast.entrypoints.gateway.local_aws", str(port)],
@@ -76,15 +71,25 @@ def local_sqs(environ: Mapping[str, str]) -> LocalDynamoDB:
     """The SQS endpoint for the template's queues: the user's (AWS_ENDPOINT_URL_SQS, or
     AWS_ENDPOINT_URL), else an embedded moto server (moto serves SQS on the same port as
     DynamoDB, so it is the tables' server too unless the user gave a DynamoDB endpoint)."""
-    given = environ.get("AWS_ENDPOINT_URL_SQS") or environ.get("AWS_ENDPOINT_URL")
+    given = _given_endpoint(environ, "SQS", "SQS queues", "an SQS endpoint")
+    return given if given is not None else local_dynamodb({})
+
+
+def _given_endpoint(
+    environ: Mapping[str, str], service: str, resources: str, alternative: str
+) -> LocalDynamoDB | None:
+    """The user's endpoint for `service` (boto3's AWS_ENDPOINT_URL_<SERVICE>, or
+    AWS_ENDPOINT_URL), or None when moto can be embedded instead; else why neither can."""
+    variable = f"AWS_ENDPOINT_URL_{service}"
+    given = environ.get(variable) or environ.get("AWS_ENDPOINT_URL")
     if given:
         return LocalDynamoDB(given, embedded=False)
     if importlib.util.find_spec("moto") is None:
         raise LocalAwsError(
-            "the template has SQS queues and moto is not installed: pip install "
-            "'roomcast[aws-local]' (or set AWS_ENDPOINT_URL_SQS to an SQS endpoint)"
+            f"the template has {resources} and moto is not installed: pip install "
+            f"'roomcast[aws-local]' (or set {variable} to {alternative})"
         )
-    return local_dynamodb({})
+    return None
 
 
 def sqs_client(endpoint: str, region: str, *, embedded: bool) -> Any:

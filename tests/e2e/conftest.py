@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -17,6 +18,7 @@ from tests.e2e.gateway_process import GatewayProcess, start_gateway
 from tests.e2e.protocol_check import frames_follow_the_asyncapi_document  # noqa: F401
 from tests.e2e.support import write_e2e_template
 from tests.support import moto_transactions
+from tests.support.moto_server import moto_server_url
 
 StartGateway = Callable[..., GatewayProcess]
 _rooms = itertools.count(1)
@@ -94,3 +96,23 @@ def dynamodb_settings() -> Iterator[dict[str, str]]:
     )
     yield settings
     server.stop()
+
+
+@pytest.fixture
+def dynamodb_table(request: pytest.FixtureRequest) -> tuple[dict[str, str], Any]:
+    """A table of its own on the session's moto_server (a process of its own): the
+    gateway's environment, and a client to it."""
+    settings = {
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_server_url(request.config),
+        "CONNECTIONS_TABLE": f"e2e-{uuid.uuid4().hex[:12]}",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "e2e",
+        "AWS_SECRET_ACCESS_KEY": "e2e",
+    }
+    client = boto3.client(
+        "dynamodb", endpoint_url=settings["AWS_ENDPOINT_URL_DYNAMODB"], region_name="us-east-1",
+        aws_access_key_id="e2e", aws_secret_access_key="e2e",
+    )
+    client.create_table(TableName=settings["CONNECTIONS_TABLE"],
+                        **table_definition(load_template()))
+    return settings, client

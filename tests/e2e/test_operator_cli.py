@@ -9,22 +9,18 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
 import pytest
 
 from roomcast.adapters.clocks import FixedClock
 from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
 from roomcast.domain.model import Connection, ConnectionId, UserId
-from roomcast.entrypoints.gateway.template import load_template, table_definition
 from roomcast_client import RoomcastClient
 from tests.e2e.conftest import StartGateway
 from tests.e2e.gateway_process import INHERITED_SETTINGS, ROOT, GatewayProcess
 from tests.e2e.support import async_test, eventually, next_frame
-from tests.support.moto_server import moto_server_url
 
 pytestmark = pytest.mark.e2e
 
@@ -175,26 +171,6 @@ class TestAgainstTheGateway:
             "roomcast.metrics: metrics" in out and "Route=joinRoom" in out
             for out in gateway.output
         ), timeout=30)
-
-
-@pytest.fixture
-def dynamodb_table(request: pytest.FixtureRequest) -> tuple[dict[str, str], Any]:
-    """A table of its own on the session's moto_server (a separate process): the gateway's
-    environment, and a client to it."""
-    settings = {
-        "AWS_ENDPOINT_URL_DYNAMODB": moto_server_url(request.config),
-        "CONNECTIONS_TABLE": f"e2e-cli-{uuid.uuid4().hex[:8]}",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "e2e",
-        "AWS_SECRET_ACCESS_KEY": "e2e",
-    }
-    client = boto3.client(
-        "dynamodb", endpoint_url=settings["AWS_ENDPOINT_URL_DYNAMODB"], region_name="us-east-1",
-        aws_access_key_id="e2e", aws_secret_access_key="e2e",
-    )
-    client.create_table(TableName=settings["CONNECTIONS_TABLE"],
-                        **table_definition(load_template()))
-    return settings, client
 
 
 class TestCleanupThroughTheGateway:

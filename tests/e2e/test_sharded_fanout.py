@@ -19,10 +19,8 @@ import math
 import resource
 import time
 import urllib.request
-import uuid
 from typing import Any
 
-import boto3
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -30,11 +28,9 @@ from websockets.exceptions import ConnectionClosed
 from roomcast.adapters.clocks import FixedClock
 from roomcast.adapters.dynamodb_store import DynamoDBConnectionStore
 from roomcast.domain.model import RoomId
-from roomcast.entrypoints.gateway.template import load_template, table_definition
 from tests.e2e.conftest import StartGateway
 from tests.e2e.gateway_process import GatewayProcess
 from tests.e2e.support import async_test, eventually
-from tests.support.moto_server import moto_server_url
 
 pytestmark = pytest.mark.e2e
 
@@ -155,26 +151,6 @@ THOUSANDS = 3_000
 BIG_SHARDS = 100
 
 
-@pytest.fixture
-def table_settings(request: pytest.FixtureRequest) -> tuple[dict[str, str], Any]:
-    """A table of its own on the session's moto_server (a process of its own): the
-    gateway's environment, and a client to it."""
-    settings = {
-        "AWS_ENDPOINT_URL_DYNAMODB": moto_server_url(request.config),
-        "CONNECTIONS_TABLE": f"e2e-big-{uuid.uuid4().hex[:8]}",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "e2e",
-        "AWS_SECRET_ACCESS_KEY": "e2e",
-    }
-    client = boto3.client(
-        "dynamodb", endpoint_url=settings["AWS_ENDPOINT_URL_DYNAMODB"], region_name="us-east-1",
-        aws_access_key_id="e2e", aws_secret_access_key="e2e",
-    )
-    client.create_table(TableName=settings["CONNECTIONS_TABLE"],
-                        **table_definition(load_template()))
-    return settings, client
-
-
 async def connected(gateway: GatewayProcess, size: int) -> list[Member]:
     slots = asyncio.Semaphore(100)
 
@@ -198,9 +174,9 @@ def joined_in_the_table(store: DynamoDBConnectionStore, room: RoomId, size: int)
 class TestAFewThousandSockets:
     @async_test
     async def test_every_one_gets_a_message_once_through_thirty_shards(
-        self, start: StartGateway, room: str, table_settings: tuple[dict[str, str], Any]
+        self, start: StartGateway, room: str, dynamodb_table: tuple[dict[str, str], Any]
     ) -> None:
-        settings, client = table_settings
+        settings, client = dynamodb_table
         enough_file_descriptors(THOUSANDS + 300)
         gateway = start(
             "--template", "infra/template.yaml", "--store", "dynamodb",
