@@ -29,3 +29,6 @@ def message(event: dict[str, Any], context: Any) -> Any:
 
 def disconnect(event: dict[str, Any], context: Any) -> Any:
     return recording.disconnect(event, context)
+
+
+deliver = recording.deliver
