@@ -130,6 +130,10 @@ def connect(event, context):
     return {"statusCode": 200}
 
 
+def deliver(event, context):
+    return {"batchItemFailures": []}
+
+
 message = disconnect = connect
 '''
 
