@@ -15,6 +15,7 @@ from botocore.session import Session
 from roomcast.adapters import dynamodb_items as items
 from roomcast.adapters import dynamodb_transactions as transactions
 from roomcast.adapters.dynamodb_paging import BatchDeleter, every_item
+from roomcast.adapters.live_members import LiveMembers
 from roomcast.domain.model import (
     Connection,
     ConnectionId,
@@ -23,6 +24,7 @@ from roomcast.domain.model import (
     Room,
     RoomId,
     UserId,
+    expiry_cutoff,
 )
 from roomcast.domain.results import Stats
 from roomcast.ports import Clock
@@ -75,7 +77,7 @@ class DynamoDBConnectionStore:
         self._clock = clock
         self._page_size = {"Limit": page_size} if page_size else {}
         self._deleter = deleter or BatchDeleter(client, table_name)
-        self._known: OrderedDict[RoomId, Room] = OrderedDict()
+        self._known: OrderedDict[RoomId, tuple[Room, LiveMembers]] = OrderedDict()
         self._known_lock = threading.Lock()
 
     def add(self, connection: Connection) -> None:
@@ -178,18 +180,23 @@ class DynamoDBConnectionStore:
 
     def room(self, room_id: RoomId) -> Room:
         known = self._recall(room_id)
+        cutoff = expiry_cutoff(self._clock.now_ms())
         if known is not None:
+            room, live = known
             head = self._client.get_item(
                 TableName=self._table_name, Key=items.log_head_key(room_id), ConsistentRead=True
             ).get("Item")
-            if items.head_version(head) == known.version:
-                now = self._clock.now_ms()
-                live = tuple(m for m in known.members if not m.is_expired(now))
+            if items.head_version(head) == room.version:
+                still = live.at(cutoff)
+                if still is not live:
+                    self._remember(room, still)
                 return evolve(
-                    known, members=live, seq=items.head_seq(head),
+                    room, members=still.members, seq=items.head_seq(head),
                     departures=items.head_departures(head),
                 )
-        return self._remember(self._read_room(room_id))
+        room = self._read_room(room_id)
+        self._remember(room, LiveMembers.of(room.members, cutoff))
+        return room
 
     def _read_room(self, room_id: RoomId) -> Room:
         """The room's partition holds its memberships and its log head: one Query reads both."""
@@ -218,20 +225,19 @@ class DynamoDBConnectionStore:
             items.head_departures(head),
         )
 
-    def _recall(self, room_id: RoomId) -> Room | None:
+    def _recall(self, room_id: RoomId) -> tuple[Room, LiveMembers] | None:
         with self._known_lock:
             known = self._known.get(room_id)
             if known is not None:
                 self._known.move_to_end(room_id)
             return known
 
-    def _remember(self, room: Room) -> Room:
+    def _remember(self, room: Room, live: LiveMembers) -> None:
         with self._known_lock:
-            self._known[room.id] = room
+            self._known[room.id] = (room, live)
             self._known.move_to_end(room.id)
             while len(self._known) > KNOWN_ROOMS:
                 self._known.popitem(last=False)
-        return room
 
     def _forget(self, room_id: RoomId) -> None:
         with self._known_lock:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 
-from attrs import frozen
-
+from roomcast.adapters.live_members import LiveMembers
 from roomcast.domain.errors import ConcurrentUpdate, ConnectionNotFound
 from roomcast.domain.model import (
     Connection,
@@ -21,15 +20,6 @@ from roomcast.domain.model import (
 from roomcast.domain.results import Stats
 from roomcast.ports import Clock, RoomLog
 
-_NEVER = 2**63
-
-
-@frozen
-class _LiveMembers:
-    version: int
-    members: tuple[Membership, ...]
-    first_expiry: int  # the earliest `expires_at` among them
-
 
 class InMemoryConnectionStore:
     """Thread-safe; honours expiry by the given clock exactly as the DynamoDB store does."""
@@ -43,7 +33,7 @@ class InMemoryConnectionStore:
         self._rooms: dict[RoomId, dict[ConnectionId, Membership]] = {}
         self._versions: dict[RoomId, int] = {}
         self._departures: dict[RoomId, dict[ConnectionId, Departure]] = {}
-        self._live: dict[RoomId, _LiveMembers] = {}
+        self._live: dict[RoomId, LiveMembers] = {}  # dropped by every membership change
 
     def add(self, connection: Connection) -> None:
         with self._lock:
@@ -140,22 +130,18 @@ class InMemoryConnectionStore:
         cutoff = expiry_cutoff(self._clock.now_ms())
         with self._lock:
             version = self._versions.get(room_id, 0)
-            members = self._live_members(room_id, version, cutoff)
+            members = self._live_members(room_id, cutoff)
             departures = tuple(sorted(self._departures.get(room_id, {}).values()))
         return Room(room_id, members, seq, version, departures)
 
-    def _live_members(self, room_id: RoomId, version: int, cutoff: int) -> tuple[Membership, ...]:
-        """The room's unexpired members, from the list last built while the membership is at
-        the same version and none of that list has expired since (a send to a big room then
-        costs no pass over its members here). Called under the lock."""
+    def _live_members(self, room_id: RoomId, cutoff: int) -> tuple[Membership, ...]:
+        """The room's live members, from the list last built since its membership last
+        changed (`_moved` drops it). Called under the lock."""
         known = self._live.get(room_id)
-        if known is not None and known.version == version and cutoff < known.first_expiry:
-            return known.members
-        members = tuple(m for m in self._rooms.get(room_id, {}).values()
-                        if m.expires_at > cutoff)
-        first_expiry = min((m.expires_at for m in members), default=_NEVER)
-        self._live[room_id] = _LiveMembers(version, members, first_expiry)
-        return members
+        live = (known.at(cutoff) if known is not None
+                else LiveMembers.of(self._rooms.get(room_id, {}).values(), cutoff))
+        self._live[room_id] = live
+        return live.members
 
     def connections(self) -> Iterator[Connection]:
         with self._lock:
