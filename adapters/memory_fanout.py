@@ -1,10 +1,11 @@
-"""In-memory fan-out queue and work ledger: the tests' queue and `roomcast serve`'s."""
+"""In-memory fan-out queue and work ledger: the tests' queue, and the ledger of the
+memory store (`roomcast serve` runs its queues in entrypoints/gateway/queues.py)."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from roomcast.domain.fanout import Shard
 
@@ -12,22 +13,16 @@ REMEMBERED_WORK = 100_000
 
 
 class InMemoryFanoutQueue:
-    """Thread-safe. Shards wait here until `take`n; `on_enqueue`, when given, is called
-    after each enqueue (the local gateway wakes its worker with it). Delays are kept, not
-    waited: `take` hands out a delayed shard with its delay, for the caller to honour."""
+    """Thread-safe. Shards wait here until `take`n. Delays are kept, not waited: `take`
+    hands out a delayed shard with its delay, for the caller to honour."""
 
-    def __init__(self, on_enqueue: Callable[[], None] | None = None) -> None:
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiting: deque[tuple[Shard, int]] = deque()
-        self._on_enqueue = on_enqueue
-        self.enqueued = 0
 
     def enqueue(self, shards: Sequence[Shard], delay_seconds: int = 0) -> list[Shard]:
         with self._lock:
             self._waiting.extend((shard, delay_seconds) for shard in shards)
-            self.enqueued += len(shards)
-        if self._on_enqueue is not None:
-            self._on_enqueue()
         return []
 
     def take(self) -> tuple[Shard, int] | None:

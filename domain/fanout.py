@@ -34,6 +34,11 @@ MIN_WORKERS = 2  # the least MaximumConcurrency an SQS event source mapping take
 # (429 after the notifier's own retries, 5xx, a timeout): then the worker gives up and the
 # queue's redrive policy takes it to the dead-letter queue.
 MAX_SHARD_ATTEMPTS = 5
+# Failures that may pass: the notifier's own retries are spent, a later attempt may not be.
+TRANSIENT = frozenset({
+    FailureKind.RATE_LIMITED, FailureKind.SERVER_ERROR, FailureKind.TIMEOUT,
+    FailureKind.UNREACHABLE,
+})
 WORK_FORMAT = 1
 
 
@@ -166,11 +171,3 @@ def _fields(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict) or not isinstance(value.get("action"), str):
         raise MalformedShard("a work item's frame is an object with an action")
     return value
-
-
-# Failures that may pass: the notifier's own retries are spent, a later attempt may not be.
-TRANSIENT = frozenset({
-    FailureKind.RATE_LIMITED, FailureKind.SERVER_ERROR, FailureKind.TIMEOUT,
-    FailureKind.UNREACHABLE,
-})
-

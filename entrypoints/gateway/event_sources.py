@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from roomcast.entrypoints.gateway.intrinsics import FUNCTION_TYPES, QUEUE_TYPE, Resolver
-from roomcast.entrypoints.gateway.template import TemplateError, _referenced_ids
+from roomcast.entrypoints.gateway.template import TemplateError, referenced_ids
 
 MAPPING_TYPE = "AWS::Lambda::EventSourceMapping"
 # SQS's and Lambda's defaults, where the template says nothing.
@@ -63,7 +63,7 @@ def _sqs_mappings(template: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[st
             continue
         properties = resource.get("Properties", {})
         queues = [
-            found for found in _referenced_ids(properties.get("EventSourceArn"))
+            found for found in referenced_ids(properties.get("EventSourceArn"))
             if resources.get(found, {}).get("Type") == QUEUE_TYPE
         ]
         if len(queues) == 1:
@@ -82,7 +82,7 @@ def _function_of(
     resources: Mapping[str, Any] = template.get("Resources", {})
     name = properties.get("FunctionName")
     named = [
-        found for found in _referenced_ids(name)
+        found for found in referenced_ids(name)
         if resources.get(found, {}).get("Type") in FUNCTION_TYPES
     ]
     if len(named) == 1:
@@ -162,7 +162,7 @@ def _redrive(
         return None, None
     target = None
     if isinstance(policy, dict) and "deadLetterTargetArn" in policy:
-        referenced = [q for q in _referenced_ids(policy["deadLetterTargetArn"]) if q in names]
+        referenced = [q for q in referenced_ids(policy["deadLetterTargetArn"]) if q in names]
         target = referenced[0] if referenced else None
     resolved = resolver.resolve(policy, f"{where}.RedrivePolicy")
     if isinstance(resolved, str):

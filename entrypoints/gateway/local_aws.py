@@ -29,7 +29,10 @@ class LocalAwsError(Exception):
 
 
 @dataclass
-class LocalDynamoDB:
+class LocalEndpoint:
+    """A local AWS endpoint for the template's tables or queues: the user's, or a moto
+    server embedded here (`process`), which serves both."""
+
     url: str
     embedded: bool
     process: subprocess.Popen[bytes] | None = None
@@ -45,7 +48,7 @@ class LocalDynamoDB:
             self.process.wait()
 
 
-def local_dynamodb(environ: Mapping[str, str]) -> LocalDynamoDB:
+def local_dynamodb(environ: Mapping[str, str]) -> LocalEndpoint:
     """The user's endpoint when they gave one (it wins), else an embedded moto server."""
     given = _given_endpoint(environ, "DYNAMODB", "DynamoDB tables", "a DynamoDB Local")
     if given is not None:
@@ -58,7 +61,7 @@ def local_dynamodb(environ: Mapping[str, str]) -> LocalDynamoDB:
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": _import_path()},
     )
-    server = LocalDynamoDB(f"http://127.0.0.1:{port}", embedded=True, process=process)
+    server = LocalEndpoint(f"http://127.0.0.1:{port}", embedded=True, process=process)
     try:
         _wait_until_serving(server.url, process)
     except LocalAwsError:
@@ -67,7 +70,7 @@ def local_dynamodb(environ: Mapping[str, str]) -> LocalDynamoDB:
     return server
 
 
-def local_sqs(environ: Mapping[str, str]) -> LocalDynamoDB:
+def local_sqs(environ: Mapping[str, str]) -> LocalEndpoint:
     """The SQS endpoint for the template's queues: the user's (AWS_ENDPOINT_URL_SQS, or
     AWS_ENDPOINT_URL), else an embedded moto server (moto serves SQS on the same port as
     DynamoDB, so it is the tables' server too unless the user gave a DynamoDB endpoint)."""
@@ -77,13 +80,13 @@ def local_sqs(environ: Mapping[str, str]) -> LocalDynamoDB:
 
 def _given_endpoint(
     environ: Mapping[str, str], service: str, resources: str, alternative: str
-) -> LocalDynamoDB | None:
+) -> LocalEndpoint | None:
     """The user's endpoint for `service` (boto3's AWS_ENDPOINT_URL_<SERVICE>, or
     AWS_ENDPOINT_URL), or None when moto can be embedded instead; else why neither can."""
     variable = f"AWS_ENDPOINT_URL_{service}"
     given = environ.get(variable) or environ.get("AWS_ENDPOINT_URL")
     if given:
-        return LocalDynamoDB(given, embedded=False)
+        return LocalEndpoint(given, embedded=False)
     if importlib.util.find_spec("moto") is None:
         raise LocalAwsError(
             f"the template has {resources} and moto is not installed: pip install "

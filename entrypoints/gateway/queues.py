@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import logging
 import threading
 import time
@@ -206,10 +207,6 @@ class LocalSqsClient:
             successful.append({"Id": entry["Id"], "MessageId": message_id})
         return {"Successful": successful, "Failed": []}
 
-    def send_message(self, QueueUrl: str, MessageBody: str, DelaySeconds: int | None = None,
-                     **_: Any) -> Any:
-        return {"MessageId": self._queues[QueueUrl].send(MessageBody, DelaySeconds)}
-
 
 class QueueSource(Protocol):
     """Where a poller takes records from: a local queue, or an SQS endpoint's queue."""
@@ -309,8 +306,12 @@ class Poller:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def signal_stop(self) -> None:
+        """Ask the workers to stop after the batch each is on."""
         self._stopping.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.signal_stop()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -413,8 +414,8 @@ class EventSources:
             poller.start()
 
     def stop(self) -> None:
-        for poller in self.pollers:
-            poller._stopping.set()
+        for poller in self.pollers:  # all asked first, so that their waits overlap
+            poller.signal_stop()
         for poller in self.pollers:
             poller.stop()
 
@@ -514,10 +515,10 @@ def sqs_event_sources(
         if definition.fifo:
             attributes["FifoQueue"] = "true"
         if definition.dead_letter:
-            attributes["RedrivePolicy"] = (
-                f'{{"deadLetterTargetArn":"{arns[definition.dead_letter]}",'
-                f'"maxReceiveCount":"{definition.max_receive_count}"}}'
-            )
+            attributes["RedrivePolicy"] = json.dumps({
+                "deadLetterTargetArn": arns[definition.dead_letter],
+                "maxReceiveCount": str(definition.max_receive_count),
+            })
         urls[definition.logical_id] = client.create_queue(
             QueueName=definition.name, Attributes=attributes
         )["QueueUrl"]

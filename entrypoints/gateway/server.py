@@ -26,7 +26,7 @@ from roomcast.entrypoints.gateway.invoker import Invoker
 from roomcast.entrypoints.gateway.isolation import LocalSettings
 from roomcast.entrypoints.gateway.local_aws import (
     LocalAwsError,
-    LocalDynamoDB,
+    LocalEndpoint,
     ensure_tables,
     local_dynamodb,
     local_sqs,
@@ -47,12 +47,12 @@ from roomcast.entrypoints.gateway.template import (
     DEFAULT_TEMPLATE,
     ParameterError,
     TemplateError,
-    _referenced_ids,
     connect_authorizer_definition,
     load_template,
     local_stack,
     parameter_environment,
     parameter_values,
+    referenced_ids,
     route_definitions,
     stage_name,
     table_definition,
@@ -144,7 +144,7 @@ async def serve(options: ServeOptions, stop: asyncio.Event | None = None) -> Non
     listener = _listen(options.host, options.port)
     urls = Urls(options.host, listener.getsockname()[1], stage)
     api_id = new_api_id()
-    servers: list[LocalDynamoDB] = []
+    servers: list[LocalEndpoint] = []
     sources: EventSources | None = None
     try:
         sqs = _sqs_endpoint(options, template, prepared, servers)
@@ -238,8 +238,8 @@ def _sqs_endpoint(
     options: ServeOptions,
     template: Mapping[str, Any],
     prepared: TemplateFunctions,
-    servers: list[LocalDynamoDB],
-) -> LocalDynamoDB | None:
+    servers: list[LocalEndpoint],
+) -> LocalEndpoint | None:
     """Where the template's queues are when functions run in processes of their own (they
     cannot reach this process's memory): an SQS endpoint, the embedded moto server unless
     AWS_ENDPOINT_URL_SQS (or AWS_ENDPOINT_URL) names one; None for in-process queues."""
@@ -290,7 +290,7 @@ def _queue_environment(
             continue
         for name, value in definition.environment.items():
             if not any(resources.get(r, {}).get("Type") == QUEUE_TYPE
-                       for r in _referenced_ids(value)):
+                       for r in referenced_ids(value)):
                 continue
             try:
                 text = resolver.text(value, f"{logical_id} Environment.Variables.{name}")
@@ -310,7 +310,7 @@ def _event_sources(
     prepared: TemplateFunctions,
     resolver: Resolver,
     invoker: Invoker,
-    sqs: LocalDynamoDB | None,
+    sqs: LocalEndpoint | None,
 ) -> EventSources | None:
     """The template's queues and a poller for each of its SQS event source mappings."""
     if not _has_queues(template):
@@ -374,13 +374,13 @@ def _isolate(
     prepared: TemplateFunctions,
     resolver: Resolver,
     urls: Urls,
-    sqs: LocalDynamoDB | None,
-    servers: list[LocalDynamoDB],
-) -> LocalDynamoDB | None:
+    sqs: LocalEndpoint | None,
+    servers: list[LocalEndpoint],
+) -> LocalEndpoint | None:
     """The template's tables created, its functions started (their names resolved by
     `resolver`); the DynamoDB endpoint, once in `servers` for the caller to stop."""
     region = _region(os.environ)
-    dynamodb: LocalDynamoDB | None = None
+    dynamodb: LocalEndpoint | None = None
     try:
         tables = table_definitions(template, resolver)
         if tables:
@@ -640,7 +640,7 @@ def banner_of(
     options: ServeOptions,
     urls: Urls,
     prepared: TemplateFunctions,
-    dynamodb: LocalDynamoDB | None,
+    dynamodb: LocalEndpoint | None,
     store: str,
     sources: EventSources | None = None,
 ) -> str:

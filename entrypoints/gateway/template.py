@@ -318,7 +318,7 @@ def route_definitions(template: Mapping[str, Any]) -> Iterator[RouteDefinition]:
         if resource.get("Type") != "AWS::ApiGatewayV2::Route":
             continue
         properties = resource.get("Properties", {})
-        if _referenced_ids(properties.get("ApiId")) not in ([api_id], []):
+        if referenced_ids(properties.get("ApiId")) not in ([api_id], []):
             continue
         yield _route_definition(resources, logical_id, properties, logical_id in two_way)
 
@@ -343,7 +343,7 @@ def _routes_with_a_response(resources: Mapping[str, Any]) -> set[str]:
             resource.get("Type") == "AWS::ApiGatewayV2::RouteResponse"
             and properties.get("RouteResponseKey") == "$default"
         ):
-            answered.update(_referenced_ids(properties.get("RouteId")))
+            answered.update(referenced_ids(properties.get("RouteId")))
     return answered
 
 
@@ -354,7 +354,7 @@ def _route_definition(
     integration_id = _single_reference(properties.get("Target"), f"route {logical_id} Target")
     integration = resources.get(integration_id, {}).get("Properties", {})
     functions = [
-        found for found in _referenced_ids(integration.get("IntegrationUri"))
+        found for found in referenced_ids(integration.get("IntegrationUri"))
         if resources.get(found, {}).get("Type") in LAMBDA_FUNCTION_TYPES
     ]
     if len(functions) != 1:
@@ -366,13 +366,13 @@ def _route_definition(
 
 
 def _single_reference(value: Any, where: str) -> str:
-    referenced = _referenced_ids(value)
+    referenced = referenced_ids(value)
     if len(referenced) != 1:
         raise TemplateError(f"{where}: expected one resource reference, found {referenced}")
     return referenced[0]
 
 
-def _referenced_ids(value: Any) -> list[str]:
+def referenced_ids(value: Any) -> list[str]:
     """Logical ids named by Ref, GetAtt or ${...} in Sub, anywhere inside `value`."""
     if isinstance(value, dict):
         if "Ref" in value:
@@ -382,9 +382,9 @@ def _referenced_ids(value: Any) -> list[str]:
             return [str(target[0] if isinstance(target, list) else target.split(".")[0])]
         if "Fn::Sub" in value:
             return _sub_references(value["Fn::Sub"])
-        return [found for item in value.values() for found in _referenced_ids(item)]
+        return [found for item in value.values() for found in referenced_ids(item)]
     if isinstance(value, list):
-        return [found for item in value for found in _referenced_ids(item)]
+        return [found for item in value for found in referenced_ids(item)]
     return []
 
 
@@ -392,7 +392,7 @@ def _sub_references(sub: Any) -> list[str]:
     text, variables = (sub[0], sub[1]) if isinstance(sub, list) else (sub, {})
     found: list[str] = []
     for name in SUB_REFERENCE.findall(str(text)):
-        found.extend(_referenced_ids(variables[name]) if name in variables else [name])
+        found.extend(referenced_ids(variables[name]) if name in variables else [name])
     return found
 
 
@@ -419,7 +419,7 @@ def connect_authorizer_definition(template: Mapping[str, Any]) -> AuthorizerDefi
     authorizer_id = _single_reference(route.get("AuthorizerId"), "the $connect AuthorizerId")
     authorizer = resources.get(authorizer_id, {}).get("Properties", {})
     named = [
-        found for found in _referenced_ids(authorizer.get("AuthorizerUri"))
+        found for found in referenced_ids(authorizer.get("AuthorizerUri"))
         if resources.get(found, {}).get("Type") in LAMBDA_FUNCTION_TYPES
     ]
     if len(named) != 1:
@@ -444,7 +444,7 @@ def stage_name(template: Mapping[str, Any]) -> Any:
         if (
             resource.get("Type") in ("AWS::ApiGatewayV2::Stage", "AWS::ApiGatewayV2::Deployment")
             and "StageName" in properties
-            and api_id in _referenced_ids(properties.get("ApiId"))
+            and api_id in referenced_ids(properties.get("ApiId"))
         ):
             return properties["StageName"]
     raise TemplateError("the WebSocket API has no AWS::ApiGatewayV2::Stage: pass --stage")
