@@ -14,7 +14,9 @@ import pytest
 from roomcast.adapters.fake_notifier import FakeNotifier
 from roomcast.domain.model import ConnectionId
 from roomcast.entrypoints.aws_lambda import handlers
-from roomcast.entrypoints.containers import Container
+from roomcast.entrypoints.aws_lambda.events import MalformedEvent
+from roomcast.entrypoints.containers import Container, reset_container
+from roomcast.entrypoints.settings import ConfigurationError
 from tests.integration.harness import Gateway
 from tests.support import events
 from tests.support.events import REGION
@@ -132,17 +134,15 @@ class TestThroughSqs:
     def test_a_malformed_event_fails_the_whole_invocation(
         self, sharded: str, deployed: Container
     ) -> None:
-        with pytest.raises(Exception, match="Records"):
+        with pytest.raises(MalformedEvent, match="list of Records"):
             handlers.deliver({"not": "sqs"}, None)
 
     def test_the_deliver_function_needs_the_management_endpoint(
         self, sharded: str, environment: pytest.MonkeyPatch, deployed: Container
     ) -> None:
         environment.delenv("WEBSOCKET_ENDPOINT")
-        from roomcast.entrypoints.containers import reset_container
-
         reset_container()
-        with pytest.raises(Exception, match="WEBSOCKET_ENDPOINT"):
+        with pytest.raises(ConfigurationError, match="WEBSOCKET_ENDPOINT"):
             handlers.deliver({"Records": []}, None)
 
 
